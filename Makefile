@@ -1,0 +1,125 @@
+# sonde build, in the style of libbpf-bootstrap: every bpf/X.bpf.c becomes
+# build/bpf/X.bpf.o and then build/X.skel.h (bpftool gen skeleton); userspace
+# objects depend on the skeletons. Quiet by default, V=1 shows full commands.
+
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+ifneq ($(ARCH),x86)
+$(error sonde supports x86_64 only for now (no vendored vmlinux.h for $(ARCH)))
+endif
+
+BUILD    ?= build
+CC       ?= gcc
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+# The release build is also the one the kernel tests use.
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
+            -Wshadow -Wformat=2 -fno-strict-aliasing -pthread
+CPPFLAGS += -Isrc -Ibpf -I$(BUILD)
+LDLIBS   += -lbpf -lelf -lz -lm -pthread
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wno-unused-function \
+              -Ibpf -Ibpf/vmlinux/$(ARCH) -I$(BUILD)
+
+BPF_SRCS  := $(wildcard bpf/*.bpf.c)
+SKELS     := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+LIB_SRCS  := $(filter-out src/cli/main.c,$(wildcard src/*/*.c))
+LIB_OBJS  := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
+ASAN_OBJS := $(patsubst src/%.c,$(BUILD)/asan/%.o,$(LIB_SRCS))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
+UNIT_ASAN := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit-asan/%,$(UNIT_SRCS))
+KERN_SRCS := $(wildcard tests/kernel/test_*.c)
+KERN_BINS := $(patsubst tests/kernel/%.c,$(BUILD)/tests/kernel/%,$(KERN_SRCS))
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/tests/fuzz/%,$(FUZZ_SRCS))
+BENCH_SRCS := $(wildcard bench/*.c)
+BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+.DELETE_ON_ERROR:
+.SECONDARY:
+.PHONY: all deps demo test test-unit test-kernel test-fuzz bench-exec clean
+
+all: $(BUILD)/sonde
+
+deps:
+	$(Q)scripts/install-deps.sh
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) | $(BUILD)/bpf
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	$(Q)llvm-strip -g $@ 2>/dev/null || true
+
+$(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
+
+$(BUILD)/obj/%.o: src/%.c $(SKELS) $(wildcard src/*/*.h bpf/*.h)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/asan/%.o: src/%.c $(SKELS) $(wildcard src/*/*.h bpf/*.h)
+	$(call msg,CC-ASAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN_FLAGS) -c $< -o $@
+
+$(BUILD)/sonde: $(BUILD)/obj/cli/main.o $(LIB_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(LIB_OBJS) $(wildcard tests/*.h)
+	$(call msg,TEST,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) -Itests $(CFLAGS) $< $(LIB_OBJS) -lcmocka $(LDLIBS) -o $@
+
+$(BUILD)/tests/unit-asan/%: tests/unit/%.c $(ASAN_OBJS) $(wildcard tests/*.h)
+	$(call msg,TEST-ASAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) -Itests $(CFLAGS) $(SAN_FLAGS) $< $(ASAN_OBJS) -lcmocka $(LDLIBS) -o $@
+
+$(BUILD)/tests/kernel/%: tests/kernel/%.c $(LIB_OBJS) $(wildcard tests/*.h)
+	$(call msg,TEST,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) -Itests $(CFLAGS) $< $(LIB_OBJS) -lcmocka $(LDLIBS) -o $@
+
+# Fuzz targets link only the pure-logic sources they name in a
+# "// fuzz-sources: a.c b.c" line, built with clang's libFuzzer.
+$(BUILD)/tests/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(wildcard src/*/*.h)
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(CPPFLAGS) -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined $< \
+		$(shell sed -n 's|^// fuzz-sources:||p' $<) -o $@
+
+$(BUILD)/bench/%: bench/%.c $(LIB_OBJS)
+	$(call msg,BENCH,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $< $(LIB_OBJS) $(LDLIBS) -o $@
+
+$(BUILD)/bpf:
+	$(Q)mkdir -p $@
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/demo.sh
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(UNIT_ASAN) $(KERN_BINS) $(FUZZ_BINS) $(BENCH_BINS)
+	$(Q)scripts/run-tests.sh $(BUILD)
+
+bench-exec: deps
+	$(Q)$(MAKE) --no-print-directory all $(BENCH_BINS)
+	$(Q)scripts/bench-exec.sh $(BUILD)
+
+clean:
+	$(Q)rm -rf $(BUILD)

@@ -1,0 +1,48 @@
+/* Helpers every sonde BPF object shares: the per-CPU counters and the one way
+ * an event leaves the kernel, so that no event is lost without a count. */
+#ifndef SONDE_COMMON_BPF_H
+#define SONDE_COMMON_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "stats.h"
+
+/* Per-CPU event counters indexed by enum sonde_stat; summed by the loader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, STAT_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+static __always_inline void stat_inc(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
+
+	if (v)
+		*v += 1; /* per-CPU slot: no atomic needed */
+}
+
+/* Emit size bytes of data into ring buffer rb, counting the event as produced
+ * and, if the buffer is full, as dropped. */
+static __always_inline int emit_event(void *rb, void *data, __u64 size)
+{
+	int err;
+
+	stat_inc(STAT_PRODUCED);
+	err = bpf_ringbuf_output(rb, data, size, 0);
+	if (err)
+		stat_inc(STAT_DROP_RINGBUF_FULL);
+	return err;
+}
+
+/* Count an event that could not even be built. */
+static __always_inline void drop_event(__u32 reason)
+{
+	stat_inc(STAT_PRODUCED);
+	stat_inc(reason);
+}
+
+#endif

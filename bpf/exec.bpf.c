@@ -1,0 +1,488 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Kernel side of `sonde exec`: process exec, fork and exit, in four
+ * interchangeable implementations (sched tracepoints, raw tracepoints,
+ * execve syscall tracepoints, kprobes). The loader autoloads only the
+ * programs of the chosen implementation. */
+#include "common.bpf.h"
+#include "exec.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Filters, set by the loader before load; 0 / false means "all". */
+const volatile __u32 filter_pid = 0;
+const volatile bool filter_uid_on = false;
+const volatile __u32 filter_uid = 0;
+const volatile bool filter_comm_on = false;
+const volatile char filter_comm[EXEC_COMM_LEN] = {};
+
+/* All records of this tracer; size set by the loader (--ringbuf-kb). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20);
+} events SEC(".maps");
+
+/* One exec record being built, per CPU (too large for the BPF stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct exec_event);
+} exec_scratch SEC(".maps");
+
+/* exec time of each traced process (tgid -> ns), for the exit duration.
+ * LRU: an evicted entry only makes the duration count from fork instead. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 32768);
+	__type(key, __u32);
+	__type(value, __u64);
+} exec_start SEC(".maps");
+
+/* syscalls implementation: an execve in flight (tid -> record built at
+ * entry), with slack after args[] so each string read stays in bounds. */
+struct exec_pending {
+	struct exec_event ev;
+	char slack[EXEC_ARG_BYTES_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, struct exec_pending);
+} exec_pending SEC(".maps");
+
+/* Never written: the zero template that new exec_pending entries copy. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct exec_pending);
+} pending_zero SEC(".maps");
+
+/* kprobe implementation: bprm of an exec in flight (tid -> pointer). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u64);
+} kprobe_bprm SEC(".maps");
+
+static __always_inline bool comm_matches(const char *comm)
+{
+	if (!filter_comm_on)
+		return true;
+	for (int i = 0; i < EXEC_COMM_LEN; i++) {
+		if (comm[i] != filter_comm[i])
+			return false;
+		if (!comm[i])
+			break;
+	}
+	return true;
+}
+
+/* Fill the header from the current task; false if the filters reject it. */
+static __always_inline bool fill_hdr(struct exec_event_hdr *h, __u32 kind,
+				     struct task_struct *task)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	h->kind = kind;
+	h->pid = id >> 32;
+	h->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	h->flags = 0;
+	h->ts_ns = bpf_ktime_get_ns();
+	bpf_get_current_comm(h->comm, sizeof(h->comm));
+	if (filter_pid && h->pid != filter_pid)
+		return false;
+	if (filter_uid_on && (__u32)bpf_get_current_uid_gid() != filter_uid)
+		return false;
+	return comm_matches(h->comm);
+}
+
+static __always_inline struct exec_event *scratch_event(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&exec_scratch, &zero);
+}
+
+/* Argument bytes of the current (already exec'd) process, from its mm. */
+static __always_inline void read_args_from_mm(struct exec_event *e, struct task_struct *task)
+{
+	unsigned long start = BPF_CORE_READ(task, mm, arg_start);
+	unsigned long end = BPF_CORE_READ(task, mm, arg_end);
+	__u64 len = end > start ? end - start : 0;
+
+	e->args_total_bytes = len > 0xffffffffULL ? 0xffffffffU : (__u32)len;
+	e->args_len = 0;
+	if (len > EXEC_ARGS_BYTES_MAX) {
+		len = EXEC_ARGS_BYTES_MAX;
+		e->hdr.flags |= EXEC_F_ARGS_TRUNCATED;
+	}
+	/* re-check after a barrier so the verifier sees the bound on the
+	 * register that is passed as the size */
+	barrier_var(len);
+	if (len == 0 || len > EXEC_ARGS_BYTES_MAX)
+		return;
+	if (bpf_probe_read_user(e->args, len, (void *)start)) {
+		e->hdr.flags |= EXEC_F_ARGS_FAULT;
+		stat_inc(STAT_PARTIAL_READ_FAULT);
+		return;
+	}
+	e->args_len = len;
+}
+
+static __always_inline void fill_exec_common(struct exec_event *e)
+{
+	e->uid = (__u32)bpf_get_current_uid_gid();
+	e->retval = 0;
+	e->cgroup_id = bpf_get_current_cgroup_id();
+	e->argc_total = 0;
+}
+
+static __always_inline void set_filename_len(struct exec_event *e, long n)
+{
+	/* n counts the NUL; a full buffer means the name may be cut */
+	if (n <= 0) {
+		e->filename_len = 0;
+		e->filename[0] = '\0';
+		return;
+	}
+	e->filename_len = n - 1;
+	if (n >= EXEC_FILENAME_BYTES_MAX)
+		e->hdr.flags |= EXEC_F_FILENAME_TRUNCATED;
+}
+
+static __always_inline void emit_exec(struct exec_event *e)
+{
+	__u64 len = e->args_len;
+
+	/* keep the bound visible to the verifier: the size must stay in e */
+	if (len > EXEC_ARGS_BYTES_MAX)
+		len = EXEC_ARGS_BYTES_MAX;
+	barrier_var(len);
+	if (len > EXEC_ARGS_BYTES_MAX)
+		return; /* unreachable after the clamp; only for the verifier */
+	if (!(e->hdr.flags & EXEC_F_FAILED)) {
+		__u32 tgid = e->hdr.pid;
+		__u64 ts = e->hdr.ts_ns;
+
+		bpf_map_update_elem(&exec_start, &tgid, &ts, BPF_ANY);
+	}
+	emit_event(&events, e, EXEC_EVENT_HEAD_BYTES + len);
+}
+
+/* ---- exit and fork, shared by every implementation ---- */
+
+static __always_inline int handle_exit(struct task_struct *task, bool group_dead)
+{
+	struct exec_exit_event ev = {};
+	__u64 *start;
+	__u32 tgid;
+
+	if (!group_dead)
+		return 0; /* a thread, or not the last one of its process */
+	tgid = bpf_get_current_pid_tgid() >> 32;
+	start = bpf_map_lookup_elem(&exec_start, &tgid);
+	if (!fill_hdr(&ev.hdr, EXEC_EV_EXIT, task)) {
+		if (start)
+			bpf_map_delete_elem(&exec_start, &tgid);
+		return 0;
+	}
+	if (start) {
+		ev.duration_ns = ev.hdr.ts_ns - *start;
+		bpf_map_delete_elem(&exec_start, &tgid);
+	} else {
+		ev.duration_ns = ev.hdr.ts_ns - BPF_CORE_READ(task, start_time);
+		ev.hdr.flags |= EXIT_F_SINCE_FORK;
+	}
+	ev.exit_status = BPF_CORE_READ(task, exit_code);
+	emit_event(&events, &ev, sizeof(ev));
+	return 0;
+}
+
+static __always_inline int handle_fork(struct task_struct *parent, __u32 child_pid,
+				       __u32 child_tgid)
+{
+	struct exec_fork_event ev = {};
+
+	if (child_pid != child_tgid)
+		return 0; /* a new thread, not a process */
+	if (!fill_hdr(&ev.hdr, EXEC_EV_FORK, parent))
+		return 0;
+	/* the record is about the child: its pid, its parent */
+	ev.hdr.ppid = ev.hdr.pid;
+	ev.hdr.pid = child_pid;
+	emit_event(&events, &ev, sizeof(ev));
+	return 0;
+}
+
+/* Classic tracepoints give only the child's pid. New processes (not threads)
+ * are appended to their real parent's children list in copy_process(), so
+ * the child is the last entry there: of the forking task, or of its parent
+ * for CLONE_PARENT. Threads are never on a children list. */
+static __always_inline bool is_last_child(struct task_struct *parent, __u32 pid)
+{
+	struct list_head *last = BPF_CORE_READ(parent, children.prev);
+	struct task_struct *child;
+
+	if (!last)
+		return false;
+	child = container_of(last, struct task_struct, sibling);
+	return BPF_CORE_READ(child, pid) == pid && BPF_CORE_READ(child, tgid) == pid;
+}
+
+/* ---- implementation "tracepoint": sched tracepoints ---- */
+
+SEC("tp/sched/sched_process_exec")
+int tp_sched_exec(struct trace_event_raw_sched_process_exec *ctx)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct exec_event *e = scratch_event();
+	__u32 off;
+	long n;
+
+	if (!e)
+		return 0;
+	if (!fill_hdr(&e->hdr, EXEC_EV_EXEC, task))
+		return 0;
+	fill_exec_common(e);
+	off = ctx->__data_loc_filename & 0xFFFF;
+	n = bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), (char *)ctx + off);
+	set_filename_len(e, n);
+	read_args_from_mm(e, task);
+	emit_exec(e);
+	return 0;
+}
+
+SEC("tp/sched/sched_process_fork")
+int tp_sched_fork(struct trace_event_raw_sched_process_fork *ctx)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	__u32 child = ctx->child_pid;
+
+	if (is_last_child(task, child) ||
+	    is_last_child(BPF_CORE_READ(task, real_parent), child))
+		return handle_fork(task, child, child);
+	return 0;
+}
+
+SEC("tp/sched/sched_process_exit")
+int tp_sched_exit(void *ctx)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+
+	/* signal->live reaches 0 in do_exit() before this tracepoint fires */
+	return handle_exit(task, BPF_CORE_READ(task, signal, live.counter) == 0);
+}
+
+/* ---- implementation "raw_tracepoint" ---- */
+
+SEC("raw_tp/sched_process_exec")
+int raw_sched_exec(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct task_struct *task = (void *)ctx->args[0];
+	struct linux_binprm *bprm = (void *)ctx->args[2];
+	struct exec_event *e = scratch_event();
+	long n;
+
+	if (!e)
+		return 0;
+	if (!fill_hdr(&e->hdr, EXEC_EV_EXEC, task))
+		return 0;
+	fill_exec_common(e);
+	e->argc_total = BPF_CORE_READ(bprm, argc);
+	n = bpf_probe_read_kernel_str(e->filename, sizeof(e->filename),
+				      BPF_CORE_READ(bprm, filename));
+	set_filename_len(e, n);
+	read_args_from_mm(e, task);
+	emit_exec(e);
+	return 0;
+}
+
+SEC("raw_tp/sched_process_fork")
+int raw_sched_fork(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct task_struct *parent = (void *)ctx->args[0];
+	struct task_struct *child = (void *)ctx->args[1];
+
+	return handle_fork(parent, BPF_CORE_READ(child, pid), BPF_CORE_READ(child, tgid));
+}
+
+SEC("raw_tp/sched_process_exit")
+int raw_sched_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	/* sched_process_exit(struct task_struct *p, bool group_dead) */
+	return handle_exit((void *)ctx->args[0], (bool)ctx->args[1]);
+}
+
+/* ---- implementation "syscalls": execve/execveat enter and exit ---- */
+
+static __always_inline int pending_begin(const char *filename, const char *const *argv)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u32 zero = 0;
+	struct exec_pending *tmpl = bpf_map_lookup_elem(&pending_zero, &zero);
+	struct exec_pending *p;
+	struct exec_event *e;
+	__u32 off = 0;
+	long n;
+	int i;
+
+	if (!tmpl)
+		return 0;
+	if (filter_pid && (bpf_get_current_pid_tgid() >> 32) != filter_pid)
+		return 0;
+	if (bpf_map_update_elem(&exec_pending, &tid, tmpl, BPF_ANY)) {
+		drop_event(STAT_DROP_MAP_FULL);
+		return 0;
+	}
+	p = bpf_map_lookup_elem(&exec_pending, &tid);
+	if (!p)
+		return 0;
+	e = &p->ev;
+	n = bpf_probe_read_user_str(e->filename, sizeof(e->filename), filename);
+	set_filename_len(e, n);
+	for (i = 0; i < EXEC_ARGS_COUNT_MAX; i++) {
+		const char *arg = NULL;
+
+		if (bpf_probe_read_user(&arg, sizeof(arg), &argv[i])) {
+			e->hdr.flags |= EXEC_F_ARGS_FAULT;
+			break;
+		}
+		if (!arg)
+			break;
+		if (off >= EXEC_ARGS_BYTES_MAX) {
+			e->hdr.flags |= EXEC_F_ARGS_TRUNCATED;
+			break;
+		}
+		n = bpf_probe_read_user_str(e->args + (off & (EXEC_ARGS_BYTES_MAX - 1)),
+					    EXEC_ARG_BYTES_MAX, arg);
+		if (n <= 0) {
+			e->hdr.flags |= EXEC_F_ARGS_FAULT;
+			break;
+		}
+		if (n == EXEC_ARG_BYTES_MAX)
+			e->hdr.flags |= EXEC_F_ARGS_TRUNCATED; /* this argument was cut */
+		off += n;
+	}
+	if (i == EXEC_ARGS_COUNT_MAX) {
+		const char *arg = NULL;
+
+		bpf_probe_read_user(&arg, sizeof(arg), &argv[i]);
+		if (arg)
+			e->hdr.flags |= EXEC_F_ARGS_TRUNCATED;
+	}
+	if (off > EXEC_ARGS_BYTES_MAX) {
+		off = EXEC_ARGS_BYTES_MAX;
+		e->hdr.flags |= EXEC_F_ARGS_TRUNCATED;
+	}
+	e->args_len = off;
+	e->args_total_bytes = (e->hdr.flags & EXEC_F_ARGS_TRUNCATED) ? 0 : off;
+	if (!(e->hdr.flags & (EXEC_F_ARGS_TRUNCATED | EXEC_F_ARGS_FAULT)))
+		e->argc_total = i;
+	if (e->hdr.flags & EXEC_F_ARGS_FAULT)
+		stat_inc(STAT_PARTIAL_READ_FAULT);
+	return 0;
+}
+
+static __always_inline int pending_end(long ret)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct exec_pending *p = bpf_map_lookup_elem(&exec_pending, &tid);
+	struct exec_event *e;
+	__u32 flags, args_len;
+
+	if (!p)
+		return 0; /* entry happened before sonde attached */
+	e = &p->ev;
+	flags = e->hdr.flags;
+	args_len = e->args_len;
+	if (fill_hdr(&e->hdr, EXEC_EV_EXEC, task)) {
+		e->hdr.flags = flags | (ret < 0 ? EXEC_F_FAILED : 0);
+		e->uid = (__u32)bpf_get_current_uid_gid();
+		e->cgroup_id = bpf_get_current_cgroup_id();
+		e->retval = ret;
+		e->args_len = args_len;
+		emit_exec(e);
+	}
+	bpf_map_delete_elem(&exec_pending, &tid);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_execve")
+int sys_enter_execve(struct trace_event_raw_sys_enter *ctx)
+{
+	return pending_begin((const char *)ctx->args[0], (const char *const *)ctx->args[1]);
+}
+
+SEC("tp/syscalls/sys_enter_execveat")
+int sys_enter_execveat(struct trace_event_raw_sys_enter *ctx)
+{
+	return pending_begin((const char *)ctx->args[1], (const char *const *)ctx->args[2]);
+}
+
+SEC("tp/syscalls/sys_exit_execve")
+int sys_exit_execve(struct trace_event_raw_sys_exit *ctx)
+{
+	return pending_end(ctx->ret);
+}
+
+SEC("tp/syscalls/sys_exit_execveat")
+int sys_exit_execveat(struct trace_event_raw_sys_exit *ctx)
+{
+	return pending_end(ctx->ret);
+}
+
+/* ---- implementation "kprobe": bprm_execve entry and return ----
+ * Only loaded where the kernel has kprobes (not on a CONFIG_KPROBES=n
+ * kernel, where the loader refuses --impl kprobe with that reason). */
+
+SEC("kprobe/bprm_execve")
+int BPF_KPROBE(kp_bprm_execve, struct linux_binprm *bprm)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 ptr = (__u64)bprm;
+
+	if (bpf_map_update_elem(&kprobe_bprm, &tid, &ptr, BPF_ANY))
+		drop_event(STAT_DROP_MAP_FULL);
+	return 0;
+}
+
+SEC("kretprobe/bprm_execve")
+int BPF_KRETPROBE(krp_bprm_execve, int ret)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct linux_binprm *bprm;
+	struct exec_event *e;
+	__u64 *ptr;
+	long n;
+
+	ptr = bpf_map_lookup_elem(&kprobe_bprm, &tid);
+	if (!ptr)
+		return 0;
+	bprm = (void *)*ptr;
+	bpf_map_delete_elem(&kprobe_bprm, &tid);
+	e = scratch_event();
+	if (!e || !fill_hdr(&e->hdr, EXEC_EV_EXEC, task))
+		return 0;
+	fill_exec_common(e);
+	e->retval = ret;
+	e->argc_total = BPF_CORE_READ(bprm, argc);
+	n = bpf_probe_read_kernel_str(e->filename, sizeof(e->filename),
+				      BPF_CORE_READ(bprm, filename));
+	set_filename_len(e, n);
+	if (ret < 0) {
+		/* the old image is still in place: its argv is not this exec's */
+		e->hdr.flags |= EXEC_F_FAILED;
+		e->args_len = 0;
+		e->args_total_bytes = 0;
+	} else {
+		read_args_from_mm(e, task);
+	}
+	emit_exec(e);
+	return 0;
+}

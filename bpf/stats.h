@@ -1,0 +1,15 @@
+/* Counters every sonde BPF program keeps, shared by the kernel side and the
+ * loader. Each tracer's object has its own per-CPU array indexed by these. */
+#ifndef SONDE_STATS_H
+#define SONDE_STATS_H
+
+enum sonde_stat {
+	STAT_PRODUCED = 0,       /* events the kernel side tried to emit */
+	STAT_DROP_RINGBUF_FULL,  /* lost: the ring buffer had no room */
+	STAT_DROP_READ_FAULT,    /* lost: memory the event needs could not be read */
+	STAT_DROP_MAP_FULL,      /* lost: a state map had no room for the event's state */
+	STAT_PARTIAL_READ_FAULT, /* delivered, but an optional field could not be read */
+	STAT_COUNT
+};
+
+#endif

@@ -1,0 +1,10 @@
+/* The subcommands of build/sonde. Each takes the arguments after its name
+ * (argv[0] is the command name) and returns the process exit code:
+ * 0 ok, 1 a check failed, 2 usage or environment error. */
+#ifndef SONDE_CLI_COMMANDS_H
+#define SONDE_CLI_COMMANDS_H
+
+int cmd_doctor(int argc, char **argv);
+int cmd_exec(int argc, char **argv);
+
+#endif

@@ -1,0 +1,48 @@
+/* build/sonde: one binary, one command-line shape, `sonde <command> [options]`. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli_common.h"
+#include "cli/commands.h"
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct command commands[] = {
+	{ "exec", cmd_exec, "trace process starts (exec, fork) and exits" },
+	{ "doctor", cmd_doctor, "what this kernel offers and what sonde will use" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: sonde <command> [options]\n\n"
+		   "sonde traces HTTP requests and processes on this host with eBPF,\n"
+		   "and counts every event it could not deliver.\n\nCommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\nRun 'sonde <command> --help' for the options of each.\n\n"
+		   "EXAMPLES\n"
+		   "  sonde doctor                 can sonde run on this kernel?\n"
+		   "  sonde exec --json            every exec, fork and exit as JSON lines\n"
+		   "  sonde exec --comm curl       only processes named curl\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "sonde: unknown command '%s'; run 'sonde --help' for the list\n", argv[1]);
+	return EXIT_USAGE;
+}
