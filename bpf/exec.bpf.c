@@ -21,12 +21,19 @@ struct {
 	__uint(max_entries, 8 << 20);
 } events SEC(".maps");
 
-/* One exec record being built, per CPU (too large for the BPF stack). */
+/* One exec record being built, per CPU (too large for the BPF stack), with
+ * slack after args[] so that a string read at any offset below the bound
+ * stays inside the map value. */
+struct exec_scratch {
+	struct exec_event ev;
+	char slack[EXEC_ARG_BYTES_MAX];
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct exec_event);
+	__type(value, struct exec_scratch);
 } exec_scratch SEC(".maps");
 
 /* exec time of each traced process (tgid -> ns), for the exit duration.
@@ -38,27 +45,22 @@ struct {
 	__type(value, __u64);
 } exec_start SEC(".maps");
 
-/* syscalls implementation: an execve in flight (tid -> record built at
- * entry), with slack after args[] so each string read stays in bounds. */
-struct exec_pending {
-	struct exec_event ev;
-	char slack[EXEC_ARG_BYTES_MAX];
+/* syscalls implementation: an execve in flight (tid -> its user pointers).
+ * Nothing is read at entry: the strings may not be resident yet (a child
+ * after fork() has no page-table entries for file-backed pages, and BPF
+ * cannot fault them in). At exit the kernel has touched the file name, and
+ * after a successful exec the new image holds argv on its stack. */
+struct exec_call {
+	__u64 filename;  /* const char __user * */
+	__u64 argv;      /* const char __user *const __user * */
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 256);
+	__uint(max_entries, 4096);
 	__type(key, __u32);
-	__type(value, struct exec_pending);
-} exec_pending SEC(".maps");
-
-/* Never written: the zero template that new exec_pending entries copy. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct exec_pending);
-} pending_zero SEC(".maps");
+	__type(value, struct exec_call);
+} exec_calls SEC(".maps");
 
 /* kprobe implementation: bprm of an exec in flight (tid -> pointer). */
 struct {
@@ -103,8 +105,9 @@ static __always_inline bool fill_hdr(struct exec_event_hdr *h, __u32 kind,
 static __always_inline struct exec_event *scratch_event(void)
 {
 	__u32 zero = 0;
+	struct exec_scratch *s = bpf_map_lookup_elem(&exec_scratch, &zero);
 
-	return bpf_map_lookup_elem(&exec_scratch, &zero);
+	return s ? &s->ev : NULL;
 }
 
 /* Argument bytes of the current (already exec'd) process, from its mm. */
@@ -319,31 +322,28 @@ int raw_sched_exit(struct bpf_raw_tracepoint_args *ctx)
 
 /* ---- implementation "syscalls": execve/execveat enter and exit ---- */
 
-static __always_inline int pending_begin(const char *filename, const char *const *argv)
+static __always_inline int exec_call_begin(const char *filename, const char *const *argv)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	__u32 zero = 0;
-	struct exec_pending *tmpl = bpf_map_lookup_elem(&pending_zero, &zero);
-	struct exec_pending *p;
-	struct exec_event *e;
+	struct exec_call call = { .filename = (__u64)filename, .argv = (__u64)argv };
+
+	if (filter_pid && (bpf_get_current_pid_tgid() >> 32) != filter_pid)
+		return 0;
+	if (bpf_map_update_elem(&exec_calls, &tid, &call, BPF_ANY))
+		drop_event(STAT_DROP_MAP_FULL);
+	return 0;
+}
+
+/* argv of a failed exec, from the caller's memory: walk the pointer array.
+ * The scratch value has EXEC_ARG_BYTES_MAX of slack past args[], so each
+ * string read at an offset below the bound stays inside it. */
+static __always_inline void read_args_from_argv(struct exec_event *e, const char *const *argv)
+{
 	__u32 off = 0;
 	long n;
 	int i;
 
-	if (!tmpl)
-		return 0;
-	if (filter_pid && (bpf_get_current_pid_tgid() >> 32) != filter_pid)
-		return 0;
-	if (bpf_map_update_elem(&exec_pending, &tid, tmpl, BPF_ANY)) {
-		drop_event(STAT_DROP_MAP_FULL);
-		return 0;
-	}
-	p = bpf_map_lookup_elem(&exec_pending, &tid);
-	if (!p)
-		return 0;
-	e = &p->ev;
-	n = bpf_probe_read_user_str(e->filename, sizeof(e->filename), filename);
-	set_filename_len(e, n);
+	e->args_len = 0;
 	for (i = 0; i < EXEC_ARGS_COUNT_MAX; i++) {
 		const char *arg = NULL;
 
@@ -367,73 +367,77 @@ static __always_inline int pending_begin(const char *filename, const char *const
 			e->hdr.flags |= EXEC_F_ARGS_TRUNCATED; /* this argument was cut */
 		off += n;
 	}
-	if (i == EXEC_ARGS_COUNT_MAX) {
-		const char *arg = NULL;
-
-		bpf_probe_read_user(&arg, sizeof(arg), &argv[i]);
-		if (arg)
-			e->hdr.flags |= EXEC_F_ARGS_TRUNCATED;
-	}
+	if (i == EXEC_ARGS_COUNT_MAX)
+		e->hdr.flags |= EXEC_F_ARGS_TRUNCATED;
 	if (off > EXEC_ARGS_BYTES_MAX) {
 		off = EXEC_ARGS_BYTES_MAX;
 		e->hdr.flags |= EXEC_F_ARGS_TRUNCATED;
 	}
 	e->args_len = off;
-	e->args_total_bytes = (e->hdr.flags & EXEC_F_ARGS_TRUNCATED) ? 0 : off;
+	e->args_total_bytes = (e->hdr.flags & (EXEC_F_ARGS_TRUNCATED | EXEC_F_ARGS_FAULT)) ? 0 : off;
 	if (!(e->hdr.flags & (EXEC_F_ARGS_TRUNCATED | EXEC_F_ARGS_FAULT)))
 		e->argc_total = i;
 	if (e->hdr.flags & EXEC_F_ARGS_FAULT)
 		stat_inc(STAT_PARTIAL_READ_FAULT);
-	return 0;
 }
 
-static __always_inline int pending_end(long ret)
+static __always_inline int exec_call_end(long ret)
 {
 	struct task_struct *task = (void *)bpf_get_current_task();
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct exec_pending *p = bpf_map_lookup_elem(&exec_pending, &tid);
+	struct exec_call *call = bpf_map_lookup_elem(&exec_calls, &tid);
 	struct exec_event *e;
-	__u32 flags, args_len;
+	const char *filename;
+	long n;
 
-	if (!p)
-		return 0; /* entry happened before sonde attached */
-	e = &p->ev;
-	flags = e->hdr.flags;
-	args_len = e->args_len;
-	if (fill_hdr(&e->hdr, EXEC_EV_EXEC, task)) {
-		e->hdr.flags = flags | (ret < 0 ? EXEC_F_FAILED : 0);
-		e->uid = (__u32)bpf_get_current_uid_gid();
-		e->cgroup_id = bpf_get_current_cgroup_id();
-		e->retval = ret;
-		e->args_len = args_len;
-		emit_exec(e);
+	if (!call)
+		return 0; /* the call began before sonde attached */
+	e = scratch_event();
+	if (!e || !fill_hdr(&e->hdr, EXEC_EV_EXEC, task))
+		goto out;
+	fill_exec_common(e);
+	e->retval = ret;
+	if (ret < 0) {
+		e->hdr.flags |= EXEC_F_FAILED;
+		filename = (const char *)call->filename;
+		read_args_from_argv(e, (const char *const *)call->argv);
+	} else {
+		/* the new image: execfn sits right above the environment strings */
+		filename = (const char *)BPF_CORE_READ(task, mm, env_end);
+		read_args_from_mm(e, task);
 	}
-	bpf_map_delete_elem(&exec_pending, &tid);
+	n = bpf_probe_read_user_str(e->filename, sizeof(e->filename), filename);
+	if (n <= 0)
+		stat_inc(STAT_PARTIAL_READ_FAULT);
+	set_filename_len(e, n);
+	emit_exec(e);
+out:
+	bpf_map_delete_elem(&exec_calls, &tid);
 	return 0;
 }
 
 SEC("tp/syscalls/sys_enter_execve")
 int sys_enter_execve(struct trace_event_raw_sys_enter *ctx)
 {
-	return pending_begin((const char *)ctx->args[0], (const char *const *)ctx->args[1]);
+	return exec_call_begin((const char *)ctx->args[0], (const char *const *)ctx->args[1]);
 }
 
 SEC("tp/syscalls/sys_enter_execveat")
 int sys_enter_execveat(struct trace_event_raw_sys_enter *ctx)
 {
-	return pending_begin((const char *)ctx->args[1], (const char *const *)ctx->args[2]);
+	return exec_call_begin((const char *)ctx->args[1], (const char *const *)ctx->args[2]);
 }
 
 SEC("tp/syscalls/sys_exit_execve")
 int sys_exit_execve(struct trace_event_raw_sys_exit *ctx)
 {
-	return pending_end(ctx->ret);
+	return exec_call_end(ctx->ret);
 }
 
 SEC("tp/syscalls/sys_exit_execveat")
 int sys_exit_execveat(struct trace_event_raw_sys_exit *ctx)
 {
-	return pending_end(ctx->ret);
+	return exec_call_end(ctx->ret);
 }
 
 /* ---- implementation "kprobe": bprm_execve entry and return ----

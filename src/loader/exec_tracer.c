@@ -99,9 +99,8 @@ static void select_programs(struct exec_bpf *s, enum exec_impl impl)
 		bpf_program__set_autoload(s->progs.tp_sched_exit, true);
 	}
 	/* state maps of the other implementations need no room */
-	if (impl != EXEC_IMPL_SYSCALLS) {
-		bpf_map__set_max_entries(s->maps.exec_pending, 1);
-	}
+	if (impl != EXEC_IMPL_SYSCALLS)
+		bpf_map__set_max_entries(s->maps.exec_calls, 1);
 	if (impl != EXEC_IMPL_KPROBE)
 		bpf_map__set_max_entries(s->maps.kprobe_bprm, 1);
 }

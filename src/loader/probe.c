@@ -1,0 +1,650 @@
+/* The checks behind `sonde doctor`: each one tries a feature for real (see
+ * probe.h) and explains in one sentence what it saw. Hook checks open the
+ * doctor skeleton anew with only their own program autoloaded, so a program
+ * the kernel refuses (fentry, bpf_probe_write_user) cannot hide the others. */
+#include "loader/probe.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/capability.h>
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "doctor.skel.h"
+
+/* Verifier log kept per loaded program, to quote the kernel's refusal. */
+#define VERIFIER_LOG_BYTES 16384
+/* One quoted verifier line, and one errno explained, in a detail. */
+#define LOG_REASON_BYTES 160
+#define ERRNO_TEXT_BYTES 128
+/* How often a hook's trigger fires; one is enough, a few tolerate noise. */
+#define TRIGGER_ROUNDS 3
+/* Kernel function the kprobe and fentry checks hook (also the fentry SEC). */
+#define KERNEL_PROBE_FUNC "do_nanosleep"
+#define KPROBE_PMU_DIR "/sys/bus/event_source/devices/kprobe"
+#define TRACEFS_KPROBE_EVENTS "/sys/kernel/tracing/kprobe_events"
+#define SECURITYFS_LOCKDOWN "/sys/kernel/security/lockdown"
+#define SECURITYFS_LSM "/sys/kernel/security/lsm"
+#define SELF_EXE "/proc/self/exe"
+#define UPROBE_TARGET_FUNC "probe_uprobe_target"
+/* The kernel-internal "not supported" errno that strerror() does not know. */
+#define ERRNO_ENOTSUPP 524
+#define BYTES_PER_KIB 1024ULL
+
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+#define CAP_BITS_PER_WORD 32
+
+static const char *const probe_names[PROBE_COUNT] = {
+	[PROBE_BTF] = "btf",
+	[PROBE_RINGBUF] = "ringbuf",
+	[PROBE_SYSCALL_TP] = "syscall_tracepoints",
+	[PROBE_SCHED_TP] = "sched_tracepoints",
+	[PROBE_RAW_TP] = "raw_tracepoints",
+	[PROBE_KPROBE] = "kprobes",
+	[PROBE_FENTRY] = "fentry",
+	[PROBE_UPROBE] = "uprobes",
+	[PROBE_BPF_STATS] = "bpf_stats",
+	[PROBE_LOCKDOWN] = "lockdown",
+	[PROBE_MEMLOCK] = "memlock",
+	[PROBE_CAPS] = "capabilities",
+};
+
+const char *probe_name(enum probe_id id)
+{
+	return (unsigned)id < PROBE_COUNT ? probe_names[id] : "unknown";
+}
+
+static int result_set(struct probe_result *res, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Fill res; err 0 means the feature works. Returns err. */
+static int result_set(struct probe_result *res, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	res->ok = err == 0;
+	va_start(ap, fmt);
+	vsnprintf(res->detail, sizeof(res->detail), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+/* "No such file or directory (ENOENT)" for a positive or negative errno. */
+static const char *errno_text(int err, char *buf, size_t size)
+{
+	const char *name;
+
+	if (err < 0)
+		err = -err;
+	if (err == ERRNO_ENOTSUPP) {
+		snprintf(buf, size, "operation not supported by this kernel (ENOTSUPP)");
+		return buf;
+	}
+	name = strerrorname_np(err);
+	snprintf(buf, size, "%s (%s)", strerror(err), name ? name : "?");
+	return buf;
+}
+
+/* The line of a verifier log that says why the program was refused: the last
+ * one that is not the closing statistics. Empty when there is no log. */
+static const char *log_reason(char *log, char *buf, size_t size)
+{
+	/* Lines the verifier writes after the verdict, not part of it. */
+	static const char *const trailers[] = {
+		"processed ", "verification time", "stack depth",
+	};
+	char *save = NULL, *line;
+
+	buf[0] = '\0';
+	for (line = strtok_r(log, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		bool trailer = false;
+
+		for (size_t i = 0; i < sizeof(trailers) / sizeof(trailers[0]); i++)
+			if (!strncmp(line, trailers[i], strlen(trailers[i])))
+				trailer = true;
+		if (!trailer)
+			snprintf(buf, size, "%s", line);
+	}
+	return buf;
+}
+
+static bool path_exists(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0;
+}
+
+static bool cap_has(const struct __user_cap_data_struct *data, int cap)
+{
+	return data[cap / CAP_BITS_PER_WORD].effective & (1U << (cap % CAP_BITS_PER_WORD));
+}
+
+/* The effective capabilities sonde cares about, from capget(2). */
+static int caps_effective(bool *bpf, bool *perfmon, bool *sys_admin)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capget, &hdr, data))
+		return -errno;
+	*bpf = cap_has(data, CAP_BPF);
+	*perfmon = cap_has(data, CAP_PERFMON);
+	*sys_admin = cap_has(data, CAP_SYS_ADMIN);
+	return 0;
+}
+
+/* ---- doctor skeleton, one program at a time ---- */
+
+struct hook_probe {
+	struct doctor_bpf *skel;
+	struct bpf_program *prog;
+	struct bpf_link *link;
+	char log[VERIFIER_LOG_BYTES];
+};
+
+static void hook_close(struct hook_probe *h)
+{
+	bpf_link__destroy(h->link);
+	doctor_bpf__destroy(h->skel);
+	h->link = NULL;
+	h->skel = NULL;
+}
+
+/* Open the doctor object with only prog_name autoloaded and load it. On a
+ * refusal, why[] holds the verifier's reason (or the errno's text). */
+static int hook_load(struct hook_probe *h, const char *prog_name, char *why, size_t why_size)
+{
+	struct bpf_program *p;
+	char ebuf[ERRNO_TEXT_BYTES];
+	int err;
+
+	memset(h, 0, sizeof(*h));
+	h->skel = doctor_bpf__open();
+	if (!h->skel) {
+		err = -errno;
+		snprintf(why, why_size, "cannot open the BPF object: %s", errno_text(err, ebuf, sizeof(ebuf)));
+		return err;
+	}
+	bpf_object__for_each_program(p, h->skel->obj) {
+		bool mine = !strcmp(bpf_program__name(p), prog_name);
+
+		bpf_program__set_autoload(p, mine);
+		if (mine)
+			h->prog = p;
+	}
+	if (!h->prog) {
+		snprintf(why, why_size, "no program %s in the doctor object", prog_name);
+		return -ENOENT;
+	}
+	bpf_program__set_log_buf(h->prog, h->log, sizeof(h->log));
+	h->skel->rodata->target_tgid = (__u32)getpid();
+	err = doctor_bpf__load(h->skel);
+	if (err) {
+		char reason[LOG_REASON_BYTES];
+
+		/* An empty log means the kernel said no before the verifier ran. */
+		log_reason(h->log, reason, sizeof(reason));
+		snprintf(why, why_size, "%s: %s", errno_text(err, ebuf, sizeof(ebuf)),
+			 reason[0] ? reason : "refused before verification (empty verifier log)");
+		return err;
+	}
+	return 0;
+}
+
+/* ---- triggers: make the hooked event happen in this process ---- */
+
+static void trigger_getpid(void)
+{
+	for (int i = 0; i < TRIGGER_ROUNDS; i++)
+		syscall(SYS_getpid); /* not getpid(): a libc could cache it */
+}
+
+static void trigger_fork(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(0);
+	if (pid > 0)
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+}
+
+static void trigger_nanosleep(void)
+{
+	struct timespec ts = { .tv_sec = 0, .tv_nsec = 1 };
+
+	clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
+}
+
+__attribute__((noinline)) void probe_uprobe_target(void)
+{
+	/* Keeps the compiler from folding the call away. */
+	__asm__ __volatile__("" ::: "memory");
+}
+
+static void trigger_uprobe(void)
+{
+	for (int i = 0; i < TRIGGER_ROUNDS; i++)
+		probe_uprobe_target();
+}
+
+/* ---- attach functions for programs the section does not fully name ---- */
+
+static struct bpf_link *attach_auto(struct bpf_program *prog)
+{
+	return bpf_program__attach(prog);
+}
+
+static struct bpf_link *attach_kprobe(struct bpf_program *prog)
+{
+	return bpf_program__attach_kprobe(prog, false, KERNEL_PROBE_FUNC);
+}
+
+static struct bpf_link *attach_uprobe(struct bpf_program *prog)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = UPROBE_TARGET_FUNC);
+
+	/* pid 0: this process only; libbpf resolves the function's offset. */
+	return bpf_program__attach_uprobe_opts(prog, 0, SELF_EXE, 0, &opts);
+}
+
+/* ---- the hook checks ---- */
+
+struct hook_spec {
+	const char *prog_name;      /* program in bpf/doctor.bpf.c */
+	const char *hook;           /* where it attaches, for the detail line */
+	struct bpf_link *(*attach)(struct bpf_program *prog);
+	void (*trigger)(void);
+	size_t hits_offset;         /* its counter in struct doctor_bpf__bss */
+};
+
+static const struct hook_spec hook_specs[PROBE_COUNT] = {
+	[PROBE_SYSCALL_TP] = { "doctor_syscall_tp", "tp/syscalls/sys_enter_getpid", attach_auto,
+			       trigger_getpid, offsetof(struct doctor_bpf__bss, hits_syscall_tp) },
+	[PROBE_SCHED_TP] = { "doctor_sched_tp", "tp/sched/sched_process_fork", attach_auto,
+			     trigger_fork, offsetof(struct doctor_bpf__bss, hits_sched_tp) },
+	[PROBE_RAW_TP] = { "doctor_raw_tp", "raw_tp/sys_enter", attach_auto,
+			   trigger_getpid, offsetof(struct doctor_bpf__bss, hits_raw_tp) },
+	[PROBE_KPROBE] = { "doctor_kprobe", "kprobe/" KERNEL_PROBE_FUNC, attach_kprobe,
+			   trigger_nanosleep, offsetof(struct doctor_bpf__bss, hits_kprobe) },
+	[PROBE_FENTRY] = { "doctor_fentry", "fentry/" KERNEL_PROBE_FUNC, attach_auto,
+			   trigger_nanosleep, offsetof(struct doctor_bpf__bss, hits_fentry) },
+	[PROBE_UPROBE] = { "doctor_uprobe", "uprobe " SELF_EXE ":" UPROBE_TARGET_FUNC, attach_uprobe,
+			   trigger_uprobe, offsetof(struct doctor_bpf__bss, hits_uprobe) },
+};
+
+static uint64_t hook_hits(const struct hook_probe *h, const struct hook_spec *spec)
+{
+	const volatile uint64_t *hits =
+		(const volatile uint64_t *)((const char *)h->skel->bss + spec->hits_offset);
+
+	return *hits;
+}
+
+/* Why a kprobe attach failed, from what the attempt ran into: no kprobe PMU
+ * and no kprobe_events file in tracefs is what a CONFIG_KPROBES=n kernel
+ * looks like. */
+static void kprobe_why(int err, char *buf, size_t size)
+{
+	char ebuf[ERRNO_TEXT_BYTES];
+
+	if (!path_exists(KPROBE_PMU_DIR) && !path_exists(TRACEFS_KPROBE_EVENTS))
+		snprintf(buf, size,
+			 "kernel built without CONFIG_KPROBES (no kprobe PMU in "
+			 "/sys/bus/event_source/devices, no kprobe_events in tracefs); "
+			 "attach to %s: %s", KERNEL_PROBE_FUNC, errno_text(err, ebuf, sizeof(ebuf)));
+	else
+		snprintf(buf, size, "attach to %s failed: %s", KERNEL_PROBE_FUNC,
+			 errno_text(err, ebuf, sizeof(ebuf)));
+}
+
+static int probe_hook(enum probe_id id, struct probe_result *res)
+{
+	const struct hook_spec *spec = &hook_specs[id];
+	struct hook_probe *h;
+	char why[PROBE_DETAIL_MAX];
+	uint64_t hits;
+	int err;
+
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return result_set(res, -ENOMEM, "out of memory");
+	err = hook_load(h, spec->prog_name, why, sizeof(why));
+	if (err) {
+		result_set(res, err, "%s program refused at load: %s", spec->hook, why);
+		goto cleanup;
+	}
+	h->link = spec->attach(h->prog);
+	if (!h->link) {
+		err = -errno;
+		if (id == PROBE_KPROBE) {
+			kprobe_why(err, why, sizeof(why));
+			result_set(res, err, "%s", why);
+		} else {
+			char ebuf[ERRNO_TEXT_BYTES];
+
+			result_set(res, err, "%s loaded but attach failed: %s", spec->hook,
+				   errno_text(err, ebuf, sizeof(ebuf)));
+		}
+		goto cleanup;
+	}
+	spec->trigger();
+	hits = hook_hits(h, spec);
+	if (!hits) {
+		err = result_set(res, -ENOENT, "%s attached but never ran", spec->hook);
+		goto cleanup;
+	}
+	err = result_set(res, 0, "%s attached and ran %llu time(s)", spec->hook,
+			 (unsigned long long)hits);
+cleanup:
+	hook_close(h);
+	free(h);
+	return err;
+}
+
+/* ---- checks that need no program of their own ---- */
+
+static int probe_btf(struct probe_result *res)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	char ebuf[ERRNO_TEXT_BYTES];
+	int err;
+
+	if (!btf) {
+		err = -errno;
+		return result_set(res, err, "cannot load /sys/kernel/btf/vmlinux: %s",
+				  errno_text(err, ebuf, sizeof(ebuf)));
+	}
+	result_set(res, 0, "vmlinux BTF loaded, %u types", btf__type_cnt(btf));
+	btf__free(btf);
+	return 0;
+}
+
+static int probe_ringbuf(struct probe_result *res)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	char ebuf[ERRNO_TEXT_BYTES];
+	int fd, err;
+
+	/* The smallest ring buffer: one page (a power of two, page-aligned). */
+	fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "doctor_rb", 0, 0, (__u32)page, NULL);
+	if (fd < 0) {
+		err = -errno;
+		return result_set(res, err, "BPF_MAP_TYPE_RINGBUF map creation failed: %s",
+				  errno_text(err, ebuf, sizeof(ebuf)));
+	}
+	close(fd);
+	return result_set(res, 0, "created a %ld-byte BPF_MAP_TYPE_RINGBUF map", page);
+}
+
+/* Run-time statistics: turn them on, run a program, and see its time grow. */
+static int probe_bpf_stats(struct probe_result *res)
+{
+	const struct hook_spec *spec = &hook_specs[PROBE_SYSCALL_TP];
+	struct bpf_prog_info info;
+	__u32 info_len = sizeof(info);
+	struct hook_probe *h = NULL;
+	char why[PROBE_DETAIL_MAX], ebuf[ERRNO_TEXT_BYTES];
+	int stats_fd, err;
+
+	stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	if (stats_fd < 0) {
+		err = -errno;
+		return result_set(res, err, "BPF_ENABLE_STATS(BPF_STATS_RUN_TIME) refused: %s",
+				  errno_text(err, ebuf, sizeof(ebuf)));
+	}
+	h = calloc(1, sizeof(*h));
+	if (!h) {
+		err = result_set(res, -ENOMEM, "out of memory");
+		goto cleanup;
+	}
+	err = hook_load(h, spec->prog_name, why, sizeof(why));
+	if (err) {
+		result_set(res, err, "stats on, but the test program was refused: %s", why);
+		goto cleanup;
+	}
+	h->link = spec->attach(h->prog);
+	if (!h->link) {
+		err = -errno;
+		result_set(res, err, "stats on, but %s did not attach: %s", spec->hook,
+			   errno_text(err, ebuf, sizeof(ebuf)));
+		goto cleanup;
+	}
+	spec->trigger();
+	memset(&info, 0, sizeof(info));
+	err = bpf_obj_get_info_by_fd(bpf_program__fd(h->prog), &info, &info_len);
+	if (err) {
+		err = -errno;
+		result_set(res, err, "stats on, but program info unreadable: %s",
+			   errno_text(err, ebuf, sizeof(ebuf)));
+		goto cleanup;
+	}
+	if (!info.run_time_ns) {
+		err = result_set(res, -ENOENT, "stats on, but run_time_ns stayed 0 after %llu run(s)",
+				 (unsigned long long)info.run_cnt);
+		goto cleanup;
+	}
+	err = result_set(res, 0, "BPF_STATS_RUN_TIME on: test program ran %llu time(s) in %llu ns",
+			 (unsigned long long)info.run_cnt, (unsigned long long)info.run_time_ns);
+cleanup:
+	if (h) {
+		hook_close(h);
+		free(h);
+	}
+	close(stats_fd);
+	return err;
+}
+
+/* The lockdown mode from securityfs ("none [integrity] confidentiality"), if
+ * it is mounted; "" otherwise. */
+static void lockdown_from_securityfs(char *mode, size_t size)
+{
+	char line[128], *open, *close_;
+	FILE *f = fopen(SECURITYFS_LOCKDOWN, "r");
+
+	mode[0] = '\0';
+	if (!f)
+		return;
+	if (fgets(line, sizeof(line), f)) {
+		open = strchr(line, '[');
+		close_ = open ? strchr(open, ']') : NULL;
+		if (open && close_)
+			snprintf(mode, size, "%.*s", (int)(close_ - open - 1), open + 1);
+	}
+	fclose(f);
+}
+
+/* Lockdown: integrity refuses bpf_probe_write_user, confidentiality also
+ * refuses kernel reads, which sonde needs. Found by loading both helpers. */
+static int probe_lockdown(struct probe_result *res)
+{
+	struct hook_probe *h;
+	char write_why[PROBE_DETAIL_MAX], read_why[PROBE_DETAIL_MAX], sfs[32];
+	char fs_note[96];
+	bool bpf, perfmon, sys_admin;
+	int write_err, read_err;
+
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return result_set(res, -ENOMEM, "out of memory");
+	write_err = hook_load(h, "doctor_write_user", write_why, sizeof(write_why));
+	hook_close(h);
+	read_err = hook_load(h, "doctor_read_kernel", read_why, sizeof(read_why));
+	hook_close(h);
+	free(h);
+
+	lockdown_from_securityfs(sfs, sizeof(sfs));
+	if (sfs[0])
+		snprintf(fs_note, sizeof(fs_note), "; %s says [%s]", SECURITYFS_LOCKDOWN, sfs);
+	else
+		snprintf(fs_note, sizeof(fs_note), "; %s not readable%s", SECURITYFS_LOCKDOWN,
+			 path_exists(SECURITYFS_LSM) ? "" : " (securityfs not mounted)");
+
+	/* Only a verifier that names the helper tells lockdown apart from a
+	 * program refused for another reason (no capability, no BPF at all). */
+	if (read_err && !strstr(read_why, "bpf_probe_read_kernel"))
+		return result_set(res, read_err, "unknown: the test program was refused (%s)%s",
+				  read_why, fs_note);
+	if (read_err)
+		return result_set(res, read_err,
+				  "confidentiality: bpf_probe_read_kernel refused (%s)%s", read_why, fs_note);
+	if (write_err && !strstr(write_why, "bpf_probe_write_user"))
+		return result_set(res, 0, "unknown: the bpf_probe_write_user program was refused "
+				  "(%s); kernel reads allowed%s", write_why, fs_note);
+	if (write_err && caps_effective(&bpf, &perfmon, &sys_admin) == 0 && !sys_admin)
+		return result_set(res, 0,
+				  "unknown: bpf_probe_write_user refused, but it also needs "
+				  "CAP_SYS_ADMIN, which this process lacks; kernel reads allowed%s",
+				  fs_note);
+	if (write_err)
+		return result_set(res, 0,
+				  "%s: bpf_probe_write_user refused (%s); kernel reads allowed%s",
+				  sfs[0] ? sfs : "integrity or above", write_why, fs_note);
+	return result_set(res, 0, "none: bpf_probe_write_user and kernel reads allowed%s", fs_note);
+}
+
+/* What the memlock child saw, sent back through a pipe: 0 or a positive errno. */
+struct memlock_report {
+	int control_err; /* map creation under the inherited limit */
+	int zero_err;    /* map creation with RLIMIT_MEMLOCK at 0 */
+};
+
+static int map_create_errno(void)
+{
+	int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "doctor_memlock", sizeof(__u32),
+				sizeof(__u64), 1, NULL);
+
+	if (fd < 0)
+		return errno;
+	close(fd);
+	return 0;
+}
+
+/* Child side: a control map first, so that "may not create maps at all"
+ * (no capability) is not mistaken for "the rlimit is charged". */
+static void __attribute__((noreturn)) memlock_child(int report_fd)
+{
+	struct memlock_report rep = { 0 };
+	struct rlimit zero = { 0, 0 };
+
+	rep.control_err = map_create_errno();
+	if (!rep.control_err)
+		rep.zero_err = setrlimit(RLIMIT_MEMLOCK, &zero) ? errno : map_create_errno();
+	_exit(write(report_fd, &rep, sizeof(rep)) == (ssize_t)sizeof(rep) ? 0 : 1);
+}
+
+/* memcg accounting: a child drops RLIMIT_MEMLOCK to 0 and creates a map.
+ * Success means BPF memory is charged to the memory cgroup (Linux >= 5.11),
+ * so the rlimit does not bound sonde's maps. */
+static int probe_memlock(struct probe_result *res)
+{
+	struct memlock_report rep;
+	struct rlimit rl;
+	char limit[48], ebuf[ERRNO_TEXT_BYTES];
+	int fds[2], err;
+	ssize_t n;
+	pid_t pid;
+
+	if (getrlimit(RLIMIT_MEMLOCK, &rl))
+		return result_set(res, -errno, "getrlimit(RLIMIT_MEMLOCK) failed");
+	if (rl.rlim_cur == RLIM_INFINITY)
+		snprintf(limit, sizeof(limit), "RLIMIT_MEMLOCK unlimited");
+	else
+		snprintf(limit, sizeof(limit), "RLIMIT_MEMLOCK %llu KiB",
+			 (unsigned long long)(rl.rlim_cur / BYTES_PER_KIB));
+
+	if (pipe(fds)) {
+		err = -errno;
+		return result_set(res, err, "%s; cannot test accounting: pipe: %s", limit,
+				  errno_text(err, ebuf, sizeof(ebuf)));
+	}
+	pid = fork();
+	if (pid < 0) {
+		err = -errno;
+		close(fds[0]);
+		close(fds[1]);
+		return result_set(res, err, "%s; cannot test accounting: fork: %s", limit,
+				  errno_text(err, ebuf, sizeof(ebuf)));
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		memlock_child(fds[1]);
+	}
+	close(fds[1]);
+	do
+		n = read(fds[0], &rep, sizeof(rep));
+	while (n < 0 && errno == EINTR);
+	close(fds[0]);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	if (n != (ssize_t)sizeof(rep))
+		return result_set(res, -ECHILD, "%s; the test child did not report", limit);
+	if (rep.control_err)
+		return result_set(res, -rep.control_err,
+				  "%s; accounting unknown: no map can be created at all (%s)",
+				  limit, errno_text(rep.control_err, ebuf, sizeof(ebuf)));
+	if (rep.zero_err)
+		return result_set(res, -rep.zero_err,
+				  "%s, and BPF memory counts against it: with the limit at 0 a map "
+				  "could not be created (%s)",
+				  limit, errno_text(rep.zero_err, ebuf, sizeof(ebuf)));
+	return result_set(res, 0,
+			  "%s, not used: a map was created with the limit at 0, so BPF memory "
+			  "is charged to the memory cgroup", limit);
+}
+
+static int probe_caps(struct probe_result *res)
+{
+	bool bpf, perfmon, sys_admin;
+	char ebuf[ERRNO_TEXT_BYTES];
+	int err;
+
+	err = caps_effective(&bpf, &perfmon, &sys_admin);
+	if (err)
+		return result_set(res, err, "capget failed: %s", errno_text(err, ebuf, sizeof(ebuf)));
+	return result_set(res, (bpf && perfmon) || sys_admin ? 0 : -EPERM,
+			  "effective: CAP_BPF %s, CAP_PERFMON %s, CAP_SYS_ADMIN %s",
+			  bpf ? "yes" : "no", perfmon ? "yes" : "no", sys_admin ? "yes" : "no");
+}
+
+int probe_run(enum probe_id id, struct probe_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	switch (id) {
+	case PROBE_BTF: return probe_btf(res);
+	case PROBE_RINGBUF: return probe_ringbuf(res);
+	case PROBE_SYSCALL_TP:
+	case PROBE_SCHED_TP:
+	case PROBE_RAW_TP:
+	case PROBE_KPROBE:
+	case PROBE_FENTRY:
+	case PROBE_UPROBE: return probe_hook(id, res);
+	case PROBE_BPF_STATS: return probe_bpf_stats(res);
+	case PROBE_LOCKDOWN: return probe_lockdown(res);
+	case PROBE_MEMLOCK: return probe_memlock(res);
+	case PROBE_CAPS: return probe_caps(res);
+	case PROBE_COUNT: break;
+	}
+	return result_set(res, -EINVAL, "unknown check");
+}
