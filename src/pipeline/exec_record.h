@@ -10,8 +10,9 @@
 
 #include "exec.h"
 
-/* Each captured argument takes at least its NUL byte. */
-#define EXEC_RECORD_ARGS_MAX (EXEC_ARGS_BYTES_MAX / 2 + 1)
+/* Each captured argument takes at least one byte (its NUL), so this is
+ * enough for any record the kernel can send. */
+#define EXEC_RECORD_ARGS_MAX EXEC_ARGS_BYTES_MAX
 
 struct exec_arg {
 	const char *ptr;

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Runs every test sonde has: unit tests (plain, then under ASan+UBSan), kernel
+# tests (root and BPF; under CI a kernel test that cannot run fails), and each
+# fuzz target for a bounded time. Ends with one summary line CI can read:
+#   N passed, N failed, N skipped
+set -uo pipefail
+BUILD=${1:-build}
+FUZZ_SECONDS=${SONDE_FUZZ_SECONDS:-20}
+LOG_DIR="$BUILD/test-logs"
+mkdir -p "$LOG_DIR"
+
+passed=0 failed=0 skipped=0
+failures=()
+
+# Count the per-test lines of a cmocka run; a binary that died without
+# reporting a failure (a crash, a sanitizer abort) counts as one failure.
+run_cmocka() {
+  local bin=$1 label=$2 log rc p f s
+  log="$LOG_DIR/$(echo "$label" | tr '/ ' '__').log"
+  "$bin" >"$log" 2>&1
+  rc=$?
+  p=$(grep -c '^\[       OK \] ' "$log")
+  f=$(grep '^\[  FAILED  \] ' "$log" | grep -vc 'test(s)')
+  s=$(grep '^\[  SKIPPED \] ' "$log" | grep -vc 'test(s)')
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+    f=1
+  fi
+  passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+  printf '%-44s %3d passed %3d failed %3d skipped\n' "$label" "$p" "$f" "$s"
+  if [ "$f" -gt 0 ]; then
+    failures+=("$label")
+    sed -n '1,200p' "$log" | grep -E 'FAILED|ERROR|LINE|error|SUMMARY|runtime error' | head -20 | sed 's/^/    /'
+  fi
+  if [ "$s" -gt 0 ]; then
+    grep '^SKIP:' "$log" | sort -u | head -5 | sed 's/^/    /'
+  fi
+}
+
+echo "== unit tests"
+for t in "$BUILD"/tests/unit/test_*; do
+  [ -x "$t" ] && run_cmocka "$t" "unit/$(basename "$t")"
+done
+echo "== unit tests under ASan+UBSan"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+for t in "$BUILD"/tests/unit-asan/test_*; do
+  [ -x "$t" ] && run_cmocka "$t" "asan/$(basename "$t")"
+done
+unset ASAN_OPTIONS UBSAN_OPTIONS
+
+echo "== kernel tests"
+for t in "$BUILD"/tests/kernel/test_*; do
+  [ -x "$t" ] && run_cmocka "$t" "kernel/$(basename "$t")"
+done
+
+echo "== fuzz targets (${FUZZ_SECONDS}s each, ASan+UBSan)"
+for t in "$BUILD"/tests/fuzz/fuzz_*; do
+  [ -x "$t" ] || continue
+  name=$(basename "$t")
+  seeds="tests/fuzz/corpus/${name#fuzz_}"
+  work=$(mktemp -d)
+  [ -d "$seeds" ] && cp -r "$seeds"/. "$work"/
+  log="$LOG_DIR/fuzz_$name.log"
+  if "$t" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
+       -artifact_prefix="$LOG_DIR/$name-" "$work" >"$log" 2>&1; then
+    passed=$((passed + 1))
+    printf '%-44s ok (%s)\n' "fuzz/$name" "$(grep -o 'Done [0-9]* runs' "$log" | tail -1)"
+  else
+    failed=$((failed + 1)); failures+=("fuzz/$name")
+    printf '%-44s FAILED, see %s\n' "fuzz/$name" "$log"
+    grep -E 'ERROR|SUMMARY|runtime error' "$log" | head -5 | sed 's/^/    /'
+  fi
+  rm -rf "$work"
+done
+
+if [ ${#failures[@]} -gt 0 ]; then
+  echo "failed: ${failures[*]}"
+fi
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
