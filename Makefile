@@ -94,7 +94,7 @@ $(BUILD)/tests/kernel/%: tests/kernel/%.c $(LIB_OBJS) $(wildcard tests/*.h)
 
 # Fuzz targets link only the pure-logic sources they name in a
 # "// fuzz-sources: a.c b.c" line, built with clang's libFuzzer.
-$(BUILD)/tests/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(wildcard src/*/*.h)
+$(BUILD)/tests/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(wildcard src/*/*.h bpf/*.h)
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(CPPFLAGS) -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
@@ -105,6 +105,16 @@ $(BUILD)/bench/%: bench/%.c $(LIB_OBJS)
 	$(call msg,BENCH,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $< $(LIB_OBJS) $(LDLIBS) -o $@
+
+# The program exec_storm runs: static, no libc, exits at once, so one exec
+# costs the kernel's exec path and the tracers' hooks, not a libc start-up.
+TINY_TRUE := $(BUILD)/bench/tiny_true
+$(TINY_TRUE): bench/tiny/true.c
+	$(call msg,BENCH,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -static -nostdlib -O2 -fno-stack-protector -fno-asynchronous-unwind-tables \
+		-Wl,--build-id=none $< -o $@
+bench-exec test: $(TINY_TRUE)
 
 $(BUILD)/bpf:
 	$(Q)mkdir -p $@

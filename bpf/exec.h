@@ -64,6 +64,7 @@ struct exec_exit_event {
 	__u64 duration_ns;         /* since exec (or fork, see EXIT_F_SINCE_FORK) */
 };
 
-#define EXEC_EVENT_HEAD_BYTES ((unsigned long)&((struct exec_event *)0)->args)
+/* Bytes of an exec record before args[]: what is always sent. */
+#define EXEC_EVENT_HEAD_BYTES __builtin_offsetof(struct exec_event, args)
 
 #endif
