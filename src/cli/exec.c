@@ -129,6 +129,7 @@ int cmd_exec(int argc, char **argv)
 	}
 	json_init(&c->w, c->line, sizeof(c->line));
 	optind = 1;
+	opterr = 0; /* one line of our own instead of getopt's */
 	while ((opt = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'i':
@@ -183,7 +184,8 @@ int cmd_exec(int argc, char **argv)
 			free(c);
 			return EXIT_OK;
 		default:
-			fprintf(stderr, "sonde exec: see 'sonde exec --help'\n");
+			cli_error(CMD, "unknown option or missing value '%s'; see 'sonde exec --help'",
+				  argv[optind - 1]);
 			goto usage_error;
 		}
 	}
