@@ -1,0 +1,257 @@
+/* HTTP/1.x reconstruction for `sonde http`: a zero-copy head parser and a
+ * per-connection engine that turns captured socket segments (possibly
+ * truncated: only the first `cap` of `len` bytes, plus a short tail) into
+ * request/response exchanges with byte counts and timestamps. Pure logic, no
+ * kernel, no allocation: the caller owns every struct. */
+#ifndef SONDE_PROTOCOL_HTTP1_H
+#define SONDE_PROTOCOL_HTTP1_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Largest head (request/status line + headers + blank line) accepted. A
+ * bigger one is an error, counted, never buffered: the engine only ever keeps
+ * one line of it. */
+#define HTTP1_HEAD_BYTES_MAX   (16u * 1024u)
+/* Longest head line the engine reassembles across segments, per direction.
+ * Longer lines are parsed as a prefix (request target truncated) or skipped
+ * (headers sonde does not need). */
+#define HTTP1_LINE_BYTES_MAX   512u
+/* Method and request-target bytes kept per exchange (longer: truncated and
+ * flagged HTTP1_EXCH_PATH_TRUNCATED). */
+#define HTTP1_METHOD_BYTES_MAX 16u
+#define HTTP1_PATH_BYTES_MAX   256u
+/* Requests waiting for their response on one connection (pipelining and
+ * 100-continue). More are counted in pipeline_overflow and their responses
+ * emitted with HTTP1_EXCH_OVERFLOW, so pairing never shifts. */
+#define HTTP1_PIPELINE_MAX     32u
+/* Largest tail (last bytes of a truncated segment) the kernel side sends. */
+#define HTTP1_TAIL_BYTES_MAX   16u
+
+/* Return codes of the head parser, picohttpparser style. */
+#define HTTP1_PARSE_ERROR   (-1)
+#define HTTP1_PARSE_PARTIAL (-2)
+
+/* Framing facts a head carries (struct http1_head.flags). */
+enum http1_head_flag {
+	HTTP1_HEAD_CONTENT_LENGTH  = 1u << 0, /* content_length is valid */
+	HTTP1_HEAD_CHUNKED         = 1u << 1, /* last transfer-coding is chunked */
+	HTTP1_HEAD_TE_OTHER        = 1u << 2, /* Transfer-Encoding without final chunked */
+	HTTP1_HEAD_CONN_CLOSE      = 1u << 3, /* Connection: close */
+	HTTP1_HEAD_CONN_KEEP_ALIVE = 1u << 4, /* Connection: keep-alive */
+	HTTP1_HEAD_CONN_UPGRADE    = 1u << 5, /* Connection: upgrade */
+	HTTP1_HEAD_EXPECT_CONTINUE = 1u << 6, /* Expect: 100-continue */
+	HTTP1_HEAD_TOO_LARGE       = 1u << 7, /* error was: head over HTTP1_HEAD_BYTES_MAX */
+};
+
+/* A parsed head. Pointers point into the caller's buffer (zero-copy) and are
+ * valid as long as it is. Only framing headers are interpreted; no header
+ * value is kept. */
+struct http1_head {
+	const char *method;   /* request only */
+	size_t method_len;
+	const char *target;   /* request only: request-target as sent */
+	size_t target_len;
+	const char *reason;   /* response only */
+	size_t reason_len;
+	int status;           /* response only: 100..999 */
+	int minor_version;    /* HTTP/1.<minor_version> */
+	uint64_t content_length;
+	uint32_t flags;       /* enum http1_head_flag */
+	uint32_t num_headers;
+};
+
+/* Parse a request head in buf[0..len). Returns the head's length in bytes
+ * (blank line included) once complete, HTTP1_PARSE_PARTIAL (-2) if more bytes
+ * are needed, HTTP1_PARSE_ERROR (-1) on a syntax error or a head larger than
+ * HTTP1_HEAD_BYTES_MAX (HTTP1_HEAD_TOO_LARGE set in h->flags). last_len is the
+ * buf length of the previous call on the same growing buffer (0 the first
+ * time): like picohttpparser it lets an incomplete head cost O(new bytes),
+ * at the price of not re-validating bytes already seen. */
+int http1_parse_request(const char *buf, size_t len, size_t last_len,
+			struct http1_head *h);
+/* Same for a response head (status line + headers). */
+int http1_parse_response(const char *buf, size_t len, size_t last_len,
+			 struct http1_head *h);
+
+/* Keep the path and query keys of a request target, replace every query
+ * value and any fragment:
+ *   /a/b?token=s3cr3t&x=1#f  ->  /a/b?token=REDACTED&x=REDACTED#REDACTED
+ * A value that is present but empty ("a=") is redacted too, so the output
+ * never tells an empty secret from a set one; a key without '=' ("?debug")
+ * is kept as is. out is always NUL-terminated. Returns the output length, or
+ * -ENOSPC if out was too small (out holds a truncated prefix that still never
+ * contains a value byte), -EINVAL on bad arguments. O(len). */
+int http1_redact_target(const char *in, size_t len, char *out, size_t out_size);
+
+enum http1_dir {
+	HTTP1_DIR_INGRESS = 0, /* bytes the process read */
+	HTTP1_DIR_EGRESS  = 1, /* bytes the process wrote */
+};
+#define HTTP1_DIR_COUNT 2
+
+enum http1_role {
+	HTTP1_ROLE_UNKNOWN = 0, /* inferred from the first bytes of either way */
+	HTTP1_ROLE_SERVER,      /* ingress carries requests, egress responses */
+	HTTP1_ROLE_CLIENT,      /* egress carries requests, ingress responses */
+};
+
+/* Options for http1_conn_init. */
+enum http1_conn_opt {
+	/* Tracing started on an established connection: the first bytes may be
+	 * mid-message, so wait for a message start instead of declaring the
+	 * connection not-HTTP. */
+	HTTP1_CONN_MIDSTREAM    = 1u << 0,
+	/* Run http1_redact_target on every target before it is stored: query
+	 * values are never kept in memory. */
+	HTTP1_CONN_REDACT_QUERY = 1u << 1,
+	/* Segments come from TLS library hooks; exchanges get HTTP1_EXCH_TLS. */
+	HTTP1_CONN_TLS          = 1u << 2,
+};
+
+/* struct http1_exchange.flags */
+enum http1_exch_flag {
+	HTTP1_EXCH_INCOMPLETE     = 1u << 0, /* connection closed before it ended */
+	HTTP1_EXCH_PATH_TRUNCATED = 1u << 1, /* target longer than HTTP1_PATH_BYTES_MAX */
+	HTTP1_EXCH_PIPELINED      = 1u << 2, /* sent before the previous response ended */
+	HTTP1_EXCH_CHUNKED        = 1u << 3, /* response body was chunked */
+	HTTP1_EXCH_TLS            = 1u << 4, /* reserved: set from HTTP1_CONN_TLS */
+	HTTP1_EXCH_INTERIM        = 1u << 5, /* 1xx interim response(s) came first */
+	HTTP1_EXCH_NO_REQUEST     = 1u << 6, /* response whose request was not seen */
+	HTTP1_EXCH_OVERFLOW       = 1u << 7, /* request not kept: pipeline queue full */
+	HTTP1_EXCH_HEAD_LOST      = 1u << 8, /* part of a head was not captured:
+					      * framing headers may have been missed */
+	HTTP1_EXCH_ESTIMATED      = 1u << 9, /* response end inferred (chunk framing
+					      * lost, ended by the next message) */
+	HTTP1_EXCH_ERROR          = 1u << 10, /* a head was malformed or too large;
+					       * byte counts and end time unreliable */
+	HTTP1_EXCH_UPGRADED       = 1u << 11, /* 101 or CONNECT 2xx: the connection
+					       * is no longer HTTP afterwards */
+	HTTP1_EXCH_CONN_CLOSE     = 1u << 12, /* response said Connection: close */
+};
+
+/* One request and its response. Strings are copies (the segments they came
+ * from are transient) in fixed storage, NUL-terminated; a timestamp of 0
+ * means that side was never seen. Server-side latency is
+ * resp_last_ts - req_first_ts; time to first byte resp_first_ts -
+ * req_first_ts. resp_first_ts is the first byte of the final (non-1xx)
+ * response; resp_bytes include interim responses. */
+struct http1_exchange {
+	uint64_t req_first_ts;  /* ns, segment with the request's first byte */
+	uint64_t req_last_ts;   /* ns, segment with the request's last byte */
+	uint64_t resp_first_ts; /* ns, segment with the final response's first byte */
+	uint64_t resp_last_ts;  /* ns, segment with the response's last byte */
+	uint64_t req_bytes;     /* head + body bytes of the request */
+	uint64_t resp_bytes;    /* head + body bytes of the response(s) */
+	uint32_t flags;         /* enum http1_exch_flag */
+	uint16_t status;        /* 0 if no final response was seen */
+	uint16_t path_len;
+	uint8_t method_len;
+	char method[HTTP1_METHOD_BYTES_MAX + 1];
+	char path[HTTP1_PATH_BYTES_MAX + 1];
+};
+
+/* Counters, per connection and summed into an optional global. Every byte or
+ * message the engine could not account for exactly lands in one of them. */
+struct http1_stats {
+	uint64_t exchanges;          /* exchanges emitted (incomplete included) */
+	uint64_t incomplete;         /* ... of which HTTP1_EXCH_INCOMPLETE */
+	uint64_t parse_errors;       /* malformed heads (head_too_large not included) */
+	uint64_t head_too_large;     /* heads over HTTP1_HEAD_BYTES_MAX */
+	uint64_t pipeline_overflow;  /* requests not queued: HTTP1_PIPELINE_MAX reached */
+	uint64_t resp_unmatched;     /* responses with no request to pair with */
+	uint64_t bytes_uncaptured;   /* sum of len - cap: bytes only counted, never seen */
+	uint64_t bytes_desync;       /* bytes skipped while framing was lost */
+	uint64_t resyncs;            /* framing regained at a message start */
+	uint64_t chunk_tail_ends;    /* chunked ends found only in a segment tail */
+	uint64_t conns_not_http;     /* connections ignored as not HTTP/1.x */
+	uint64_t conns_upgraded;     /* connections that left HTTP (101, CONNECT) */
+};
+
+/* Called for each completed exchange, in request order. ex is valid only
+ * during the call. */
+typedef void (*http1_exchange_fn)(void *ctx, const struct http1_exchange *ex);
+
+/* Framing state of one direction. Internal: fields may change. */
+struct http1_dir_state {
+	uint64_t body_remaining;  /* Content-Length or chunk bytes still due */
+	uint64_t head_first_ts;   /* ts of the current head's first byte */
+	uint64_t body_bytes;      /* body bytes of the current message so far */
+	struct http1_head head;   /* framing facts of the current head */
+	uint32_t head_bytes;      /* bytes of the current head so far */
+	uint16_t line_len;        /* bytes buffered in line[] */
+	uint8_t state;            /* internal enum */
+	uint8_t kind;             /* requests, responses or not yet known */
+	uint8_t chunk_state;      /* internal enum */
+	uint8_t chunk_digits;     /* hex digits of the current chunk size */
+	uint8_t match;            /* progress of a terminator search */
+	uint8_t got_start_line;   /* request/status line of this head parsed */
+	uint8_t sniffed;          /* the current message's start was checked */
+	uint8_t head_lost;        /* part of the current head was not captured */
+	uint8_t estimated;        /* framing of the current body is a guess */
+	uint8_t pad_;
+	char line[HTTP1_LINE_BYTES_MAX];
+};
+
+struct http1_pending {
+	struct http1_exchange ex;
+	uint8_t req_done;
+	uint8_t resp_done;
+	uint8_t method_head;    /* HEAD: response has no body */
+	uint8_t method_connect; /* CONNECT: 2xx makes a tunnel */
+};
+
+/* One connection. Fixed size: 12752 B on x86-64, of which the pipeline
+ * queue is 32 x 344 B and the two direction states (line buffers included)
+ * 2 x 624 B; 10,000 connections cost 122 MiB. Allocated by the caller, so a
+ * connection table can pool them; no allocation ever happens inside. */
+struct http1_conn {
+	struct http1_dir_state dir[HTTP1_DIR_COUNT];
+	struct http1_pending queue[HTTP1_PIPELINE_MAX]; /* ring, FIFO */
+	struct http1_exchange req_cur; /* request whose head is being read */
+	struct http1_stats stats;
+	struct http1_stats *global;    /* optional, may be NULL */
+	http1_exchange_fn on_exchange;
+	void *ctx;
+	uint64_t last_ts[HTTP1_DIR_COUNT]; /* ts of the last segment per direction */
+	uint32_t overflowed;   /* requests not queued whose responses are due */
+	uint32_t opts;         /* enum http1_conn_opt */
+	uint32_t msgs;         /* heads parsed so far */
+	uint8_t q_head;        /* ring index of the oldest pending exchange */
+	uint8_t q_count;       /* pending exchanges */
+	uint8_t q_resp;        /* leading pending exchanges whose response is done */
+	uint8_t req_queued;    /* the newest pending one is the request in flight */
+	uint8_t resp_active;   /* a final response body is being framed */
+	uint8_t role;          /* enum http1_role */
+	uint8_t state;         /* internal: active, ignored, closed */
+};
+
+/* Prepare c (any prior content is discarded). global may be NULL; the caller
+ * sums it across connections (not thread-safe: one per pipeline thread).
+ * 0 or -EINVAL. */
+int http1_conn_init(struct http1_conn *c, enum http1_role role, uint32_t opts,
+		    http1_exchange_fn on_exchange, void *ctx,
+		    struct http1_stats *global);
+
+/* Feed one segment, in capture order: len is the real byte count of the
+ * syscall, data[0..cap) its first captured bytes (cap <= len; cap == 0 for
+ * sendfile), tail[0..tail_len) its last bytes when len > cap (may be NULL).
+ * Returns the number of exchanges emitted by this call, or -EINVAL on bad
+ * arguments, -EPIPE after http1_conn_close. Cost: O(cap + tail_len), O(1)
+ * once the connection is ignored; no allocation. */
+int http1_conn_feed(struct http1_conn *c, enum http1_dir dir, uint64_t ts_ns,
+		    const uint8_t *data, uint32_t cap, uint32_t len,
+		    const uint8_t *tail, uint32_t tail_len);
+
+/* The connection closed: finish a response delimited by the close, emit every
+ * pending exchange (unfinished ones flagged HTTP1_EXCH_INCOMPLETE). Returns
+ * the number of exchanges emitted, or -EPIPE if already closed. */
+int http1_conn_close(struct http1_conn *c);
+
+/* True once the connection is ignored (not HTTP, or upgraded). */
+bool http1_conn_ignored(const struct http1_conn *c);
+/* Role as given or inferred so far. */
+enum http1_role http1_conn_role(const struct http1_conn *c);
+
+#endif
