@@ -6,5 +6,6 @@
 
 int cmd_doctor(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
+int cmd_http(int argc, char **argv);
 
 #endif

@@ -6,27 +6,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli/cli_common.h"
 #include "cli/commands.h"
+#include "cli/output.h"
 #include "export/exec_format.h"
-#include "export/json_writer.h"
 #include "loader/bpf_env.h"
 #include "loader/exec_tracer.h"
 
 #define CMD "exec"
-#define POLL_INTERVAL_MS 100
-#define LINE_BYTES_MAX (64 * 1024) /* an exec record with 4 KiB of hostile argv, escaped */
 #define RINGBUF_KB_MAX (1024 * 1024)
-
-struct exec_cli {
-	bool json;
-	uint64_t t0_ns;
-	bool output_broken;
-	struct json_writer w;
-	char line[LINE_BYTES_MAX];
-};
 
 static void usage(FILE *f)
 {
@@ -54,47 +43,35 @@ static void usage(FILE *f)
 		EXEC_RINGBUF_KB_DEFAULT);
 }
 
-static int emit_line(struct exec_cli *c, const char *s, size_t len)
-{
-	if (c->output_broken)
-		return -EPIPE;
-	if (fwrite(s, 1, len, stdout) != len || fputc('\n', stdout) == EOF) {
-		if (errno == EPIPE)
-			c->output_broken = true;
-		return -EIO;
-	}
-	return 0;
-}
-
 static int on_record(const struct exec_record *r, void *ctx)
 {
-	struct exec_cli *c = ctx;
+	struct cli_output *o = ctx;
 	int n;
 
-	if (c->json) {
-		json_reset(&c->w);
-		if (exec_record_to_json(r, &c->w))
+	if (o->json) {
+		if (exec_record_to_json(r, cli_output_json(o)))
 			return -ENOSPC;
-		return emit_line(c, c->w.buf, c->w.len);
+		return cli_output_json_line(o);
 	}
-	n = exec_record_to_text(r, c->t0_ns, c->line, sizeof(c->line));
-	if (n < 0)
-		return n;
-	return emit_line(c, c->line, (size_t)n);
+	n = exec_record_to_text(r, o->t0_ns, o->line, sizeof(o->line));
+	return n < 0 ? n : cli_output_line(o, o->line, (size_t)n);
 }
 
-static int print_stats(struct exec_cli *c, const struct tracer_stats *s)
+static int poll_tracer(void *ctx, int timeout_ms)
 {
-	if (c->json) {
-		json_reset(&c->w);
-		tracer_stats_to_json(s, &c->w);
-		if (json_finish(&c->w))
-			return -ENOSPC;
-		return emit_line(c, c->w.buf, c->w.len);
-	}
-	int n = tracer_stats_to_text(s, c->line, sizeof(c->line));
+	return exec_tracer_poll(ctx, timeout_ms);
+}
 
-	return n < 0 ? n : emit_line(c, c->line, (size_t)n);
+static int print_stats(struct cli_output *o, const struct tracer_stats *s)
+{
+	int n;
+
+	if (o->json) {
+		tracer_stats_to_json(s, cli_output_json(o));
+		return cli_output_json_line(o);
+	}
+	n = tracer_stats_to_text(s, o->line, sizeof(o->line));
+	return n < 0 ? n : cli_output_line(o, o->line, (size_t)n);
 }
 
 int cmd_exec(int argc, char **argv)
@@ -113,21 +90,14 @@ int cmd_exec(int argc, char **argv)
 	};
 	struct exec_tracer_opts opts = { .impl = EXEC_IMPL_TRACEPOINT };
 	struct exec_tracer *t = NULL;
+	struct cli_output *o;
 	struct tracer_stats stats;
-	struct exec_cli *c;
 	double duration = 0;
-	bool verbose = false;
-	uint64_t deadline = 0;
+	bool verbose = false, json = false;
 	char err[256];
 	long v;
-	int opt, ret = EXIT_OK;
+	int opt, ret;
 
-	c = calloc(1, sizeof(*c));
-	if (!c) {
-		cli_error(CMD, "out of memory");
-		return EXIT_USAGE;
-	}
-	json_init(&c->w, c->line, sizeof(c->line));
 	optind = 1;
 	opterr = 0; /* one line of our own instead of getopt's */
 	while ((opt = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
@@ -135,44 +105,44 @@ int cmd_exec(int argc, char **argv)
 		case 'i':
 			if (exec_impl_parse(optarg, &opts.impl)) {
 				cli_error(CMD, "unknown --impl '%s' (tracepoint, raw_tracepoint, syscalls, kprobe)", optarg);
-				goto usage_error;
+				return EXIT_USAGE;
 			}
 			break;
 		case 'p':
 			if (cli_parse_long(optarg, 1, INT_MAX, &v)) {
 				cli_error(CMD, "--pid takes a process id, not '%s'", optarg);
-				goto usage_error;
+				return EXIT_USAGE;
 			}
 			opts.filter_pid = (uint32_t)v;
 			break;
 		case 'c':
 			if (!*optarg || strlen(optarg) >= EXEC_COMM_LEN) {
 				cli_error(CMD, "--comm takes a name of 1 to %d characters", EXEC_COMM_LEN - 1);
-				goto usage_error;
+				return EXIT_USAGE;
 			}
 			opts.filter_comm = optarg;
 			break;
 		case 'u':
 			if (cli_parse_long(optarg, 0, UINT32_MAX - 1, &v)) {
 				cli_error(CMD, "--uid takes a user id, not '%s'", optarg);
-				goto usage_error;
+				return EXIT_USAGE;
 			}
 			opts.filter_uid_on = true;
 			opts.filter_uid = (uint32_t)v;
 			break;
 		case 'j':
-			c->json = true;
+			json = true;
 			break;
 		case 'd':
 			if (cli_parse_seconds(optarg, &duration)) {
 				cli_error(CMD, "--duration takes seconds, not '%s'", optarg);
-				goto usage_error;
+				return EXIT_USAGE;
 			}
 			break;
 		case 'r':
 			if (cli_parse_long(optarg, 4, RINGBUF_KB_MAX, &v)) {
 				cli_error(CMD, "--ringbuf-kb takes 4 to %d, not '%s'", RINGBUF_KB_MAX, optarg);
-				goto usage_error;
+				return EXIT_USAGE;
 			}
 			opts.ringbuf_kb = (uint32_t)v;
 			break;
@@ -181,60 +151,40 @@ int cmd_exec(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
-			free(c);
 			return EXIT_OK;
 		default:
 			cli_error(CMD, "unknown option or missing value '%s'; see 'sonde exec --help'",
 				  argv[optind - 1]);
-			goto usage_error;
+			return EXIT_USAGE;
 		}
 	}
 	if (optind < argc) {
 		cli_error(CMD, "unexpected argument '%s'; see 'sonde exec --help'", argv[optind]);
-		goto usage_error;
-	}
-
-	if (bpf_env_prepare(verbose))
-		cli_error(CMD, "warning: tracefs is not mounted and could not be: %s", strerror(errno));
-	ret = exec_tracer_open(&t, &opts, on_record, c, err, sizeof(err));
-	if (ret) {
-		cli_error(CMD, "%s", err);
-		free(c);
 		return EXIT_USAGE;
 	}
-	cli_install_stop_signals();
-	if (!isatty(STDOUT_FILENO))
-		setvbuf(stdout, NULL, _IOFBF, 1 << 16);
-	c->t0_ns = cli_now_ns();
-	if (duration > 0)
-		deadline = c->t0_ns + (uint64_t)(duration * 1e9);
+
+	o = cli_output_new(json);
+	if (!o) {
+		cli_error(CMD, "out of memory");
+		return EXIT_USAGE;
+	}
+	if (bpf_env_prepare(verbose))
+		cli_error(CMD, "warning: tracefs is not mounted and could not be: %s", strerror(errno));
+	if (exec_tracer_open(&t, &opts, on_record, o, err, sizeof(err))) {
+		cli_error(CMD, "%s", err);
+		cli_output_free(o);
+		return EXIT_USAGE;
+	}
 	fprintf(stderr, "sonde exec: tracing (impl %s); %s\n", exec_impl_name(opts.impl),
 		duration > 0 ? "stops after --duration" : "Ctrl-C to stop");
-	if (!c->json)
+	if (!json)
 		printf("%s\n", exec_text_header());
-
-	while (!cli_stop_requested && !c->output_broken) {
-		int n = exec_tracer_poll(t, POLL_INTERVAL_MS);
-
-		if (n < 0) {
-			cli_error(CMD, "reading the ring buffer failed: %s", strerror(-n));
-			ret = EXIT_USAGE;
-			break;
-		}
-		if (n > 0)
-			fflush(stdout);
-		if (deadline && cli_now_ns() >= deadline)
-			break;
-	}
+	ret = cli_output_run(o, CMD, duration, poll_tracer, t) ? EXIT_USAGE : EXIT_OK;
 	exec_tracer_stop(t);
 	if (exec_tracer_stats(t, &stats))
 		cli_error(CMD, "reading the kernel counters failed");
-	print_stats(c, &stats);
-	fflush(stdout);
+	print_stats(o, &stats);
 	exec_tracer_close(t);
-	free(c);
+	cli_output_free(o);
 	return ret;
-usage_error:
-	free(c);
-	return EXIT_USAGE;
 }

@@ -13,9 +13,9 @@
 
 #include "exec.skel.h"
 #include "loader/bpf_env.h"
+#include "loader/ringbuf_size.h"
 
 #define KPROBE_PMU_DIR "/sys/bus/event_source/devices/kprobe"
-#define PAGE_BYTES 4096u
 
 struct exec_tracer {
 	struct exec_bpf *skel;
@@ -105,16 +105,6 @@ static void select_programs(struct exec_bpf *s, enum exec_impl impl)
 		bpf_map__set_max_entries(s->maps.kprobe_bprm, 1);
 }
 
-static uint32_t ringbuf_bytes(uint32_t kb)
-{
-	uint64_t want = (uint64_t)(kb ? kb : EXEC_RINGBUF_KB_DEFAULT) * 1024;
-	uint64_t bytes = PAGE_BYTES;
-
-	while (bytes < want && bytes < (1u << 30))
-		bytes <<= 1;
-	return (uint32_t)bytes;
-}
-
 /* Why attaching a kprobe failed, found from what the attempt ran into. */
 static void kprobe_reason(int err, char *buf, size_t size)
 {
@@ -159,7 +149,7 @@ int exec_tracer_open(struct exec_tracer **out, const struct exec_tracer_opts *o,
 		t->skel->rodata->filter_comm_on = true;
 		strncpy((char *)t->skel->rodata->filter_comm, o->filter_comm, EXEC_COMM_LEN - 1);
 	}
-	bpf_map__set_max_entries(t->skel->maps.events, ringbuf_bytes(o->ringbuf_kb));
+	bpf_map__set_max_entries(t->skel->maps.events, ringbuf_bytes(o->ringbuf_kb, EXEC_RINGBUF_KB_DEFAULT));
 	select_programs(t->skel, o->impl);
 
 	ret = exec_bpf__load(t->skel);

@@ -37,6 +37,12 @@ bool tracer_stats_balanced(const struct tracer_stats *s)
 void tracer_stats_to_json(const struct tracer_stats *s, struct json_writer *w)
 {
 	json_obj_begin(w);
+	tracer_stats_json_fields(s, w);
+	json_obj_end(w);
+}
+
+void tracer_stats_json_fields(const struct tracer_stats *s, struct json_writer *w)
+{
 	json_key(w, "type");
 	json_cstr(w, "stats");
 	json_key(w, "produced");
@@ -60,7 +66,6 @@ void tracer_stats_to_json(const struct tracer_stats *s, struct json_writer *w)
 	json_obj_begin(w);
 	json_key(w, "read_fault");
 	json_u64(w, s->kernel[STAT_PARTIAL_READ_FAULT]);
-	json_obj_end(w);
 	json_obj_end(w);
 }
 

@@ -28,6 +28,8 @@ uint64_t tracer_stats_dropped_total(const struct tracer_stats *s);
 bool tracer_stats_balanced(const struct tracer_stats *s);
 /* {"type":"stats","produced":..,"delivered":..,"dropped":{..},"partial":{..}} */
 void tracer_stats_to_json(const struct tracer_stats *s, struct json_writer *w);
+/* The same fields, into an object the caller opened (to add its own). */
+void tracer_stats_json_fields(const struct tracer_stats *s, struct json_writer *w);
 /* One human line: "stats: produced N, delivered N, dropped N (reason n, ...)" */
 int tracer_stats_to_text(const struct tracer_stats *s, char *buf, size_t size);
 

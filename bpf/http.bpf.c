@@ -1,0 +1,584 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Kernel side of `sonde http`: socket syscalls, enter and exit, on TCP
+ * sockets only. A connection's first bytes decide whether it is HTTP; from
+ * then on it sends its segments (real byte count, first bytes, last bytes)
+ * to userspace, which frames and pairs requests. Anything else costs one or
+ * two map lookups per syscall. */
+#include "common.bpf.h"
+#include <bpf/bpf_endian.h>
+#include "http.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define AF_INET 2
+#define AF_INET6 10
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define EINPROGRESS 115
+/* Segments of a connection opened before sonde that may be inspected for a
+ * message start before it is declared not HTTP. */
+#define HTTP_INFER_MISSES_MAX 64
+
+/* Settings, set by the loader before load. */
+const volatile __u32 capture_bytes = 512;  /* <= HTTP_CAPTURE_BYTES_MAX */
+const volatile __u32 filter_pid = 0;       /* 0: all processes */
+const volatile __u16 filter_port = 0;      /* 0: all ports (local or remote) */
+
+/* All records of this tracer; size set by the loader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20);
+} events SEC(".maps");
+
+enum conn_state_kind {
+	CONN_UNKNOWN = 0, /* a TCP socket whose protocol is not known yet */
+	CONN_HTTP = 1,    /* announced to userspace: its segments are sent */
+	CONN_IGNORED = 2, /* not HTTP: every later syscall stops at the lookup */
+};
+
+struct conn_key {
+	__u32 pid;  /* tgid */
+	__u32 fd;
+};
+
+struct conn_state {
+	__u64 conn_id;
+	__u64 sk;       /* struct sock *, to read the 4-tuple when announced */
+	__u8 state;     /* enum conn_state_kind */
+	__u8 origin;    /* enum http_origin */
+	__u8 misses;    /* non-HTTP segments seen while CONN_UNKNOWN */
+	__u8 pad[5];
+};
+
+/* TCP sockets of traced processes. A plain hash: a live connection is never
+ * evicted behind our back; when full, new ones are counted (map_full). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct conn_key);
+	__type(value, struct conn_state);
+} conns SEC(".maps");
+
+/* fds known not to be TCP sockets (files, pipes, UDP...): the second and
+ * last lookup of a log write. LRU: an eviction only costs a re-check. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct conn_key);
+	__type(value, __u8);
+} fd_skip SEC(".maps");
+
+enum call_kind {
+	CALL_BUF = 1,      /* read/write/recvfrom/sendto: one user buffer */
+	CALL_IOV = 2,      /* readv/writev/recvmsg/sendmsg: an iovec array */
+	CALL_SENDFILE = 3, /* bytes from a file: counted, never copied */
+	CALL_ACCEPT = 4,
+	CALL_CONNECT = 5,
+};
+
+/* A syscall in flight on a traced socket (tid -> what its exit needs). */
+struct call {
+	__u64 buf;       /* user buffer, or struct iovec array */
+	__u64 enter_ns;
+	__u32 fd;
+	__u32 iovcnt;
+	__u8 kind;       /* enum call_kind */
+	__u8 dir;        /* enum http_dir */
+	__u8 pad[6];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct call);
+} calls SEC(".maps");
+
+/* A data record being built, per CPU, with room past data[] so that an
+ * iovec copy at any offset below the bound stays inside the value. */
+struct data_scratch {
+	struct http_data_event ev;
+	__u8 slack[HTTP_CAPTURE_BYTES_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct data_scratch);
+} data_scratch SEC(".maps");
+
+/* Source of conn_id: a counter, so ids are never reused within a run. */
+__u64 next_conn_id = 0;
+
+static __always_inline __u32 current_pid(void)
+{
+	return bpf_get_current_pid_tgid() >> 32;
+}
+
+/* The TCP socket behind fd of the current process, or NULL. */
+static __always_inline struct sock *fd_tcp_sock(__u32 fd)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds;
+	struct file *file = NULL;
+	struct socket *sock;
+	struct sock *sk;
+	__u16 family;
+
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return NULL;
+	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return NULL;
+	sock = BPF_CORE_READ(file, private_data);
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return NULL;
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP ||
+	    BPF_CORE_READ(sk, sk_type) != SOCK_STREAM)
+		return NULL;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != AF_INET && family != AF_INET6)
+		return NULL;
+	return sk;
+}
+
+static __always_inline bool port_selected(struct sock *sk)
+{
+	if (!filter_port)
+		return true;
+	return BPF_CORE_READ(sk, __sk_common.skc_num) == filter_port ||
+	       bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport)) == filter_port;
+}
+
+static __always_inline void emit_close(struct conn_key *key, struct conn_state *st)
+{
+	struct http_close_event ev = {};
+
+	if (st->state != CONN_HTTP)
+		return; /* userspace never heard of it */
+	ev.hdr.kind = HTTP_EV_CLOSE;
+	ev.hdr.pid = key->pid;
+	ev.hdr.conn_id = st->conn_id;
+	ev.hdr.ts_ns = bpf_ktime_get_ns();
+	ev.fd = key->fd;
+	emit_event(&events, &ev, sizeof(ev));
+}
+
+/* Start tracking a TCP socket; returns its state, or NULL (map full). A
+ * stale entry for the same fd (closed without us seeing it) is closed. */
+static __always_inline struct conn_state *conn_track(struct conn_key *key, struct sock *sk,
+						     __u8 origin)
+{
+	struct conn_state st = {}, *old;
+
+	old = bpf_map_lookup_elem(&conns, key);
+	if (old)
+		emit_close(key, old);
+	st.conn_id = __sync_fetch_and_add(&next_conn_id, 1) + 1;
+	st.sk = (__u64)sk;
+	st.origin = origin;
+	st.state = port_selected(sk) ? CONN_UNKNOWN : CONN_IGNORED;
+	bpf_map_delete_elem(&fd_skip, key);
+	if (bpf_map_update_elem(&conns, key, &st, BPF_ANY)) {
+		drop_event(STAT_DROP_MAP_FULL);
+		return NULL;
+	}
+	return bpf_map_lookup_elem(&conns, key);
+}
+
+/* Tell userspace about a connection that turned out to be HTTP. */
+static __always_inline void announce(struct conn_key *key, struct conn_state *st)
+{
+	struct sock *sk = (void *)st->sk;
+	struct http_open_event ev = {};
+
+	st->state = CONN_HTTP;
+	ev.hdr.kind = HTTP_EV_OPEN;
+	ev.hdr.pid = key->pid;
+	ev.hdr.conn_id = st->conn_id;
+	ev.hdr.ts_ns = bpf_ktime_get_ns();
+	ev.fd = key->fd;
+	ev.origin = st->origin;
+	ev.family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	ev.lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	ev.rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (ev.family == AF_INET) {
+		BPF_CORE_READ_INTO(&ev.laddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO(&ev.raddr, sk, __sk_common.skc_daddr);
+	} else {
+		BPF_CORE_READ_INTO(&ev.laddr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&ev.raddr, sk, __sk_common.skc_v6_daddr);
+	}
+	bpf_get_current_comm(ev.comm, sizeof(ev.comm));
+	emit_event(&events, &ev, sizeof(ev));
+}
+
+/* Does a message start here? Request methods and "HTTP/1." responses. */
+enum infer_result { INFER_NO = 0, INFER_YES = 1, INFER_MAYBE = 2 };
+
+static __always_inline int infer_http(const __u8 *d, __u32 cap)
+{
+	static const char starts[][4] = {
+		"GET ", "POST", "PUT ", "HEAD", "DELE", "PATC", "OPTI", "CONN", "TRAC", "HTTP",
+	};
+	__u32 n = cap < 4 ? cap : 4;
+	int verdict = INFER_NO;
+
+	if (n == 0)
+		return INFER_NO;
+	for (int i = 0; i < (int)(sizeof(starts) / sizeof(starts[0])); i++) {
+		bool same = true;
+
+		for (int j = 0; j < 4; j++) {
+			if (j < n && d[j] != starts[i][j])
+				same = false;
+		}
+		if (same)
+			return n == 4 ? INFER_YES : INFER_MAYBE;
+	}
+	return verdict;
+}
+
+/* Entry of any data syscall: one lookup for a known socket; for an unknown
+ * fd, a second one, and the socket check only the first time. */
+static __always_inline int io_enter(__u32 fd, __u64 buf, __u32 iovcnt, __u8 kind, __u8 dir)
+{
+	struct conn_key key = { .pid = current_pid(), .fd = fd };
+	struct conn_state *st;
+	struct call c = {};
+	__u32 tid;
+
+	if (filter_pid && key.pid != filter_pid)
+		return 0;
+	st = bpf_map_lookup_elem(&conns, &key);
+	if (!st) {
+		struct sock *sk;
+		__u8 one = 1;
+
+		if (bpf_map_lookup_elem(&fd_skip, &key))
+			return 0;
+		sk = fd_tcp_sock(fd);
+		if (!sk) {
+			bpf_map_update_elem(&fd_skip, &key, &one, BPF_ANY);
+			return 0;
+		}
+		st = conn_track(&key, sk, HTTP_ORIGIN_EXISTING);
+		if (!st)
+			return 0;
+	}
+	if (st->state == CONN_IGNORED)
+		return 0;
+	tid = (__u32)bpf_get_current_pid_tgid();
+	c.buf = buf;
+	c.enter_ns = bpf_ktime_get_ns();
+	c.fd = fd;
+	c.iovcnt = iovcnt;
+	c.kind = kind;
+	c.dir = dir;
+	if (bpf_map_update_elem(&calls, &tid, &c, BPF_ANY))
+		drop_event(STAT_DROP_MAP_FULL);
+	return 0;
+}
+
+/* Copy up to want bytes of a single user buffer; the tail too when the
+ * segment is longer than the capture. */
+static __always_inline int copy_buf(struct http_data_event *e, __u64 buf, __u64 len, __u64 want)
+{
+	if (want > HTTP_CAPTURE_BYTES_MAX)
+		want = HTTP_CAPTURE_BYTES_MAX;
+	barrier_var(want);
+	if (want > HTTP_CAPTURE_BYTES_MAX)
+		return -1; /* unreachable after the clamp; only for the verifier */
+	if (want && bpf_probe_read_user(e->data, want, (void *)buf))
+		return -1;
+	e->cap = want;
+	if (len > want && len >= HTTP_TAIL_BYTES &&
+	    !bpf_probe_read_user(e->tail, HTTP_TAIL_BYTES, (void *)(buf + len - HTTP_TAIL_BYTES)))
+		e->tail_len = HTTP_TAIL_BYTES;
+	return 0;
+}
+
+/* The same over an iovec array: the first bytes across entries, and the
+ * tail from the entry that holds the last byte. */
+static __always_inline int copy_iov(struct http_data_event *e, __u64 iov_ptr, __u32 iovcnt,
+				    __u64 len, __u64 want)
+{
+	struct iovec *iov = (void *)iov_ptr;
+	__u64 off = 0, seen = 0;
+
+	if (want > HTTP_CAPTURE_BYTES_MAX)
+		want = HTTP_CAPTURE_BYTES_MAX;
+	for (int i = 0; i < HTTP_IOV_MAX; i++) {
+		struct iovec v;
+		__u64 n;
+
+		if (i >= iovcnt || seen >= len)
+			break;
+		if (bpf_probe_read_user(&v, sizeof(v), &iov[i]))
+			return -1;
+		n = v.iov_len;
+		if (n > len - seen)
+			n = len - seen; /* only what the syscall really moved */
+		if (off < want) {
+			__u64 k = want - off;
+
+			if (k > n)
+				k = n;
+			off &= HTTP_CAPTURE_BYTES_MAX - 1;
+			barrier_var(k);
+			if (k > HTTP_CAPTURE_BYTES_MAX)
+				return -1; /* unreachable: only for the verifier */
+			if (k && bpf_probe_read_user(e->data + off, k, v.iov_base))
+				return -1;
+			off += k;
+		}
+		seen += n;
+		if (seen == len && len > want && n >= HTTP_TAIL_BYTES &&
+		    !bpf_probe_read_user(e->tail, HTTP_TAIL_BYTES,
+					 (__u8 *)v.iov_base + n - HTTP_TAIL_BYTES))
+			e->tail_len = HTTP_TAIL_BYTES;
+	}
+	e->cap = off > want ? want : off;
+	return 0;
+}
+
+/* Exit of any data syscall: copy the payload of what really moved, decide
+ * whether a new connection is HTTP, send the segment. */
+static __always_inline int io_exit(long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct conn_key key = { .pid = current_pid() };
+	struct http_data_event *e;
+	struct conn_state *st;
+	struct call *c;
+	__u32 zero = 0;
+	int verdict;
+
+	c = bpf_map_lookup_elem(&calls, &tid);
+	if (!c)
+		return 0;
+	if (ret <= 0)
+		goto out;
+	key.fd = c->fd;
+	st = bpf_map_lookup_elem(&conns, &key);
+	if (!st || st->state == CONN_IGNORED)
+		goto out;
+	e = bpf_map_lookup_elem(&data_scratch, &zero);
+	if (!e)
+		goto out;
+	e->hdr.kind = HTTP_EV_DATA;
+	e->hdr.pid = key.pid;
+	e->hdr.conn_id = st->conn_id;
+	e->hdr.ts_ns = bpf_ktime_get_ns();
+	e->enter_ns = c->enter_ns;
+	e->len = ret;
+	e->cap = 0;
+	e->dir = c->dir;
+	e->tail_len = 0;
+	e->flags = 0;
+	e->tid = tid;
+	if (c->kind == CALL_SENDFILE) {
+		e->flags |= HTTP_DATA_F_SENDFILE;
+	} else {
+		__u64 want = (__u64)ret < capture_bytes ? (__u64)ret : capture_bytes;
+		int err = c->kind == CALL_IOV ? copy_iov(e, c->buf, c->iovcnt, ret, want)
+					      : copy_buf(e, c->buf, ret, want);
+		if (err) {
+			e->cap = 0;
+			e->tail_len = 0;
+			e->flags |= HTTP_DATA_F_READ_FAULT;
+			stat_inc(STAT_PARTIAL_READ_FAULT);
+		}
+	}
+	if (st->state == CONN_UNKNOWN) {
+		verdict = infer_http(e->data, e->cap);
+		if (verdict == INFER_NO) {
+			/* a fresh connection shows its protocol in its first bytes;
+			 * an old one may be mid-message: give it some time */
+			if (st->origin != HTTP_ORIGIN_EXISTING || ++st->misses >= HTTP_INFER_MISSES_MAX)
+				st->state = CONN_IGNORED;
+			goto out;
+		}
+		announce(&key, st);
+	}
+	{
+		__u64 size = HTTP_DATA_HEAD_BYTES + (__u64)e->cap;
+
+		if (size > sizeof(*e))
+			size = sizeof(*e);
+		emit_event(&events, e, size);
+	}
+out:
+	bpf_map_delete_elem(&calls, &tid);
+	return 0;
+}
+
+/* ---- read side ---- */
+
+SEC("tp/syscalls/sys_enter_read")
+int sys_enter_read(struct trace_event_raw_sys_enter *ctx)
+{
+	return io_enter(ctx->args[0], ctx->args[1], 0, CALL_BUF, HTTP_DIR_INGRESS);
+}
+
+SEC("tp/syscalls/sys_enter_recvfrom")
+int sys_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
+{
+	return io_enter(ctx->args[0], ctx->args[1], 0, CALL_BUF, HTTP_DIR_INGRESS);
+}
+
+SEC("tp/syscalls/sys_enter_readv")
+int sys_enter_readv(struct trace_event_raw_sys_enter *ctx)
+{
+	return io_enter(ctx->args[0], ctx->args[1], ctx->args[2], CALL_IOV, HTTP_DIR_INGRESS);
+}
+
+static __always_inline int msg_enter(struct trace_event_raw_sys_enter *ctx, __u8 dir)
+{
+	struct user_msghdr *msg = (void *)ctx->args[1];
+	struct user_msghdr m;
+
+	/* the iovec pointer is needed at exit; read it now, the header is
+	 * the caller's and was just written */
+	if (bpf_probe_read_user(&m, sizeof(m), msg))
+		return io_enter(ctx->args[0], 0, 0, CALL_IOV, dir);
+	return io_enter(ctx->args[0], (__u64)m.msg_iov, m.msg_iovlen, CALL_IOV, dir);
+}
+
+SEC("tp/syscalls/sys_enter_recvmsg")
+int sys_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	return msg_enter(ctx, HTTP_DIR_INGRESS);
+}
+
+SEC("tp/syscalls/sys_exit_read")
+int sys_exit_read(struct trace_event_raw_sys_exit *ctx) { return io_exit(ctx->ret); }
+SEC("tp/syscalls/sys_exit_recvfrom")
+int sys_exit_recvfrom(struct trace_event_raw_sys_exit *ctx) { return io_exit(ctx->ret); }
+SEC("tp/syscalls/sys_exit_readv")
+int sys_exit_readv(struct trace_event_raw_sys_exit *ctx) { return io_exit(ctx->ret); }
+SEC("tp/syscalls/sys_exit_recvmsg")
+int sys_exit_recvmsg(struct trace_event_raw_sys_exit *ctx) { return io_exit(ctx->ret); }
+
+/* ---- write side ---- */
+
+SEC("tp/syscalls/sys_enter_write")
+int sys_enter_write(struct trace_event_raw_sys_enter *ctx)
+{
+	return io_enter(ctx->args[0], ctx->args[1], 0, CALL_BUF, HTTP_DIR_EGRESS);
+}
+
+SEC("tp/syscalls/sys_enter_sendto")
+int sys_enter_sendto(struct trace_event_raw_sys_enter *ctx)
+{
+	return io_enter(ctx->args[0], ctx->args[1], 0, CALL_BUF, HTTP_DIR_EGRESS);
+}
+
+SEC("tp/syscalls/sys_enter_writev")
+int sys_enter_writev(struct trace_event_raw_sys_enter *ctx)
+{
+	return io_enter(ctx->args[0], ctx->args[1], ctx->args[2], CALL_IOV, HTTP_DIR_EGRESS);
+}
+
+SEC("tp/syscalls/sys_enter_sendmsg")
+int sys_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	return msg_enter(ctx, HTTP_DIR_EGRESS);
+}
+
+SEC("tp/syscalls/sys_enter_sendfile64")
+int sys_enter_sendfile64(struct trace_event_raw_sys_enter *ctx)
+{
+	/* sendfile(out_fd, in_fd, offset, count): the socket is out_fd */
+	return io_enter(ctx->args[0], 0, 0, CALL_SENDFILE, HTTP_DIR_EGRESS);
+}
+
+SEC("tp/syscalls/sys_exit_write")
+int sys_exit_write(struct trace_event_raw_sys_exit *ctx) { return io_exit(ctx->ret); }
+SEC("tp/syscalls/sys_exit_sendto")
+int sys_exit_sendto(struct trace_event_raw_sys_exit *ctx) { return io_exit(ctx->ret); }
+SEC("tp/syscalls/sys_exit_writev")
+int sys_exit_writev(struct trace_event_raw_sys_exit *ctx) { return io_exit(ctx->ret); }
+SEC("tp/syscalls/sys_exit_sendmsg")
+int sys_exit_sendmsg(struct trace_event_raw_sys_exit *ctx) { return io_exit(ctx->ret); }
+SEC("tp/syscalls/sys_exit_sendfile64")
+int sys_exit_sendfile64(struct trace_event_raw_sys_exit *ctx) { return io_exit(ctx->ret); }
+
+/* ---- connection life ---- */
+
+static __always_inline int open_enter(__u32 fd, __u8 kind)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct call c = { .fd = fd, .kind = kind };
+
+	if (filter_pid && current_pid() != filter_pid)
+		return 0;
+	if (bpf_map_update_elem(&calls, &tid, &c, BPF_ANY))
+		drop_event(STAT_DROP_MAP_FULL);
+	return 0;
+}
+
+static __always_inline int open_exit(long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct conn_key key = { .pid = current_pid() };
+	struct call *c = bpf_map_lookup_elem(&calls, &tid);
+	struct sock *sk;
+	__u8 origin;
+
+	if (!c)
+		return 0;
+	if (c->kind == CALL_ACCEPT) {
+		if (ret < 0)
+			goto out;
+		key.fd = ret;
+		origin = HTTP_ORIGIN_ACCEPT;
+	} else {
+		if (ret < 0 && ret != -EINPROGRESS)
+			goto out;
+		key.fd = c->fd;
+		origin = HTTP_ORIGIN_CONNECT;
+	}
+	sk = fd_tcp_sock(key.fd);
+	if (sk)
+		conn_track(&key, sk, origin);
+out:
+	bpf_map_delete_elem(&calls, &tid);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_accept")
+int sys_enter_accept(struct trace_event_raw_sys_enter *ctx) { return open_enter(ctx->args[0], CALL_ACCEPT); }
+SEC("tp/syscalls/sys_enter_accept4")
+int sys_enter_accept4(struct trace_event_raw_sys_enter *ctx) { return open_enter(ctx->args[0], CALL_ACCEPT); }
+SEC("tp/syscalls/sys_enter_connect")
+int sys_enter_connect(struct trace_event_raw_sys_enter *ctx) { return open_enter(ctx->args[0], CALL_CONNECT); }
+SEC("tp/syscalls/sys_exit_accept")
+int sys_exit_accept(struct trace_event_raw_sys_exit *ctx) { return open_exit(ctx->ret); }
+SEC("tp/syscalls/sys_exit_accept4")
+int sys_exit_accept4(struct trace_event_raw_sys_exit *ctx) { return open_exit(ctx->ret); }
+SEC("tp/syscalls/sys_exit_connect")
+int sys_exit_connect(struct trace_event_raw_sys_exit *ctx) { return open_exit(ctx->ret); }
+
+SEC("tp/syscalls/sys_enter_close")
+int sys_enter_close(struct trace_event_raw_sys_enter *ctx)
+{
+	struct conn_key key = { .pid = current_pid(), .fd = ctx->args[0] };
+	struct conn_state *st;
+
+	if (filter_pid && key.pid != filter_pid)
+		return 0;
+	st = bpf_map_lookup_elem(&conns, &key);
+	if (st) {
+		emit_close(&key, st);
+		bpf_map_delete_elem(&conns, &key);
+		return 0;
+	}
+	bpf_map_delete_elem(&fd_skip, &key);
+	return 0;
+}

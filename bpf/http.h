@@ -1,0 +1,86 @@
+/* Events of the HTTP tracer (`sonde http`), shared by bpf/http.bpf.c and the
+ * loader. A connection is announced once (open), then sends data segments
+ * (the real byte count, the first bytes, the last few), then a close.
+ * Fixed-width types only; data records are variable-length. */
+#ifndef SONDE_HTTP_H
+#define SONDE_HTTP_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+/* Upper bound of --capture-bytes, a power of two: the verifier bounds copy
+ * sizes and offsets with a mask. */
+#define HTTP_CAPTURE_BYTES_MAX 4096
+/* Last bytes of a segment sent when it is longer than the capture, so that
+ * userspace can see the end of a chunked body it did not capture. */
+#define HTTP_TAIL_BYTES 16
+/* iovec entries walked for readv/writev/recvmsg/sendmsg payloads. */
+#define HTTP_IOV_MAX 8
+#define HTTP_COMM_LEN 16
+
+enum http_event_kind {
+	HTTP_EV_OPEN = 1,   /* a connection starts to be traced */
+	HTTP_EV_DATA = 2,   /* bytes read or written on it */
+	HTTP_EV_CLOSE = 3,  /* the process closed it */
+};
+
+/* How sonde first saw the connection. */
+enum http_origin {
+	HTTP_ORIGIN_ACCEPT = 1,   /* accept/accept4: the process is the server */
+	HTTP_ORIGIN_CONNECT = 2,  /* connect: the process is the client */
+	HTTP_ORIGIN_EXISTING = 3, /* opened before sonde: found at its next read/write */
+};
+
+enum http_dir {
+	HTTP_DIR_INGRESS = 0, /* the process read these bytes */
+	HTTP_DIR_EGRESS = 1,  /* the process wrote them */
+};
+
+/* data record flags */
+#define HTTP_DATA_F_SENDFILE (1u << 0)   /* bytes sent from a file: none captured */
+#define HTTP_DATA_F_READ_FAULT (1u << 1) /* the payload could not be read: cap is 0 */
+
+struct http_event_hdr {
+	__u32 kind;     /* enum http_event_kind */
+	__u32 pid;      /* thread-group id of the process */
+	__u64 conn_id;  /* unique per traced connection, never reused */
+	__u64 ts_ns;    /* CLOCK_MONOTONIC; data: syscall exit */
+};
+
+struct http_open_event {
+	struct http_event_hdr hdr;
+	__u32 fd;
+	__u8 origin;     /* enum http_origin */
+	__u8 pad;
+	__u16 family;    /* AF_INET or AF_INET6 */
+	__u16 lport;     /* host byte order */
+	__u16 rport;
+	__u8 laddr[16];  /* IPv4 in the first 4 bytes */
+	__u8 raddr[16];
+	char comm[HTTP_COMM_LEN];
+};
+
+struct http_data_event {
+	struct http_event_hdr hdr;
+	__u64 enter_ns;  /* syscall entry */
+	__u32 len;       /* real byte count of the syscall */
+	__u16 cap;       /* bytes of data[] captured */
+	__u8 dir;        /* enum http_dir */
+	__u8 tail_len;   /* bytes in tail[] (len > cap only) */
+	__u16 flags;     /* HTTP_DATA_F_* */
+	__u16 pad;
+	__u32 tid;
+	__u8 tail[HTTP_TAIL_BYTES];
+	__u8 data[HTTP_CAPTURE_BYTES_MAX]; /* only cap bytes are sent */
+};
+
+struct http_close_event {
+	struct http_event_hdr hdr;
+	__u32 fd;
+	__u32 pad;
+};
+
+#define HTTP_DATA_HEAD_BYTES __builtin_offsetof(struct http_data_event, data)
+
+#endif

@@ -1,0 +1,291 @@
+/* `sonde http`: every HTTP/1.x request that processes on this host serve or
+ * make, with its response, latency and bytes, as text or JSON lines, and a
+ * final accounting record. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli_common.h"
+#include "cli/commands.h"
+#include "cli/output.h"
+#include "export/http_format.h"
+#include "http.h"
+#include "loader/bpf_env.h"
+#include "loader/http_tracer.h"
+#include "pipeline/http_pipeline.h"
+
+#define CMD "http"
+#define RINGBUF_KB_MAX (1024 * 1024)
+#define MAX_CONNS_MAX (1 << 22)
+
+struct http_cli {
+	struct cli_output *o;
+	struct http_pipeline *pipeline;
+	struct http_tracer *tracer;
+	uint64_t output_errors;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: sonde http [options]\n\n"
+		"Trace every HTTP/1.x request the processes on this host serve or make:\n"
+		"method, path, status, latency and bytes, with the connection's addresses.\n\n"
+		"Options:\n"
+		"  --pid PID            only this process\n"
+		"  --comm NAME          only processes with this command name\n"
+		"  --port PORT          only connections with this local or remote port\n"
+		"  --side SIDE          server, client or both (default both)\n"
+		"  --json               one JSON object per line\n"
+		"  --duration SECONDS   stop after this long (default: until Ctrl-C)\n"
+		"  --capture-bytes N    bytes copied per read/write (default %d, at most %d);\n"
+		"                       framing needs only the heads, bodies are counted\n"
+		"  --max-conns N        connections tracked at once (default %d); more are\n"
+		"                       counted in stats as conn_table_full\n"
+		"  --ringbuf-kb KB      ring buffer size (default %d)\n"
+		"  --unsafe-show-query  show query-string values (default: REDACTED)\n"
+		"  -v, --verbose        show libbpf's messages\n"
+		"  -h, --help           this help\n\n"
+		"Privacy: query values are replaced by REDACTED before they are stored, and\n"
+		"no header value (Authorization, Cookie, Set-Cookie, ...) is ever kept.\n"
+		"On exit a stats record gives produced, delivered and every drop by reason.\n\n"
+		"EXAMPLES\n"
+		"  sonde http                              all requests, as text\n"
+		"  sonde http --side server --port 8080    what the server on 8080 answers\n"
+		"  sonde http --json --duration 30 > reqs.jsonl\n"
+		"  sonde http --comm curl --json | jq '.status'\n",
+		HTTP_CAPTURE_BYTES_DEFAULT, HTTP_CAPTURE_BYTES_MAX, HTTP_MAX_CONNS_DEFAULT,
+		HTTP_RINGBUF_KB_DEFAULT);
+}
+
+static void on_record(const struct http_record *r, void *ctx)
+{
+	struct http_cli *c = ctx;
+	struct cli_output *o = c->o;
+	int n;
+
+	if (o->json) {
+		if (http_record_to_json(r, cli_output_json(o)) || cli_output_json_line(o))
+			c->output_errors++;
+		return;
+	}
+	n = http_record_to_text(r, o->t0_ns, o->line, sizeof(o->line));
+	if (n < 0 || cli_output_line(o, o->line, (size_t)n))
+		c->output_errors++;
+}
+
+/* SONDE_DEBUG_RAW=1: one line per raw kernel record on stderr. */
+static void debug_raw(const void *data, size_t size)
+{
+	const struct http_event_hdr *h = data;
+	const struct http_data_event *d = data;
+
+	if (size < sizeof(*h))
+		return;
+	fprintf(stderr, "raw kind=%u pid=%u conn=%llu ts=%llu size=%zu", h->kind, h->pid,
+		(unsigned long long)h->conn_id, (unsigned long long)h->ts_ns, size);
+	if (h->kind == HTTP_EV_DATA && size >= HTTP_DATA_HEAD_BYTES)
+		fprintf(stderr, " dir=%u len=%u cap=%u tail=%u flags=%u data='%.*s'", d->dir, d->len,
+			d->cap, d->tail_len, d->flags, d->cap < 40 ? d->cap : 40, (const char *)d->data);
+	fputc('\n', stderr);
+}
+
+static int on_raw(const void *data, size_t size, void *ctx)
+{
+	struct http_cli *c = ctx;
+	static int debug = -1;
+
+	if (debug < 0)
+		debug = getenv("SONDE_DEBUG_RAW") != NULL;
+	if (debug)
+		debug_raw(data, size);
+
+	return http_pipeline_event(c->pipeline, data, size);
+}
+
+static int poll_tracer(void *ctx, int timeout_ms)
+{
+	struct http_cli *c = ctx;
+
+	return http_tracer_poll(c->tracer, timeout_ms);
+}
+
+static void print_stats(struct http_cli *c)
+{
+	struct tracer_stats s = { 0 };
+	struct http_pipeline_stats ps;
+	struct cli_output *o = c->o;
+	int n;
+
+	if (http_tracer_kernel_stats(c->tracer, s.kernel))
+		cli_error(CMD, "reading the kernel counters failed");
+	s.delivered = http_tracer_delivered(c->tracer);
+	s.user_dropped[USER_DROP_DECODE_ERROR] = http_tracer_decode_errors(c->tracer);
+	http_pipeline_stats(c->pipeline, &ps);
+	if (o->json) {
+		struct json_writer *w = cli_output_json(o);
+
+		json_obj_begin(w);
+		tracer_stats_json_fields(&s, w);
+		http_pipeline_stats_json(&ps, w);
+		json_key(w, "output_errors");
+		json_u64(w, c->output_errors);
+		json_obj_end(w);
+		cli_output_json_line(o);
+		return;
+	}
+	n = tracer_stats_to_text(&s, o->line, sizeof(o->line));
+	if (n > 0 && (size_t)n < sizeof(o->line))
+		snprintf(o->line + n, sizeof(o->line) - (size_t)n,
+			 "; requests %llu, incomplete %llu, parse errors %llu, connections %llu",
+			 (unsigned long long)ps.records, (unsigned long long)ps.http.incomplete,
+			 (unsigned long long)ps.http.parse_errors,
+			 (unsigned long long)ps.conns_opened);
+	cli_output_line(o, o->line, strlen(o->line));
+}
+
+int cmd_http(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "comm", required_argument, NULL, 'c' },
+		{ "port", required_argument, NULL, 'P' },
+		{ "side", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "capture-bytes", required_argument, NULL, 'b' },
+		{ "max-conns", required_argument, NULL, 'm' },
+		{ "ringbuf-kb", required_argument, NULL, 'r' },
+		{ "unsafe-show-query", no_argument, NULL, 'Q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct http_tracer_opts topts = { 0 };
+	struct http_pipeline_opts popts = { 0 };
+	struct http_cli c = { 0 };
+	double duration = 0;
+	bool verbose = false, json = false;
+	char err[256];
+	long v;
+	int opt, ret;
+
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'p':
+			if (cli_parse_long(optarg, 1, INT_MAX, &v)) {
+				cli_error(CMD, "--pid takes a process id, not '%s'", optarg);
+				return EXIT_USAGE;
+			}
+			topts.filter_pid = (uint32_t)v;
+			break;
+		case 'c':
+			if (!*optarg || strlen(optarg) >= HTTP_COMM_LEN) {
+				cli_error(CMD, "--comm takes a name of 1 to %d characters", HTTP_COMM_LEN - 1);
+				return EXIT_USAGE;
+			}
+			popts.comm = optarg;
+			break;
+		case 'P':
+			if (cli_parse_long(optarg, 1, 65535, &v)) {
+				cli_error(CMD, "--port takes 1 to 65535, not '%s'", optarg);
+				return EXIT_USAGE;
+			}
+			topts.filter_port = (uint16_t)v;
+			break;
+		case 's':
+			if (!strcmp(optarg, "server"))
+				popts.side = HTTP_SIDE_SERVER;
+			else if (!strcmp(optarg, "client"))
+				popts.side = HTTP_SIDE_CLIENT;
+			else if (!strcmp(optarg, "both"))
+				popts.side = HTTP_SIDE_UNKNOWN;
+			else {
+				cli_error(CMD, "--side takes server, client or both, not '%s'", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'd':
+			if (cli_parse_seconds(optarg, &duration)) {
+				cli_error(CMD, "--duration takes seconds, not '%s'", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'b':
+			if (cli_parse_long(optarg, 16, HTTP_CAPTURE_BYTES_MAX, &v)) {
+				cli_error(CMD, "--capture-bytes takes 16 to %d, not '%s'",
+					  HTTP_CAPTURE_BYTES_MAX, optarg);
+				return EXIT_USAGE;
+			}
+			topts.capture_bytes = (uint32_t)v;
+			break;
+		case 'm':
+			if (cli_parse_long(optarg, 1, MAX_CONNS_MAX, &v)) {
+				cli_error(CMD, "--max-conns takes 1 to %d, not '%s'", MAX_CONNS_MAX, optarg);
+				return EXIT_USAGE;
+			}
+			popts.max_conns = (uint32_t)v;
+			break;
+		case 'r':
+			if (cli_parse_long(optarg, 4, RINGBUF_KB_MAX, &v)) {
+				cli_error(CMD, "--ringbuf-kb takes 4 to %d, not '%s'", RINGBUF_KB_MAX, optarg);
+				return EXIT_USAGE;
+			}
+			topts.ringbuf_kb = (uint32_t)v;
+			break;
+		case 'Q':
+			popts.show_query = true;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		default:
+			cli_error(CMD, "unknown option or missing value '%s'; see 'sonde http --help'",
+				  argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		cli_error(CMD, "unexpected argument '%s'; see 'sonde http --help'", argv[optind]);
+		return EXIT_USAGE;
+	}
+
+	c.o = cli_output_new(json);
+	if (!c.o || http_pipeline_new(&c.pipeline, &popts, on_record, &c)) {
+		cli_error(CMD, "out of memory");
+		cli_output_free(c.o);
+		return EXIT_USAGE;
+	}
+	if (bpf_env_prepare(verbose))
+		cli_error(CMD, "warning: tracefs is not mounted and could not be: %s", strerror(errno));
+	if (http_tracer_open(&c.tracer, &topts, on_raw, &c, err, sizeof(err))) {
+		cli_error(CMD, "%s", err);
+		http_pipeline_free(c.pipeline);
+		cli_output_free(c.o);
+		return EXIT_USAGE;
+	}
+	fprintf(stderr, "sonde http: tracing; %s\n",
+		duration > 0 ? "stops after --duration" : "Ctrl-C to stop");
+	if (!json)
+		printf("%s\n", http_text_header());
+	ret = cli_output_run(c.o, CMD, duration, poll_tracer, &c) ? EXIT_USAGE : EXIT_OK;
+	http_tracer_stop(c.tracer);
+	/* connections still open: what they carried so far, marked incomplete */
+	http_pipeline_finish(c.pipeline);
+	print_stats(&c);
+	http_tracer_close(c.tracer);
+	http_pipeline_free(c.pipeline);
+	cli_output_free(c.o);
+	return ret;
+}

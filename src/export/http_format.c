@@ -1,0 +1,163 @@
+/* Formatting of HTTP records; see http_format.h. */
+#include "export/http_format.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#define NS_PER_SEC 1e9
+#define NS_PER_MS 1e6
+
+const char *http_side_name(enum http_side side)
+{
+	switch (side) {
+	case HTTP_SIDE_SERVER: return "server";
+	case HTTP_SIDE_CLIENT: return "client";
+	default: return "unknown";
+	}
+}
+
+static void addr_str(uint16_t family, const uint8_t *a, char *buf, size_t size)
+{
+	if (!inet_ntop(family == AF_INET6 ? AF_INET6 : AF_INET, a, buf, (socklen_t)size))
+		snprintf(buf, size, "?");
+}
+
+int http_record_to_json(const struct http_record *r, struct json_writer *w)
+{
+	const struct http1_exchange *ex = r->ex;
+	char addr[INET6_ADDRSTRLEN];
+
+	json_obj_begin(w);
+	json_key(w, "type");
+	json_cstr(w, "http");
+	json_key(w, "ts_ns");
+	json_u64(w, r->ts_ns);
+	json_key(w, "pid");
+	json_u64(w, r->pid);
+	json_key(w, "comm");
+	json_cstr(w, r->comm);
+	json_key(w, "side");
+	json_cstr(w, http_side_name(r->side));
+	json_key(w, "tls");
+	json_bool(w, r->tls);
+	json_key(w, "method");
+	json_str(w, ex->method, ex->method_len);
+	json_key(w, "path");
+	json_str(w, ex->path, ex->path_len);
+	json_key(w, "status");
+	if (ex->status)
+		json_u64(w, ex->status);
+	else
+		json_null(w);
+	json_key(w, "latency_ns");
+	json_u64(w, r->latency_ns);
+	json_key(w, "ttfb_ns");
+	json_u64(w, r->ttfb_ns);
+	json_key(w, "req_bytes");
+	json_u64(w, ex->req_bytes);
+	json_key(w, "resp_bytes");
+	json_u64(w, ex->resp_bytes);
+	addr_str(r->family, r->laddr, addr, sizeof(addr));
+	json_key(w, "laddr");
+	json_cstr(w, addr);
+	json_key(w, "lport");
+	json_u64(w, r->lport);
+	addr_str(r->family, r->raddr, addr, sizeof(addr));
+	json_key(w, "raddr");
+	json_cstr(w, addr);
+	json_key(w, "rport");
+	json_u64(w, r->rport);
+	json_key(w, "incomplete");
+	json_bool(w, (ex->flags & HTTP1_EXCH_INCOMPLETE) != 0);
+	if (ex->flags & (HTTP1_EXCH_PATH_TRUNCATED | HTTP1_EXCH_PIPELINED | HTTP1_EXCH_CHUNKED |
+			 HTTP1_EXCH_NO_REQUEST | HTTP1_EXCH_HEAD_LOST | HTTP1_EXCH_ESTIMATED |
+			 HTTP1_EXCH_ERROR | HTTP1_EXCH_UPGRADED | HTTP1_EXCH_OVERFLOW)) {
+		json_key(w, "notes");
+		json_arr_begin(w);
+		if (ex->flags & HTTP1_EXCH_PATH_TRUNCATED) json_cstr(w, "path_truncated");
+		if (ex->flags & HTTP1_EXCH_PIPELINED) json_cstr(w, "pipelined");
+		if (ex->flags & HTTP1_EXCH_CHUNKED) json_cstr(w, "chunked");
+		if (ex->flags & HTTP1_EXCH_NO_REQUEST) json_cstr(w, "no_request");
+		if (ex->flags & HTTP1_EXCH_HEAD_LOST) json_cstr(w, "head_not_captured");
+		if (ex->flags & HTTP1_EXCH_ESTIMATED) json_cstr(w, "end_estimated");
+		if (ex->flags & HTTP1_EXCH_ERROR) json_cstr(w, "parse_error");
+		if (ex->flags & HTTP1_EXCH_UPGRADED) json_cstr(w, "upgraded");
+		if (ex->flags & HTTP1_EXCH_OVERFLOW) json_cstr(w, "pipeline_overflow");
+		json_arr_end(w);
+	}
+	json_obj_end(w);
+	return json_finish(w);
+}
+
+const char *http_text_header(void)
+{
+	return "TIME(s)       PID      COMM             SIDE   METHOD  STATUS LATENCY(ms)  REQ/RESP BYTES  PATH";
+}
+
+int http_record_to_text(const struct http_record *r, uint64_t t0_ns, char *buf, size_t size)
+{
+	const struct http1_exchange *ex = r->ex;
+	double t = r->ts_ns >= t0_ns ? (double)(r->ts_ns - t0_ns) / NS_PER_SEC : 0.0;
+	char status[8] = "-", bytes[48];
+	size_t off;
+	int n;
+
+	if (ex->status)
+		snprintf(status, sizeof(status), "%u", ex->status);
+	snprintf(bytes, sizeof(bytes), "%" PRIu64 "/%" PRIu64, ex->req_bytes, ex->resp_bytes);
+	n = snprintf(buf, size, "%-13.6f %-8" PRIu32 " %-16s %-6s %-7.7s %-6s %-12.3f %-15s ", t,
+		     r->pid, r->comm, r->side == HTTP_SIDE_SERVER ? "server" :
+		     r->side == HTTP_SIDE_CLIENT ? "client" : "?",
+		     ex->method, status, (double)r->latency_ns / NS_PER_MS, bytes);
+	if (n < 0 || (size_t)n >= size)
+		return -ENOSPC;
+	off = (size_t)n;
+	for (size_t i = 0; i < ex->path_len; i++) {
+		unsigned char c = (unsigned char)ex->path[i];
+
+		n = (c >= 0x20 && c < 0x7F) ? snprintf(buf + off, size - off, "%c", c)
+					    : snprintf(buf + off, size - off, "\\x%02x", c);
+		if (n < 0 || (size_t)n >= size - off)
+			return -ENOSPC;
+		off += (size_t)n;
+	}
+	if (ex->flags & HTTP1_EXCH_INCOMPLETE) {
+		n = snprintf(buf + off, size - off, " [incomplete]");
+		if (n < 0 || (size_t)n >= size - off)
+			return -ENOSPC;
+		off += (size_t)n;
+	}
+	return (int)off;
+}
+
+void http_pipeline_stats_json(const struct http_pipeline_stats *s, struct json_writer *w)
+{
+	const struct http1_stats *h = &s->http;
+
+	json_key(w, "http");
+	json_obj_begin(w);
+#define FIELD(name, v) do { json_key(w, name); json_u64(w, v); } while (0)
+	FIELD("records", s->records);
+	FIELD("records_filtered", s->records_filtered);
+	FIELD("conns_opened", s->conns_opened);
+	FIELD("conns_closed", s->conns_closed);
+	FIELD("conns_live_at_exit", s->conns_live);
+	FIELD("conn_table_full", s->conn_table_full);
+	FIELD("events_no_conn", s->events_no_conn);
+	FIELD("exchanges", h->exchanges);
+	FIELD("incomplete", h->incomplete);
+	FIELD("parse_errors", h->parse_errors);
+	FIELD("head_too_large", h->head_too_large);
+	FIELD("pipeline_overflow", h->pipeline_overflow);
+	FIELD("resp_unmatched", h->resp_unmatched);
+	FIELD("bytes_uncaptured", h->bytes_uncaptured);
+	FIELD("bytes_desync", h->bytes_desync);
+	FIELD("resyncs", h->resyncs);
+	FIELD("conns_not_http", h->conns_not_http);
+	FIELD("conns_upgraded", h->conns_upgraded);
+#undef FIELD
+	json_obj_end(w);
+}

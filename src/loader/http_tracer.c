@@ -1,0 +1,146 @@
+/* Loader of the HTTP tracer; see http_tracer.h. */
+#include "loader/http_tracer.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "http.h"
+#include "http.skel.h"
+#include "loader/bpf_env.h"
+#include "loader/ringbuf_size.h"
+
+struct http_tracer {
+	struct http_bpf *skel;
+	struct ring_buffer *rb;
+	http_raw_fn fn;
+	void *ctx;
+	uint64_t delivered;
+	uint64_t decode_errors;
+};
+
+static int handle_raw(void *ctx, void *data, size_t size)
+{
+	struct http_tracer *t = ctx;
+
+	if (t->fn(data, size, t->ctx))
+		t->decode_errors++;
+	else
+		t->delivered++;
+	return 0;
+}
+
+int http_tracer_open(struct http_tracer **out, const struct http_tracer_opts *o,
+		     http_raw_fn fn, void *ctx, char *err, size_t err_size)
+{
+	struct http_tracer *t;
+	uint32_t cap = o->capture_bytes ? o->capture_bytes : HTTP_CAPTURE_BYTES_DEFAULT;
+	int ret;
+
+	*out = NULL;
+	if (cap > HTTP_CAPTURE_BYTES_MAX) {
+		snprintf(err, err_size, "capture size %u is over the maximum %u", cap,
+			 HTTP_CAPTURE_BYTES_MAX);
+		return -EINVAL;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t) {
+		snprintf(err, err_size, "out of memory");
+		return -ENOMEM;
+	}
+	t->fn = fn;
+	t->ctx = ctx;
+	t->skel = http_bpf__open();
+	if (!t->skel) {
+		ret = -errno;
+		snprintf(err, err_size, "opening the BPF object failed: %s", strerror(errno));
+		goto cleanup;
+	}
+	t->skel->rodata->capture_bytes = cap;
+	t->skel->rodata->filter_pid = o->filter_pid;
+	t->skel->rodata->filter_port = o->filter_port;
+	bpf_map__set_max_entries(t->skel->maps.events,
+				 ringbuf_bytes(o->ringbuf_kb, HTTP_RINGBUF_KB_DEFAULT));
+	ret = http_bpf__load(t->skel);
+	if (ret) {
+		snprintf(err, err_size,
+			 "loading the BPF programs failed: %s (run 'sonde doctor'; -v shows the verifier log)",
+			 strerror(-ret));
+		goto cleanup;
+	}
+	ret = http_bpf__attach(t->skel);
+	if (ret) {
+		snprintf(err, err_size, "attaching the syscall tracepoints failed: %s (run 'sonde doctor')",
+			 strerror(-ret));
+		goto cleanup;
+	}
+	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), handle_raw, t, NULL);
+	if (!t->rb) {
+		ret = -errno;
+		snprintf(err, err_size, "opening the ring buffer failed: %s", strerror(errno));
+		goto cleanup;
+	}
+	*out = t;
+	return 0;
+cleanup:
+	http_tracer_close(t);
+	return ret < 0 ? ret : -EINVAL;
+}
+
+int http_tracer_poll(struct http_tracer *t, int timeout_ms)
+{
+	int n = ring_buffer__poll(t->rb, timeout_ms);
+
+	return n == -EINTR ? 0 : n;
+}
+
+int http_tracer_stop(struct http_tracer *t)
+{
+	int n;
+
+	http_bpf__detach(t->skel);
+	do {
+		n = ring_buffer__consume(t->rb);
+	} while (n > 0);
+	return n < 0 ? n : 0;
+}
+
+int http_tracer_kernel_stats(struct http_tracer *t, uint64_t out[STAT_COUNT])
+{
+	return bpf_env_read_stats(bpf_map__fd(t->skel->maps.stats), out);
+}
+
+uint64_t http_tracer_delivered(const struct http_tracer *t)
+{
+	return t->delivered;
+}
+
+uint64_t http_tracer_decode_errors(const struct http_tracer *t)
+{
+	return t->decode_errors;
+}
+
+int http_tracer_prog_fds(struct http_tracer *t, int *fds, int max)
+{
+	struct bpf_program *prog;
+	int n = 0;
+
+	bpf_object__for_each_program(prog, t->skel->obj) {
+		if (n < max && bpf_program__fd(prog) >= 0)
+			fds[n++] = bpf_program__fd(prog);
+	}
+	return n;
+}
+
+void http_tracer_close(struct http_tracer *t)
+{
+	if (!t)
+		return;
+	ring_buffer__free(t->rb);
+	http_bpf__destroy(t->skel);
+	free(t);
+}

@@ -1,0 +1,48 @@
+/* The HTTP tracer's kernel side as a library: open, load and attach
+ * bpf/http.bpf.c, hand every raw record to a callback, stop and account.
+ * Used by `sonde http` and by the kernel tests alike. */
+#ifndef SONDE_LOADER_HTTP_TRACER_H
+#define SONDE_LOADER_HTTP_TRACER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stats.h"
+
+#define HTTP_RINGBUF_KB_DEFAULT 16384
+/* Default bytes captured per syscall: enough for a request line and the
+ * framing headers of common clients (curl, wrk, ab send < 200 bytes; nginx
+ * response heads are ~250 bytes). See the README for the measurement. */
+#define HTTP_CAPTURE_BYTES_DEFAULT 512
+
+struct http_tracer_opts {
+	uint32_t capture_bytes;  /* 0: default; at most HTTP_CAPTURE_BYTES_MAX */
+	uint32_t filter_pid;     /* 0: all */
+	uint16_t filter_port;    /* 0: all */
+	uint32_t ringbuf_kb;     /* 0: default; rounded up to a power of 2 */
+};
+
+/* Called for each raw record; return 0 if it was used, -EINVAL if it was
+ * malformed (counted as a decode_error drop). */
+typedef int (*http_raw_fn)(const void *data, size_t size, void *ctx);
+
+struct http_tracer;
+
+/* Open, load and attach. On failure a negative errno and a one-line reason
+ * (no newline) in err. */
+int http_tracer_open(struct http_tracer **out, const struct http_tracer_opts *opts,
+		     http_raw_fn fn, void *ctx, char *err, size_t err_size);
+/* Wait up to timeout_ms and deliver what arrived: records handled, or a
+ * negative errno. */
+int http_tracer_poll(struct http_tracer *t, int timeout_ms);
+/* Detach every program, then deliver what is left in the ring buffer. */
+int http_tracer_stop(struct http_tracer *t);
+/* Kernel counters (final after http_tracer_stop), and userspace ones. */
+int http_tracer_kernel_stats(struct http_tracer *t, uint64_t out[STAT_COUNT]);
+uint64_t http_tracer_delivered(const struct http_tracer *t);
+uint64_t http_tracer_decode_errors(const struct http_tracer *t);
+/* fds of the loaded programs, for BPF run statistics; how many written. */
+int http_tracer_prog_fds(struct http_tracer *t, int *fds, int max);
+void http_tracer_close(struct http_tracer *t);
+
+#endif
