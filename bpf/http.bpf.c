@@ -22,6 +22,7 @@ char LICENSE[] SEC("license") = "GPL";
 /* Settings, set by the loader before load. */
 const volatile __u32 capture_bytes = 512;  /* <= HTTP_CAPTURE_BYTES_MAX */
 const volatile __u32 filter_pid = 0;       /* 0: all processes */
+const volatile __u32 self_pid = 0;         /* sonde itself: never traced */
 const volatile __u16 filter_port = 0;      /* 0: all ports (local or remote) */
 
 /* All records of this tracer; size set by the loader. */
@@ -114,6 +115,13 @@ __u64 next_conn_id = 0;
 static __always_inline __u32 current_pid(void)
 {
 	return bpf_get_current_pid_tgid() >> 32;
+}
+
+/* sonde's own output must not become input (a terminal over ssh is a TCP
+ * socket one process away), and --pid narrows to one process. */
+static __always_inline bool pid_traced(__u32 pid)
+{
+	return pid != self_pid && (!filter_pid || pid == filter_pid);
 }
 
 /* The TCP socket behind fd of the current process, or NULL. */
@@ -253,7 +261,7 @@ static __always_inline int io_enter(__u32 fd, __u64 buf, __u32 iovcnt, __u8 kind
 	struct call c = {};
 	__u32 tid;
 
-	if (filter_pid && key.pid != filter_pid)
+	if (!pid_traced(key.pid))
 		return 0;
 	st = bpf_map_lookup_elem(&conns, &key);
 	if (!st) {
@@ -516,7 +524,7 @@ static __always_inline int open_enter(__u32 fd, __u8 kind)
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct call c = { .fd = fd, .kind = kind };
 
-	if (filter_pid && current_pid() != filter_pid)
+	if (!pid_traced(current_pid()))
 		return 0;
 	if (bpf_map_update_elem(&calls, &tid, &c, BPF_ANY))
 		drop_event(STAT_DROP_MAP_FULL);
@@ -571,7 +579,7 @@ int sys_enter_close(struct trace_event_raw_sys_enter *ctx)
 	struct conn_key key = { .pid = current_pid(), .fd = ctx->args[0] };
 	struct conn_state *st;
 
-	if (filter_pid && key.pid != filter_pid)
+	if (!pid_traced(key.pid))
 		return 0;
 	st = bpf_map_lookup_elem(&conns, &key);
 	if (st) {

@@ -182,9 +182,13 @@ cleanup:
 
 int exec_tracer_poll(struct exec_tracer *t, int timeout_ms)
 {
+	/* the kernel side wakes us only once a batch is waiting: after a
+	 * quiet timeout, take what is there anyway */
 	int n = ring_buffer__poll(t->rb, timeout_ms);
 
-	return n == -EINTR ? 0 : n;
+	if (n == 0 || n == -EINTR)
+		n = ring_buffer__consume(t->rb);
+	return n;
 }
 
 int exec_tracer_stop(struct exec_tracer *t)

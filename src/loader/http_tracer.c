@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -63,6 +64,7 @@ int http_tracer_open(struct http_tracer **out, const struct http_tracer_opts *o,
 	t->skel->rodata->capture_bytes = cap;
 	t->skel->rodata->filter_pid = o->filter_pid;
 	t->skel->rodata->filter_port = o->filter_port;
+	t->skel->rodata->self_pid = (uint32_t)getpid();
 	bpf_map__set_max_entries(t->skel->maps.events,
 				 ringbuf_bytes(o->ringbuf_kb, HTTP_RINGBUF_KB_DEFAULT));
 	ret = http_bpf__load(t->skel);
@@ -93,9 +95,13 @@ cleanup:
 
 int http_tracer_poll(struct http_tracer *t, int timeout_ms)
 {
+	/* the kernel side wakes us only once a batch is waiting: after a
+	 * quiet timeout, take what is there anyway */
 	int n = ring_buffer__poll(t->rb, timeout_ms);
 
-	return n == -EINTR ? 0 : n;
+	if (n == 0 || n == -EINTR)
+		n = ring_buffer__consume(t->rb);
+	return n;
 }
 
 int http_tracer_stop(struct http_tracer *t)
