@@ -77,23 +77,31 @@ enum call_kind {
 	CALL_CONNECT = 5,
 };
 
-/* A syscall in flight on a traced socket (tid -> what its exit needs). */
+/* A syscall in flight on a traced socket: what its exit needs. Kept in
+ * task-local storage: cheaper than a hash keyed by tid, and freed with the
+ * thread. */
 struct call {
 	__u64 buf;       /* user buffer, or struct iovec array */
 	__u64 enter_ns;
 	__u32 fd;
 	__u32 iovcnt;
-	__u8 kind;       /* enum call_kind */
+	__u8 kind;       /* enum call_kind, 0: no call in flight */
 	__u8 dir;        /* enum http_dir */
 	__u8 pad[6];
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct call);
 } calls SEC(".maps");
+
+static __always_inline struct call *call_get(bool create)
+{
+	return bpf_task_storage_get(&calls, bpf_get_current_task_btf(), 0,
+				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+}
 
 /* A data record being built, per CPU, with room past data[] so that an
  * iovec copy at any offset below the bound stays inside the value. */
@@ -226,40 +234,54 @@ static __always_inline void announce(struct conn_key *key, struct conn_state *st
 	emit_event(&events, &ev, sizeof(ev));
 }
 
-/* Does a message start here? Request methods and "HTTP/1." responses. */
+/* Does a message start here? Request methods and "HTTP/1." responses,
+ * recognised by their first four bytes: straight-line compares, so the
+ * verifier has few paths to walk. */
 enum infer_result { INFER_NO = 0, INFER_YES = 1, INFER_MAYBE = 2 };
+
+#define WORD4(a, b, c, d) ((__u32)(a) | (__u32)(b) << 8 | (__u32)(c) << 16 | (__u32)(d) << 24)
+
+static __always_inline bool start_word(__u32 w, __u32 mask)
+{
+	return (w & mask) == (WORD4('G', 'E', 'T', ' ') & mask) ||
+	       (w & mask) == (WORD4('P', 'O', 'S', 'T') & mask) ||
+	       (w & mask) == (WORD4('P', 'U', 'T', ' ') & mask) ||
+	       (w & mask) == (WORD4('H', 'E', 'A', 'D') & mask) ||
+	       (w & mask) == (WORD4('D', 'E', 'L', 'E') & mask) ||
+	       (w & mask) == (WORD4('P', 'A', 'T', 'C') & mask) ||
+	       (w & mask) == (WORD4('O', 'P', 'T', 'I') & mask) ||
+	       (w & mask) == (WORD4('C', 'O', 'N', 'N') & mask) ||
+	       (w & mask) == (WORD4('T', 'R', 'A', 'C') & mask) ||
+	       (w & mask) == (WORD4('H', 'T', 'T', 'P') & mask);
+}
 
 static __always_inline int infer_http(const __u8 *d, __u32 cap)
 {
-	static const char starts[][4] = {
-		"GET ", "POST", "PUT ", "HEAD", "DELE", "PATC", "OPTI", "CONN", "TRAC", "HTTP",
-	};
-	__u32 n = cap < 4 ? cap : 4;
-	int verdict = INFER_NO;
+	__u32 w = 0;
 
-	if (n == 0)
+	if (cap == 0)
 		return INFER_NO;
-	for (int i = 0; i < (int)(sizeof(starts) / sizeof(starts[0])); i++) {
-		bool same = true;
-
-		for (int j = 0; j < 4; j++) {
-			if (j < n && d[j] != starts[i][j])
-				same = false;
-		}
-		if (same)
-			return n == 4 ? INFER_YES : INFER_MAYBE;
+	if (cap >= 4) {
+		w = WORD4(d[0], d[1], d[2], d[3]);
+		return start_word(w, 0xffffffff) ? INFER_YES : INFER_NO;
 	}
-	return verdict;
+	/* a 1..3 byte write may be the start of a method */
+	w = d[0];
+	if (cap > 1)
+		w |= (__u32)d[1] << 8;
+	if (cap > 2)
+		w |= (__u32)d[2] << 16;
+	return start_word(w, 0xffffffffu >> (8 * (4 - cap))) ? INFER_MAYBE : INFER_NO;
 }
 
 /* Entry of any data syscall: one lookup for a known socket; for an unknown
- * fd, a second one, and the socket check only the first time. */
-static __always_inline int io_enter(__u32 fd, __u64 buf, __u32 iovcnt, __u8 kind, __u8 dir)
+ * fd, a second one, and the socket check only the first time. Global, like
+ * io_exit, for the verifier's sake. */
+__noinline int io_enter(__u32 fd, __u64 buf, __u32 iovcnt, __u32 kind, __u32 dir)
 {
 	struct conn_key key = { .pid = current_pid(), .fd = fd };
 	struct conn_state *st;
-	struct call c = {};
-	__u32 tid;
+	struct call *c;
 
 	if (!pid_traced(key.pid))
 		return 0;
@@ -281,22 +303,36 @@ static __always_inline int io_enter(__u32 fd, __u64 buf, __u32 iovcnt, __u8 kind
 	}
 	if (st->state == CONN_IGNORED)
 		return 0;
-	tid = (__u32)bpf_get_current_pid_tgid();
-	c.buf = buf;
-	c.enter_ns = bpf_ktime_get_ns();
-	c.fd = fd;
-	c.iovcnt = iovcnt;
-	c.kind = kind;
-	c.dir = dir;
-	if (bpf_map_update_elem(&calls, &tid, &c, BPF_ANY))
+	c = call_get(true);
+	if (!c) {
 		drop_event(STAT_DROP_MAP_FULL);
+		return 0;
+	}
+	c->buf = buf;
+	c->enter_ns = bpf_ktime_get_ns();
+	c->fd = fd;
+	c->iovcnt = iovcnt;
+	c->kind = kind;
+	c->dir = dir;
 	return 0;
 }
 
-/* Copy up to want bytes of a single user buffer; the tail too when the
- * segment is longer than the capture. */
-static __always_inline int copy_buf(struct http_data_event *e, __u64 buf, __u64 len, __u64 want)
+static __always_inline struct http_data_event *scratch_record(void)
 {
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&data_scratch, &zero);
+}
+
+/* Copy up to want bytes of a single user buffer into the scratch record;
+ * the tail too when the segment is longer than the capture. Global: verified
+ * on its own. 0, or -1 if the memory could not be read. */
+__noinline int copy_buf(__u64 buf, __u64 len, __u64 want)
+{
+	struct http_data_event *e = scratch_record();
+
+	if (!e)
+		return -1;
 	if (want > HTTP_CAPTURE_BYTES_MAX)
 		want = HTTP_CAPTURE_BYTES_MAX;
 	barrier_var(want);
@@ -311,64 +347,89 @@ static __always_inline int copy_buf(struct http_data_event *e, __u64 buf, __u64 
 	return 0;
 }
 
+/* State of an iovec walk, on the caller's stack. */
+struct iov_walk {
+	__u64 iov;     /* struct iovec __user * */
+	__u64 len;     /* bytes the syscall moved */
+	__u64 want;    /* bytes to capture */
+	__u64 off;     /* bytes captured so far */
+	__u64 seen;    /* bytes of the iovec walked so far */
+	__u32 iovcnt;
+	int err;
+};
+
+/* One iovec entry: a bpf_loop callback, so the verifier checks one entry,
+ * not every path through HTTP_IOV_MAX unrolled ones. */
+static long iov_step(__u64 i, void *ctx)
+{
+	struct iov_walk *w = ctx;
+	struct http_data_event *e = scratch_record();
+	struct iovec v;
+	__u64 n, k, off;
+
+	if (!e || i >= w->iovcnt || w->seen >= w->len)
+		return 1;
+	if (bpf_probe_read_user(&v, sizeof(v), (struct iovec *)w->iov + i)) {
+		w->err = -1;
+		return 1;
+	}
+	n = v.iov_len;
+	if (n > w->len - w->seen)
+		n = w->len - w->seen; /* only what the syscall really moved */
+	if (w->off < w->want) {
+		k = w->want - w->off;
+		if (k > n)
+			k = n;
+		off = w->off & (HTTP_CAPTURE_BYTES_MAX - 1);
+		barrier_var(k);
+		if (k > HTTP_CAPTURE_BYTES_MAX)
+			return 1; /* unreachable: want <= HTTP_CAPTURE_BYTES_MAX */
+		/* data[] is followed by the scratch slack: off + k stays inside */
+		if (k && bpf_probe_read_user(e->data + off, k, v.iov_base)) {
+			w->err = -1;
+			return 1;
+		}
+		w->off += k;
+	}
+	w->seen += n;
+	if (w->seen == w->len && w->len > w->want && n >= HTTP_TAIL_BYTES &&
+	    !bpf_probe_read_user(e->tail, HTTP_TAIL_BYTES, (__u8 *)v.iov_base + n - HTTP_TAIL_BYTES))
+		e->tail_len = HTTP_TAIL_BYTES;
+	return 0;
+}
+
 /* The same over an iovec array: the first bytes across entries, and the
  * tail from the entry that holds the last byte. */
-static __always_inline int copy_iov(struct http_data_event *e, __u64 iov_ptr, __u32 iovcnt,
-				    __u64 len, __u64 want)
+static __always_inline int copy_iov(__u64 iov_ptr, __u32 iovcnt, __u64 len, __u64 want)
 {
-	struct iovec *iov = (void *)iov_ptr;
-	__u64 off = 0, seen = 0;
+	struct http_data_event *e = scratch_record();
+	struct iov_walk w = { .iov = iov_ptr, .len = len, .iovcnt = iovcnt };
 
-	if (want > HTTP_CAPTURE_BYTES_MAX)
-		want = HTTP_CAPTURE_BYTES_MAX;
-	for (int i = 0; i < HTTP_IOV_MAX; i++) {
-		struct iovec v;
-		__u64 n;
-
-		if (i >= iovcnt || seen >= len)
-			break;
-		if (bpf_probe_read_user(&v, sizeof(v), &iov[i]))
-			return -1;
-		n = v.iov_len;
-		if (n > len - seen)
-			n = len - seen; /* only what the syscall really moved */
-		if (off < want) {
-			__u64 k = want - off;
-
-			if (k > n)
-				k = n;
-			off &= HTTP_CAPTURE_BYTES_MAX - 1;
-			barrier_var(k);
-			if (k > HTTP_CAPTURE_BYTES_MAX)
-				return -1; /* unreachable: only for the verifier */
-			if (k && bpf_probe_read_user(e->data + off, k, v.iov_base))
-				return -1;
-			off += k;
-		}
-		seen += n;
-		if (seen == len && len > want && n >= HTTP_TAIL_BYTES &&
-		    !bpf_probe_read_user(e->tail, HTTP_TAIL_BYTES,
-					 (__u8 *)v.iov_base + n - HTTP_TAIL_BYTES))
-			e->tail_len = HTTP_TAIL_BYTES;
-	}
-	e->cap = off > want ? want : off;
+	if (!e)
+		return -1;
+	w.want = want > HTTP_CAPTURE_BYTES_MAX ? HTTP_CAPTURE_BYTES_MAX : want;
+	bpf_loop(HTTP_IOV_MAX, iov_step, &w, 0);
+	if (w.err)
+		return -1;
+	e->cap = w.off > w.want ? w.want : w.off;
 	return 0;
 }
 
 /* Exit of any data syscall: copy the payload of what really moved, decide
- * whether a new connection is HTTP, send the segment. */
-static __always_inline int io_exit(long ret)
+ * whether a new connection is HTTP, send the segment. A global function:
+ * the verifier checks it once per program on its own, instead of once per
+ * path of every caller, which keeps the load time of sonde http short. */
+__noinline int io_exit(long ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct conn_key key = { .pid = current_pid() };
 	struct http_data_event *e;
 	struct conn_state *st;
 	struct call *c;
-	__u32 zero = 0;
 	int verdict;
 
-	c = bpf_map_lookup_elem(&calls, &tid);
-	if (!c)
+	c = call_get(false);
+	if (!c || !c->kind || c->kind == CALL_ACCEPT || c->kind == CALL_CONNECT)
 		return 0;
 	if (ret <= 0)
 		goto out;
@@ -376,7 +437,7 @@ static __always_inline int io_exit(long ret)
 	st = bpf_map_lookup_elem(&conns, &key);
 	if (!st || st->state == CONN_IGNORED)
 		goto out;
-	e = bpf_map_lookup_elem(&data_scratch, &zero);
+	e = scratch_record();
 	if (!e)
 		goto out;
 	e->hdr.kind = HTTP_EV_DATA;
@@ -394,8 +455,8 @@ static __always_inline int io_exit(long ret)
 		e->flags |= HTTP_DATA_F_SENDFILE;
 	} else {
 		__u64 want = (__u64)ret < capture_bytes ? (__u64)ret : capture_bytes;
-		int err = c->kind == CALL_IOV ? copy_iov(e, c->buf, c->iovcnt, ret, want)
-					      : copy_buf(e, c->buf, ret, want);
+		int err = c->kind == CALL_IOV ? copy_iov(c->buf, c->iovcnt, ret, want)
+					      : copy_buf(c->buf, ret, want);
 		if (err) {
 			e->cap = 0;
 			e->tail_len = 0;
@@ -422,7 +483,7 @@ static __always_inline int io_exit(long ret)
 		emit_event(&events, e, size);
 	}
 out:
-	bpf_map_delete_elem(&calls, &tid);
+	c->kind = 0;
 	return 0;
 }
 
@@ -521,25 +582,28 @@ int sys_exit_sendfile64(struct trace_event_raw_sys_exit *ctx) { return io_exit(c
 
 static __always_inline int open_enter(__u32 fd, __u8 kind)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct call c = { .fd = fd, .kind = kind };
+	struct call *c;
 
 	if (!pid_traced(current_pid()))
 		return 0;
-	if (bpf_map_update_elem(&calls, &tid, &c, BPF_ANY))
+	c = call_get(true);
+	if (!c) {
 		drop_event(STAT_DROP_MAP_FULL);
+		return 0;
+	}
+	c->fd = fd;
+	c->kind = kind;
 	return 0;
 }
 
 static __always_inline int open_exit(long ret)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct conn_key key = { .pid = current_pid() };
-	struct call *c = bpf_map_lookup_elem(&calls, &tid);
+	struct call *c = call_get(false);
 	struct sock *sk;
 	__u8 origin;
 
-	if (!c)
+	if (!c || (c->kind != CALL_ACCEPT && c->kind != CALL_CONNECT))
 		return 0;
 	if (c->kind == CALL_ACCEPT) {
 		if (ret < 0)
@@ -556,7 +620,7 @@ static __always_inline int open_exit(long ret)
 	if (sk)
 		conn_track(&key, sk, origin);
 out:
-	bpf_map_delete_elem(&calls, &tid);
+	c->kind = 0;
 	return 0;
 }
 
