@@ -177,7 +177,8 @@ static int on_data(struct http_pipeline *p, const struct http_data_event *e, siz
 {
 	struct conn *c;
 
-	if (e->cap > HTTP_CAPTURE_BYTES_MAX || size < HTTP_DATA_HEAD_BYTES + e->cap ||
+	if (size < HTTP_DATA_HEAD_BYTES || e->cap > HTTP_CAPTURE_BYTES_MAX ||
+	    size < HTTP_DATA_HEAD_BYTES + e->cap ||
 	    e->tail_len > HTTP_TAIL_BYTES || e->cap > e->len || e->dir > HTTP_DIR_EGRESS)
 		return -EINVAL;
 	c = table_find(p, e->hdr.conn_id, NULL);
