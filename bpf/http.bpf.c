@@ -31,26 +31,6 @@ struct {
 	__uint(max_entries, 16 << 20);
 } events SEC(".maps");
 
-enum conn_state_kind {
-	CONN_UNKNOWN = 0, /* a TCP socket whose protocol is not known yet */
-	CONN_HTTP = 1,    /* announced to userspace: its segments are sent */
-	CONN_IGNORED = 2, /* not HTTP: every later syscall stops at the lookup */
-};
-
-struct conn_key {
-	__u32 pid;  /* tgid */
-	__u32 fd;
-};
-
-struct conn_state {
-	__u64 conn_id;
-	__u64 sk;       /* struct sock *, to read the 4-tuple when announced */
-	__u8 state;     /* enum conn_state_kind */
-	__u8 origin;    /* enum http_origin */
-	__u8 misses;    /* non-HTTP segments seen while CONN_UNKNOWN */
-	__u8 pad[5];
-};
-
 /* TCP sockets of traced processes. A plain hash: a live connection is never
  * evicted behind our back; when full, new ones are counted (map_full). */
 struct {

@@ -81,6 +81,28 @@ struct http_close_event {
 	__u32 pad;
 };
 
+enum conn_state_kind {
+	CONN_UNKNOWN = 0, /* a TCP socket whose protocol is not known yet */
+	CONN_HTTP = 1,    /* announced to userspace: its segments are sent */
+	CONN_IGNORED = 2, /* not HTTP: every later syscall stops at the lookup */
+};
+
+/* Key and value of the kernel's connection map (bpf/http.bpf.c), shared so
+ * that the loader can sweep connections of processes that exited. */
+struct conn_key {
+	__u32 pid;  /* tgid */
+	__u32 fd;
+};
+
+struct conn_state {
+	__u64 conn_id;
+	__u64 sk;       /* struct sock *, to read the 4-tuple when announced */
+	__u8 state;     /* enum conn_state_kind */
+	__u8 origin;    /* enum http_origin */
+	__u8 misses;    /* non-HTTP segments seen while CONN_UNKNOWN */
+	__u8 pad[5];
+};
+
 #define HTTP_DATA_HEAD_BYTES __builtin_offsetof(struct http_data_event, data)
 
 #endif

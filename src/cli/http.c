@@ -20,12 +20,15 @@
 #define CMD "http"
 #define RINGBUF_KB_MAX (1024 * 1024)
 #define MAX_CONNS_MAX (1 << 22)
+/* How often connections of exited processes are swept from the maps. */
+#define SWEEP_INTERVAL_NS (2ull * 1000000000ull)
 
 struct http_cli {
 	struct cli_output *o;
 	struct http_pipeline *pipeline;
 	struct http_tracer *tracer;
 	uint64_t output_errors;
+	uint64_t last_sweep_ns;
 };
 
 static void usage(FILE *f)
@@ -106,11 +109,25 @@ static int on_raw(const void *data, size_t size, void *ctx)
 	return http_pipeline_event(c->pipeline, data, size);
 }
 
-static int poll_tracer(void *ctx, int timeout_ms)
+static void on_conn_gone(uint64_t conn_id, void *ctx)
 {
 	struct http_cli *c = ctx;
 
-	return http_tracer_poll(c->tracer, timeout_ms);
+	http_pipeline_conn_gone(c->pipeline, conn_id);
+}
+
+static int poll_tracer(void *ctx, int timeout_ms)
+{
+	struct http_cli *c = ctx;
+	uint64_t now = cli_now_ns();
+	int n = http_tracer_poll(c->tracer, timeout_ms);
+
+	/* after the records already queued, so a close record wins the race */
+	if (n >= 0 && now - c->last_sweep_ns >= SWEEP_INTERVAL_NS) {
+		c->last_sweep_ns = now;
+		http_tracer_sweep(c->tracer, on_conn_gone, c);
+	}
+	return n;
 }
 
 static void print_stats(struct http_cli *c)

@@ -144,6 +144,7 @@ void http_pipeline_stats_json(const struct http_pipeline_stats *s, struct json_w
 	FIELD("records_filtered", s->records_filtered);
 	FIELD("conns_opened", s->conns_opened);
 	FIELD("conns_closed", s->conns_closed);
+	FIELD("conns_gone", s->conns_gone);
 	FIELD("conns_live_at_exit", s->conns_live);
 	FIELD("conn_table_full", s->conn_table_full);
 	FIELD("events_no_conn", s->events_no_conn);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -128,6 +129,38 @@ uint64_t http_tracer_delivered(const struct http_tracer *t)
 uint64_t http_tracer_decode_errors(const struct http_tracer *t)
 {
 	return t->decode_errors;
+}
+
+/* Keys are collected first and deleted after: deleting while walking with
+ * get_next_key would restart the walk. */
+#define SWEEP_BATCH_KEYS 4096
+
+int http_tracer_sweep(struct http_tracer *t, void (*closed)(uint64_t conn_id, void *ctx),
+		      void *ctx)
+{
+	int fd = bpf_map__fd(t->skel->maps.conns);
+	static struct conn_key dead[SWEEP_BATCH_KEYS];
+	struct conn_key key, next;
+	struct conn_state st;
+	void *prev = NULL;
+	int n = 0, removed = 0;
+
+	while (n < SWEEP_BATCH_KEYS && bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (kill((pid_t)key.pid, 0) && errno == ESRCH)
+			dead[n++] = key;
+	}
+	for (int i = 0; i < n; i++) {
+		if (bpf_map_lookup_elem(fd, &dead[i], &st))
+			continue; /* closed meanwhile */
+		if (bpf_map_delete_elem(fd, &dead[i]))
+			continue;
+		removed++;
+		if (st.state == CONN_HTTP && closed)
+			closed(st.conn_id, ctx);
+	}
+	return removed;
 }
 
 int http_tracer_prog_fds(struct http_tracer *t, int *fds, int max)

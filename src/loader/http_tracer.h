@@ -41,6 +41,13 @@ int http_tracer_stop(struct http_tracer *t);
 int http_tracer_kernel_stats(struct http_tracer *t, uint64_t out[STAT_COUNT]);
 uint64_t http_tracer_delivered(const struct http_tracer *t);
 uint64_t http_tracer_decode_errors(const struct http_tracer *t);
+/* Connections of processes that exited hold their map entry forever: the
+ * kernel closes their fds without a close() syscall. Delete those entries
+ * and call closed(conn_id) for each one userspace knew of (announced as
+ * HTTP). Cost: one syscall per tracked connection; run it every few
+ * seconds. Returns the number removed or a negative errno. */
+int http_tracer_sweep(struct http_tracer *t, void (*closed)(uint64_t conn_id, void *ctx),
+		      void *ctx);
 /* fds of the loaded programs, for BPF run statistics; how many written. */
 int http_tracer_prog_fds(struct http_tracer *t, int *fds, int max);
 void http_tracer_close(struct http_tracer *t);

@@ -221,6 +221,17 @@ int http_pipeline_event(struct http_pipeline *p, const void *data, size_t size)
 	}
 }
 
+void http_pipeline_conn_gone(struct http_pipeline *p, uint64_t conn_id)
+{
+	uint32_t at;
+	struct conn *c = table_find(p, conn_id, &at);
+
+	if (!c)
+		return;
+	p->stats.conns_gone++;
+	conn_close(p, c, at);
+}
+
 int http_pipeline_new(struct http_pipeline **out, const struct http_pipeline_opts *opts,
 		      http_record_fn fn, void *ctx)
 {

@@ -49,6 +49,7 @@ struct http_pipeline_opts {
 struct http_pipeline_stats {
 	uint64_t conns_opened;
 	uint64_t conns_closed;
+	uint64_t conns_gone;       /* ended by their process's exit (swept) */
 	uint64_t conns_live;
 	uint64_t conn_table_full;  /* connections not tracked: --max-conns reached */
 	uint64_t events_no_conn;   /* data/close of a connection never opened here */
@@ -63,6 +64,8 @@ int http_pipeline_new(struct http_pipeline **out, const struct http_pipeline_opt
 		      http_record_fn fn, void *ctx);
 /* One raw record of bpf/http.bpf.c. 0, or -EINVAL if it is malformed. */
 int http_pipeline_event(struct http_pipeline *p, const void *data, size_t size);
+/* The connection ended without a close record (its process exited). */
+void http_pipeline_conn_gone(struct http_pipeline *p, uint64_t conn_id);
 /* Close every connection still open (their unfinished exchanges are emitted
  * as incomplete). */
 void http_pipeline_finish(struct http_pipeline *p);
