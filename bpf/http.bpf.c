@@ -63,11 +63,13 @@ enum call_kind {
 struct call {
 	__u64 buf;       /* user buffer, or struct iovec array */
 	__u64 enter_ns;
+	__u64 conn_id;   /* of an announced connection: exit needs no lookup */
 	__u32 fd;
 	__u32 iovcnt;
 	__u8 kind;       /* enum call_kind, 0: no call in flight */
 	__u8 dir;        /* enum http_dir */
-	__u8 pad[6];
+	__u8 announced;  /* the connection was CONN_HTTP at entry */
+	__u8 pad[5];
 };
 
 struct {
@@ -294,6 +296,8 @@ __noinline int io_enter(__u32 fd, __u64 buf, __u32 iovcnt, __u32 kind, __u32 dir
 	c->iovcnt = iovcnt;
 	c->kind = kind;
 	c->dir = dir;
+	c->announced = st->state == CONN_HTTP;
+	c->conn_id = st->conn_id;
 	return 0;
 }
 
@@ -413,16 +417,21 @@ __noinline int io_exit(long ret)
 		return 0;
 	if (ret <= 0)
 		goto out;
-	key.fd = c->fd;
-	st = bpf_map_lookup_elem(&conns, &key);
-	if (!st || st->state == CONN_IGNORED)
-		goto out;
+	/* an announced connection needs nothing from the map; a new one may
+	 * be announced now */
+	st = NULL;
+	if (!c->announced) {
+		key.fd = c->fd;
+		st = bpf_map_lookup_elem(&conns, &key);
+		if (!st || st->state == CONN_IGNORED)
+			goto out;
+	}
 	e = scratch_record();
 	if (!e)
 		goto out;
 	e->hdr.kind = HTTP_EV_DATA;
 	e->hdr.pid = key.pid;
-	e->hdr.conn_id = st->conn_id;
+	e->hdr.conn_id = c->conn_id;
 	e->hdr.ts_ns = bpf_ktime_get_ns();
 	e->enter_ns = c->enter_ns;
 	e->len = ret;
@@ -444,7 +453,7 @@ __noinline int io_exit(long ret)
 			stat_inc(STAT_PARTIAL_READ_FAULT);
 		}
 	}
-	if (st->state == CONN_UNKNOWN) {
+	if (st && st->state == CONN_UNKNOWN) {
 		verdict = infer_http(e->data, e->cap);
 		if (verdict == INFER_NO) {
 			/* a fresh connection shows its protocol in its first bytes;
