@@ -36,12 +36,13 @@ struct {
 	__type(value, struct exec_scratch);
 } exec_scratch SEC(".maps");
 
-/* exec time of each traced process (tgid -> ns), for the exit duration.
- * LRU: an evicted entry only makes the duration count from fork instead. */
+/* exec time of each traced process, for the exit duration: in the task
+ * storage of the thread-group leader (the exec'ing thread becomes the
+ * leader), freed with it. Cheaper than a hash of pids, and never full. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 32768);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, __u64);
 } exec_start SEC(".maps");
 
@@ -168,10 +169,12 @@ static __always_inline void emit_exec(struct exec_event *e)
 	if (len > EXEC_ARGS_BYTES_MAX)
 		return; /* unreachable after the clamp; only for the verifier */
 	if (!(e->hdr.flags & EXEC_F_FAILED)) {
-		__u32 tgid = e->hdr.pid;
-		__u64 ts = e->hdr.ts_ns;
+		struct task_struct *leader = bpf_get_current_task_btf()->group_leader;
+		__u64 *start = bpf_task_storage_get(&exec_start, leader, 0,
+						    BPF_LOCAL_STORAGE_GET_F_CREATE);
 
-		bpf_map_update_elem(&exec_start, &tgid, &ts, BPF_ANY);
+		if (start)
+			*start = e->hdr.ts_ns;
 	}
 	emit_event(&events, e, EXEC_EVENT_HEAD_BYTES + len);
 }
@@ -182,20 +185,14 @@ static __always_inline int handle_exit(struct task_struct *task, bool group_dead
 {
 	struct exec_exit_event ev = {};
 	__u64 *start;
-	__u32 tgid;
 
 	if (!group_dead)
 		return 0; /* a thread, or not the last one of its process */
-	tgid = bpf_get_current_pid_tgid() >> 32;
-	start = bpf_map_lookup_elem(&exec_start, &tgid);
-	if (!fill_hdr(&ev.hdr, EXEC_EV_EXIT, task)) {
-		if (start)
-			bpf_map_delete_elem(&exec_start, &tgid);
+	if (!fill_hdr(&ev.hdr, EXEC_EV_EXIT, task))
 		return 0;
-	}
-	if (start) {
+	start = bpf_task_storage_get(&exec_start, bpf_get_current_task_btf()->group_leader, 0, 0);
+	if (start && *start) {
 		ev.duration_ns = ev.hdr.ts_ns - *start;
-		bpf_map_delete_elem(&exec_start, &tgid);
 	} else {
 		ev.duration_ns = ev.hdr.ts_ns - BPF_CORE_READ(task, start_time);
 		ev.hdr.flags |= EXIT_F_SINCE_FORK;
