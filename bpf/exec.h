@@ -29,7 +29,9 @@ enum exec_event_kind {
 #define EXEC_F_FILENAME_TRUNCATED (1u << 2)
 #define EXEC_F_FAILED (1u << 3)          /* execve returned an error (syscalls impl) */
 /* exit record flags */
-#define EXIT_F_SINCE_FORK (1u << 0) /* exec time unknown: duration counts from fork */
+#define EXIT_F_SINCE_FORK (1u << 0) /* duration counts from fork (the kernel
+				     * always sends that; userspace makes it
+				     * since exec when it saw the exec) */
 
 struct exec_event_hdr {
 	__u32 kind;                /* enum exec_event_kind */

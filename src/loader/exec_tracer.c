@@ -17,7 +17,19 @@
 
 #define KPROBE_PMU_DIR "/sys/bus/event_source/devices/kprobe"
 
+/* Exec times by pid, so that an exit's duration counts from its exec. Direct
+ * mapped: a collision overwrites, and the loser's exit then counts from fork
+ * (flagged), which is what happens anyway for a process whose exec sonde did
+ * not see. O(1), no allocation per event. */
+#define EXEC_TIMES_SLOTS 65536
+
+struct exec_time {
+	uint32_t pid;
+	uint64_t ts_ns;
+};
+
 struct exec_tracer {
+	struct exec_time exec_times[EXEC_TIMES_SLOTS];
 	struct exec_bpf *skel;
 	struct ring_buffer *rb;
 	exec_record_fn fn;
@@ -49,6 +61,28 @@ const char *exec_impl_name(enum exec_impl impl)
 	return impl < EXEC_IMPL_COUNT ? impl_names[impl] : "unknown";
 }
 
+static struct exec_time *exec_time_slot(struct exec_tracer *t, uint32_t pid)
+{
+	return &t->exec_times[(pid * 2654435761u) & (EXEC_TIMES_SLOTS - 1)];
+}
+
+/* Remember exec times; make exit durations count from the exec. */
+static void apply_exec_time(struct exec_tracer *t, struct exec_record *r)
+{
+	struct exec_time *slot = exec_time_slot(t, r->pid);
+
+	if (r->kind == EXEC_EV_EXEC && !(r->flags & EXEC_F_FAILED)) {
+		slot->pid = r->pid;
+		slot->ts_ns = r->ts_ns;
+	} else if (r->kind == EXEC_EV_EXIT && slot->pid == r->pid && slot->ts_ns &&
+		   r->ts_ns >= slot->ts_ns) {
+		r->duration_ns = r->ts_ns - slot->ts_ns;
+		r->flags &= ~EXIT_F_SINCE_FORK;
+		slot->pid = 0;
+		slot->ts_ns = 0;
+	}
+}
+
 static int handle_record(void *ctx, void *data, size_t size)
 {
 	struct exec_tracer *t = ctx;
@@ -57,6 +91,7 @@ static int handle_record(void *ctx, void *data, size_t size)
 		t->stats.user_dropped[USER_DROP_DECODE_ERROR]++;
 		return 0;
 	}
+	apply_exec_time(t, &t->rec);
 	if (t->fn(&t->rec, t->ctx))
 		t->stats.user_dropped[USER_DROP_OUTPUT_ERROR]++;
 	else
