@@ -1,0 +1,2172 @@
+/* bench_exec: the harness behind `make bench-exec`. It runs exec_storm at
+ * fixed exec rates under each process tracer (none, the three sonde
+ * implementations, libbpf-tools execsnoop, bpftrace's execsnoop.bt) in
+ * interleaved rounds, and measures for each run: exec events captured against
+ * execs actually started (matched by a marker unique to the run), drops, the
+ * in-kernel BPF time per exec (BPF_ENABLE_STATS run-time statistics of the
+ * programs the tracer loaded), the tracer's CPU, and the extra wall time per
+ * exec against no tracer. It writes results.json and report.md with medians
+ * over rounds and a decision matrix. A tracer that cannot run is reported with
+ * its reason, never skipped silently; no process outlives the harness. */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <linux/bpf.h>
+
+#include "cli/cli_common.h"
+
+#define NS_PER_MS 1000000ull
+#define NS_PER_SEC 1000000000ull
+#define RATES_MAX 8
+#define TRACERS_MAX 12
+#define ROUNDS_MAX 100
+#define PROGS_MAX 64
+#define REASON_BYTES 256
+#define PATH_BYTES 1024
+#define DIR_BYTES 512 /* --build and --out: leaves room for file names */
+#define DEFAULT_ROUNDS 5
+#define DEFAULT_DURATION_S 3.0
+#define DEFAULT_STORM_CPU 1
+/* Attach detection: poll this often; programs count as attached once their
+ * set has not changed for ATTACH_STABLE_MS. */
+#define ATTACH_POLL_MS 50
+#define ATTACH_STABLE_MS 300
+#define DEFAULT_ATTACH_TIMEOUT_S 20.0
+/* After the storm: wait until the tracer's output stops growing for
+ * DRAIN_STABLE_MS (at most DRAIN_MAX_MS) before reading stats and stopping. */
+#define DRAIN_POLL_MS 50
+#define DRAIN_STABLE_MS 250
+#define DRAIN_MAX_MS 5000
+/* SIGINT, then SIGKILL if the tracer has not exited after this long. */
+#define STOP_TIMEOUT_MS 10000
+/* The storm runs for its duration plus this much (reaping, start-up). */
+#define STORM_SLACK_MS 30000
+/* kprobe availability probe: how long sonde may run before it counts as
+ * attached (and is then benchmarked like the others). */
+#define PROBE_TIMEOUT_MS 10000
+/* Targets of the process tracer. */
+#define TARGET_CAPTURE_RATE 5000
+#define TARGET_NS_PER_EXEC 1500.0
+/* In-kernel cost comparison: with at least PAIRED_ROUNDS_MIN paired rounds an
+ * implementation is dearer only if it cost more in every one; with fewer, if
+ * its median is more than NS_TIE_FRACTION above. */
+#define PAIRED_ROUNDS_MIN 3
+#define NS_TIE_FRACTION 0.05
+/* A storm that reached less than this fraction of its rate is called out. */
+#define ACHIEVED_OK_FRACTION 0.99
+
+enum out_format {
+	FMT_NONE,
+	FMT_SONDE_JSON, /* one JSON object per line, exec records "type":"exec" */
+	FMT_TEXT,       /* one line per exec with its argv */
+};
+
+struct tracer {
+	char name[32];
+	char *argv[10];
+	enum out_format fmt;
+	const char *ready_stderr; /* also wait for this text on stderr, if set */
+	bool is_sonde;
+	bool available;
+	char reason[REASON_BYTES]; /* why not available */
+	int probe_exit; /* exit code of the availability probe, -1 if none */
+};
+
+struct prog_stat {
+	uint32_t id;
+	uint64_t run_time_ns;
+	uint64_t run_cnt;
+	char name[BPF_OBJ_NAME_LEN];
+	uint32_t type;
+};
+
+struct run {
+	int round, rate_idx, tracer_idx;
+	bool ok;
+	char reason[REASON_BYTES];
+	char marker[48];
+	char label[80]; /* names its files under runs/ */
+	/* storm */
+	long spawned, failed_spawns;
+	double achieved_rate, wall_med_us, wall_p99_us, spawn_med_us;
+	/* capture */
+	long captured;
+	long drops; /* -1: tracer does not report them */
+	long produced, delivered, filtered;
+	int invariant; /* sonde: produced == delivered + filtered + dropped; -1 n/a */
+	char drops_text[REASON_BYTES];
+	long lost; /* "Lost N events" messages of peers, -1 if none printed */
+	/* cost */
+	int nprogs;
+	char progs_text[REASON_BYTES];
+	char top_prog[BPF_OBJ_NAME_LEN]; /* the program with the most run time */
+	double top_prog_ns_per_exec;
+	uint64_t run_time_ns, run_cnt;
+	double ns_per_exec; /* NAN if unknown */
+	double cpu_total_ms, cpu_storm_ms;
+	double extra_wall_us; /* NAN if none's run of the round failed */
+	double attach_s;
+	int exit_code; /* tracer's, -1 if killed */
+};
+
+struct config {
+	long rates[RATES_MAX];
+	int nrates;
+	int rounds;
+	double duration_s;
+	long storm_cpu;
+	double attach_timeout_s;
+	bool keep_raw;
+	bool strict;
+	char build[DIR_BYTES];
+	char out[DIR_BYTES];
+	char tracer_list[512];
+};
+
+static struct config cfg;
+static struct tracer tracers[TRACERS_MAX];
+static int ntracers;
+static struct run *runs;
+static int nruns;
+static int stats_fd = -1;
+static char stats_error[REASON_BYTES];
+static char loadavg_start[64], loadavg_end[64];
+/* Calibration programs: what a BPF program run costs on this machine before
+ * a tracer's own work, measured on the raw tracepoint sched_process_exec
+ * under one storm at the top rate. */
+enum calib_kind {
+	CALIB_EMPTY,          /* r0 = 0; exit */
+	CALIB_RINGBUF_QUIET,  /* reserve + submit 64 B, BPF_RB_NO_WAKEUP */
+	CALIB_RINGBUF_WAKEUP, /* reserve + submit 64 B, BPF_RB_FORCE_WAKEUP */
+	CALIB_COUNT
+};
+
+struct calib {
+	const char *what;
+	double ns; /* per run, NAN if not measured */
+	long runs;
+	char error[REASON_BYTES];
+};
+
+static struct calib calibs[CALIB_COUNT] = {
+	[CALIB_EMPTY] = { "empty program", NAN, 0, "" },
+	[CALIB_RINGBUF_QUIET] = { "ring buffer reserve+submit of 64 B, no wake-up (BPF_RB_NO_WAKEUP)",
+				  NAN, 0, "" },
+	[CALIB_RINGBUF_WAKEUP] = { "ring buffer reserve+submit of 64 B with a wake-up (BPF_RB_FORCE_WAKEUP)",
+				   NAN, 0, "" },
+};
+#define CALIB_RECORD_BYTES 64
+/* Room for every calibration record of a storm without a consumer. */
+#define CALIB_RINGBUF_BYTES (64u << 20)
+/* Process groups the harness must not leave behind (signal handler). */
+static volatile pid_t live_pgid[2];
+
+static int top_rate_idx(void);
+
+static uint64_t now_ns(void)
+{
+	return cli_now_ns();
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+static void kill_live_groups(void)
+{
+	for (int i = 0; i < 2; i++)
+		if (live_pgid[i] > 0)
+			kill(-live_pgid[i], SIGKILL);
+}
+
+static void on_fatal_signal(int sig)
+{
+	kill_live_groups();
+	for (int i = 0; i < 2; i++) /* reap them: no zombie outlives the harness */
+		if (live_pgid[i] > 0)
+			waitpid(live_pgid[i], NULL, 0);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void read_first_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+
+	buf[0] = '\0';
+	if (!f)
+		return;
+	if (fgets(buf, (int)len, f))
+		buf[strcspn(buf, "\n")] = '\0';
+	fclose(f);
+}
+
+/* The last non-empty line of a file (a tool's final error), or "". */
+static void read_last_line(const char *path, char *buf, size_t len)
+{
+	char line[1024];
+	FILE *f = fopen(path, "r");
+
+	buf[0] = '\0';
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (line[0]) {
+			size_t n = strnlen(line, len - 1);
+
+			memcpy(buf, line, n);
+			buf[n] = '\0';
+		}
+	}
+	fclose(f);
+}
+
+static bool file_contains(const char *path, const char *needle)
+{
+	char line[4096];
+	bool found = false;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, needle) != NULL;
+	fclose(f);
+	return found;
+}
+
+static long file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) ? -1 : (long)st.st_size;
+}
+
+/* fork + exec argv in a new process group with stdin from /dev/null and
+ * stdout/stderr to files. Returns the pid or a negative errno. */
+static pid_t spawn_logged(char *const argv[], const char *out_path, const char *err_path)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		int in = open("/dev/null", O_RDONLY);
+		int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		setpgid(0, 0);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		if (in < 0 || out < 0 || err < 0)
+			_exit(126);
+		dup2(in, 0);
+		dup2(out, 1);
+		dup2(err, 2);
+		execvp(argv[0], argv);
+		fprintf(stderr, "cannot execute %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	setpgid(pid, pid);
+	return pid;
+}
+
+/* Wait up to timeout_ms for pid: 0 with status and rusage filled, or
+ * -ETIMEDOUT. */
+static int wait_exit(pid_t pid, unsigned timeout_ms, int *status, struct rusage *ru)
+{
+	uint64_t end = now_ns() + (uint64_t)timeout_ms * NS_PER_MS;
+
+	for (;;) {
+		pid_t r = wait4(pid, status, WNOHANG, ru);
+
+		if (r == pid)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (now_ns() >= end)
+			return -ETIMEDOUT;
+		sleep_ms(10);
+	}
+}
+
+static int exit_code_of(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : -1;
+}
+
+/* Is /proc/<pid> in process group pgid? */
+static bool proc_in_pgrp(const char *pid, pid_t pgid)
+{
+	char path[64], buf[512], *p;
+	int pgrp = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = '\0';
+	fclose(f);
+	p = strrchr(buf, ')'); /* comm may hold spaces and parentheses */
+	if (!p || sscanf(p + 1, " %*c %*d %d", &pgrp) != 1)
+		return false;
+	return pgrp == pgid;
+}
+
+static bool ids_contain(const uint32_t *ids, int n, uint32_t id)
+{
+	for (int i = 0; i < n; i++)
+		if (ids[i] == id)
+			return true;
+	return false;
+}
+
+/* BPF programs with an id above min_id that the processes of group pgid hold
+ * (a program fd or a link fd: both show "prog_id:" in fdinfo). This keeps
+ * programs that others load meanwhile out of the tracer's figures. */
+static int pgrp_prog_ids(pid_t pgid, uint32_t min_id, uint32_t *ids, int max)
+{
+	DIR *proc = opendir("/proc");
+	struct dirent *pe;
+	int n = 0;
+
+	if (!proc)
+		return -errno;
+	while ((pe = readdir(proc))) {
+		char path[PATH_BYTES];
+		DIR *fds;
+		struct dirent *fe;
+
+		if (!isdigit((unsigned char)pe->d_name[0]) || !proc_in_pgrp(pe->d_name, pgid))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/fdinfo", pe->d_name);
+		fds = opendir(path);
+		if (!fds)
+			continue;
+		while ((fe = readdir(fds))) {
+			char fpath[PATH_BYTES], line[256];
+			FILE *f;
+
+			if (fe->d_name[0] == '.')
+				continue;
+			snprintf(fpath, sizeof(fpath), "/proc/%s/fdinfo/%s", pe->d_name, fe->d_name);
+			f = fopen(fpath, "r");
+			if (!f)
+				continue;
+			while (fgets(line, sizeof(line), f)) {
+				unsigned id;
+
+				if (sscanf(line, "prog_id: %u", &id) == 1 && id > min_id &&
+				    !ids_contain(ids, n, id) && n < max)
+					ids[n++] = id;
+			}
+			fclose(f);
+		}
+		closedir(fds);
+	}
+	closedir(proc);
+	return n;
+}
+
+/* CPU time (ns) of every thread of every process in group pgid, from
+ * schedstat: exact, unlike clock ticks. */
+static uint64_t pgrp_cpu_ns(pid_t pgid)
+{
+	DIR *proc = opendir("/proc");
+	struct dirent *pe;
+	uint64_t total = 0;
+
+	if (!proc)
+		return 0;
+	while ((pe = readdir(proc))) {
+		char path[PATH_BYTES];
+		DIR *tasks;
+		struct dirent *te;
+
+		if (!isdigit((unsigned char)pe->d_name[0]) || !proc_in_pgrp(pe->d_name, pgid))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/task", pe->d_name);
+		tasks = opendir(path);
+		if (!tasks)
+			continue;
+		while ((te = readdir(tasks))) {
+			char tpath[PATH_BYTES];
+			unsigned long long ns;
+			FILE *f;
+
+			if (te->d_name[0] == '.')
+				continue;
+			snprintf(tpath, sizeof(tpath), "/proc/%s/task/%s/schedstat", pe->d_name,
+				 te->d_name);
+			f = fopen(tpath, "r");
+			if (!f)
+				continue;
+			if (fscanf(f, "%llu", &ns) == 1)
+				total += ns;
+			fclose(f);
+		}
+		closedir(tasks);
+	}
+	closedir(proc);
+	return total;
+}
+
+static uint32_t max_prog_id(void)
+{
+	uint32_t id = 0, next;
+
+	while (!bpf_prog_get_next_id(id, &next))
+		id = next;
+	return id;
+}
+
+static int prog_stat_read(uint32_t id, struct prog_stat *ps)
+{
+	struct bpf_prog_info info;
+	uint32_t len = sizeof(info);
+	int fd = bpf_prog_get_fd_by_id(id), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		err = -errno;
+	close(fd);
+	if (err)
+		return err;
+	ps->id = id;
+	ps->run_time_ns = info.run_time_ns;
+	ps->run_cnt = info.run_cnt;
+	ps->type = info.type;
+	snprintf(ps->name, sizeof(ps->name), "%s", info.name);
+	return 0;
+}
+
+/* Find `"key":` after `from` in s and parse the number after it. */
+static bool json_num(const char *s, const char *key, double *out)
+{
+	char pat[64];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	p = strstr(s, pat);
+	if (!p)
+		return false;
+	*out = strtod(p + strlen(pat), NULL);
+	return true;
+}
+
+/* The number `"inner":` within the object `"outer":{...}`. */
+static bool json_obj_num(const char *s, const char *outer, const char *inner, double *out)
+{
+	char pat[64];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\"%s\":{", outer);
+	p = strstr(s, pat);
+	return p && json_num(p, inner, out);
+}
+
+/* Count the exec records of this run: lines with the run's marker, that are
+ * not exec_storm's own exec (its argv holds the marker too) and, for sonde's
+ * JSON, are exec records (fork/exit records carry no argv anyway). */
+static long count_marker_lines(const char *path, const char *marker, enum out_format fmt)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	long n = 0;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -errno;
+	while (getline(&line, &cap, f) > 0) {
+		if (!strstr(line, marker) || strstr(line, "exec_storm"))
+			continue;
+		if (fmt == FMT_SONDE_JSON && !strstr(line, "\"type\":\"exec\""))
+			continue;
+		n++;
+	}
+	free(line);
+	fclose(f);
+	return n;
+}
+
+/* Sum of "Lost N events" messages (libbpf-tools' perf buffer, bpftrace). */
+static long count_lost(const char *path)
+{
+	char line[1024];
+	long total = -1;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strstr(line, "Lost ");
+		long v;
+
+		if (p && sscanf(p, "Lost %ld events", &v) == 1)
+			total = (total < 0 ? 0 : total) + v;
+	}
+	fclose(f);
+	return total;
+}
+
+/* sonde's closing {"type":"stats",...} record: produced, delivered, the sum
+ * of the dropped counters and the dropped object as text. 0 or -ENOENT. */
+static int parse_sonde_stats(const char *path, struct run *r)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	int err = -ENOENT;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -errno;
+	while (getline(&line, &cap, f) > 0) {
+		const char *d, *end;
+		double v;
+
+		if (!strstr(line, "\"type\":\"stats\""))
+			continue;
+		r->produced = json_num(line, "produced", &v) ? (long)v : -1;
+		r->delivered = json_num(line, "delivered", &v) ? (long)v : -1;
+		r->filtered = json_num(line, "filtered", &v) ? (long)v : 0;
+		r->drops = 0;
+		r->drops_text[0] = '\0';
+		d = strstr(line, "\"dropped\":{");
+		if (d) {
+			d += strlen("\"dropped\":{");
+			end = strchr(d, '}');
+			if (end) {
+				snprintf(r->drops_text, sizeof(r->drops_text), "%.*s", (int)(end - d), d);
+				for (const char *p = d; p < end; p++) {
+					if (*p == ':') {
+						r->drops += strtol(p + 1, NULL, 10);
+					}
+				}
+			}
+		}
+		r->invariant = r->produced >= 0 && r->delivered >= 0 &&
+			       r->produced == r->delivered + r->filtered + r->drops;
+		err = 0;
+	}
+	free(line);
+	fclose(f);
+	return err;
+}
+
+static void run_path(char *buf, size_t len, const struct run *r, const char *suffix)
+{
+	snprintf(buf, len, "%s/runs/%s.%s", cfg.out, r->label, suffix);
+}
+
+static void fail(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fail(struct run *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	r->ok = false;
+	va_start(ap, fmt);
+	vsnprintf(r->reason, sizeof(r->reason), fmt, ap);
+	va_end(ap);
+}
+
+/* Stop a tracer: SIGINT to its group, SIGKILL after STOP_TIMEOUT_MS; then make
+ * sure nothing of its group is left. Fills exit code and CPU (wait4 rusage:
+ * the tracer and the children it waited for). */
+static void tracer_stop(pid_t pid, struct run *r, bool *killed)
+{
+	struct rusage ru;
+	int status = 0;
+
+	*killed = false;
+	kill(-pid, SIGINT);
+	memset(&ru, 0, sizeof(ru));
+	if (wait_exit(pid, STOP_TIMEOUT_MS, &status, &ru)) {
+		*killed = true;
+		kill(-pid, SIGKILL);
+		wait_exit(pid, STOP_TIMEOUT_MS, &status, &ru);
+	}
+	kill(-pid, SIGKILL); /* leftovers of the group, if any */
+	live_pgid[0] = 0;
+	r->exit_code = *killed ? -1 : exit_code_of(status);
+	r->cpu_total_ms = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+			  (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
+
+/* Wait until the tracer's BPF programs are attached: new program ids held by
+ * its process group, unchanged for ATTACH_STABLE_MS (and its ready line, if it
+ * has one). Returns the number of programs or a negative errno with r failed. */
+static int tracer_wait_attached(const struct tracer *t, pid_t pid, uint32_t min_id,
+				const char *err_path, uint32_t *ids, struct run *r)
+{
+	uint64_t start = now_ns(), stable_since = 0;
+	uint64_t timeout = (uint64_t)(cfg.attach_timeout_s * NS_PER_SEC);
+	int n = 0, prev = -1;
+
+	for (;;) {
+		int status;
+		pid_t w = waitpid(pid, &status, WNOHANG);
+		bool ready;
+
+		if (w == pid) {
+			char last[200];
+
+			live_pgid[0] = 0;
+			kill(-pid, SIGKILL);
+			read_last_line(err_path, last, sizeof(last));
+			fail(r, "exited with code %d before attaching: %s", exit_code_of(status),
+			     last[0] ? last : "(no message)");
+			return -ECHILD;
+		}
+		n = pgrp_prog_ids(pid, min_id, ids, PROGS_MAX);
+		if (n != prev) {
+			prev = n;
+			stable_since = now_ns();
+		}
+		ready = !t->ready_stderr || file_contains(err_path, t->ready_stderr);
+		if (n > 0 && ready && now_ns() - stable_since >= (uint64_t)ATTACH_STABLE_MS * NS_PER_MS) {
+			r->attach_s = (double)(now_ns() - start) / NS_PER_SEC;
+			return n;
+		}
+		if (now_ns() - start > timeout) {
+			if (n > 0 && !ready)
+				fail(r, "%d BPF programs loaded but no '%s' on stderr within %g s", n,
+				     t->ready_stderr, cfg.attach_timeout_s);
+			else if (n > 0)
+				fail(r, "%d BPF programs loaded, not stable for %d ms within %g s", n,
+				     ATTACH_STABLE_MS, cfg.attach_timeout_s);
+			else
+				fail(r, "no BPF programs attached within %g s", cfg.attach_timeout_s);
+			return -ETIMEDOUT;
+		}
+		sleep_ms(ATTACH_POLL_MS);
+	}
+}
+
+static int storm_run(struct run *r)
+{
+	char out_path[PATH_BYTES], err_path[PATH_BYTES], storm[PATH_BYTES], tiny[PATH_BYTES];
+	char rate[32], dur[32], cpu[16], json[4096];
+	char *argv[16];
+	int argc = 0, status, err;
+	struct rusage ru;
+	pid_t pid;
+	double v;
+	FILE *f;
+
+	snprintf(storm, sizeof(storm), "%s/bench/exec_storm", cfg.build);
+	snprintf(tiny, sizeof(tiny), "%s/bench/tiny_true", cfg.build);
+	snprintf(rate, sizeof(rate), "%ld", cfg.rates[r->rate_idx]);
+	snprintf(dur, sizeof(dur), "%g", cfg.duration_s);
+	snprintf(cpu, sizeof(cpu), "%ld", cfg.storm_cpu);
+	run_path(out_path, sizeof(out_path), r, "storm.json");
+	run_path(err_path, sizeof(err_path), r, "storm.err");
+	argv[argc++] = storm;
+	argv[argc++] = "--rate";
+	argv[argc++] = rate;
+	argv[argc++] = "--duration";
+	argv[argc++] = dur;
+	argv[argc++] = "--marker";
+	argv[argc++] = r->marker;
+	argv[argc++] = "--binary";
+	argv[argc++] = tiny;
+	if (cfg.storm_cpu >= 0) {
+		argv[argc++] = "--cpu";
+		argv[argc++] = cpu;
+	}
+	argv[argc] = NULL;
+
+	pid = spawn_logged(argv, out_path, err_path);
+	if (pid < 0) {
+		fail(r, "cannot start exec_storm: %s", strerror(-pid));
+		return pid;
+	}
+	live_pgid[1] = pid;
+	err = wait_exit(pid, (unsigned)(cfg.duration_s * 1000) + STORM_SLACK_MS, &status, &ru);
+	kill(-pid, SIGKILL);
+	if (err) {
+		wait_exit(pid, STOP_TIMEOUT_MS, &status, &ru);
+		live_pgid[1] = 0;
+		fail(r, "exec_storm did not finish in time");
+		return -ETIMEDOUT;
+	}
+	live_pgid[1] = 0;
+	f = fopen(out_path, "r");
+	json[0] = '\0';
+	if (f) {
+		if (!fgets(json, sizeof(json), f))
+			json[0] = '\0';
+		fclose(f);
+	}
+	if (!strstr(json, "\"type\":\"exec_storm\"")) {
+		char last[200];
+
+		read_last_line(err_path, last, sizeof(last));
+		fail(r, "exec_storm exited %d without a result: %s", exit_code_of(status), last);
+		return -EIO;
+	}
+	r->spawned = json_num(json, "spawned", &v) ? (long)v : 0;
+	r->failed_spawns = json_num(json, "failed", &v) ? (long)v : 0;
+	r->achieved_rate = json_num(json, "achieved_rate", &v) ? v : NAN;
+	r->wall_med_us = json_obj_num(json, "exec_wall_us", "median", &v) ? v : NAN;
+	r->wall_p99_us = json_obj_num(json, "exec_wall_us", "p99", &v) ? v : NAN;
+	r->spawn_med_us = json_obj_num(json, "spawn_us", "median", &v) ? v : NAN;
+	if (r->spawned <= 0) {
+		fail(r, "exec_storm started no process (%ld failed spawns)", r->failed_spawns);
+		return -EIO;
+	}
+	return 0;
+}
+
+static void bpf_stats_sum(const struct prog_stat *ps, int n, uint64_t *rt, uint64_t *cnt)
+{
+	*rt = *cnt = 0;
+	for (int i = 0; i < n; i++) {
+		*rt += ps[i].run_time_ns;
+		*cnt += ps[i].run_cnt;
+	}
+}
+
+static void run_one(struct run *r)
+{
+	const struct tracer *t = &tracers[r->tracer_idx];
+	char out_path[PATH_BYTES], err_path[PATH_BYTES];
+	uint32_t ids[PROGS_MAX], min_id = 0;
+	struct prog_stat before[PROGS_MAX], after[PROGS_MAX];
+	int nids = 0, nbefore = 0, nafter = 0;
+	uint64_t cpu0 = 0, cpu1 = 0;
+	pid_t pid = 0;
+	bool killed;
+
+	r->ok = true;
+	r->drops = r->lost = r->produced = r->delivered = -1;
+	r->invariant = -1;
+	r->ns_per_exec = r->extra_wall_us = NAN;
+	r->exit_code = 0;
+	run_path(out_path, sizeof(out_path), r, "out");
+	run_path(err_path, sizeof(err_path), r, "err");
+
+	if (t->fmt != FMT_NONE) {
+		min_id = max_prog_id();
+		pid = spawn_logged(t->argv, out_path, err_path);
+		if (pid < 0) {
+			fail(r, "cannot start %s: %s", t->argv[0], strerror(-pid));
+			return;
+		}
+		live_pgid[0] = pid;
+		nids = tracer_wait_attached(t, pid, min_id, err_path, ids, r);
+		if (nids < 0) {
+			if (live_pgid[0])
+				tracer_stop(pid, r, &killed);
+			return;
+		}
+		r->nprogs = nids;
+		for (int i = 0; i < nids; i++)
+			if (!prog_stat_read(ids[i], &before[nbefore]))
+				nbefore++;
+		cpu0 = pgrp_cpu_ns(pid);
+	}
+
+	if (storm_run(r)) {
+		if (pid > 0)
+			tracer_stop(pid, r, &killed);
+		return;
+	}
+
+	if (pid > 0) {
+		/* Let the tracer catch up with what is buffered before stopping it. */
+		uint64_t start = now_ns(), stable_since = now_ns();
+		long size = file_size(out_path);
+
+		while (now_ns() - start < (uint64_t)DRAIN_MAX_MS * NS_PER_MS &&
+		       now_ns() - stable_since < (uint64_t)DRAIN_STABLE_MS * NS_PER_MS) {
+			long s;
+
+			sleep_ms(DRAIN_POLL_MS);
+			s = file_size(out_path);
+			if (s != size) {
+				size = s;
+				stable_since = now_ns();
+			}
+		}
+		cpu1 = pgrp_cpu_ns(pid);
+		/* Programs of this run, read before the tracer is stopped; a program
+		 * that appeared after attach counts from zero. */
+		nids = pgrp_prog_ids(pid, min_id, ids, PROGS_MAX);
+		for (int i = 0; i < nids; i++)
+			if (!prog_stat_read(ids[i], &after[nafter]))
+				nafter++;
+		tracer_stop(pid, r, &killed);
+		r->cpu_storm_ms = (double)(cpu1 - cpu0) / NS_PER_MS;
+
+		if (stats_fd >= 0 && nafter > 0) {
+			uint64_t rt0, cnt0, rt1, cnt1;
+			char *p = r->progs_text;
+			size_t left = sizeof(r->progs_text);
+
+			bpf_stats_sum(after, nafter, &rt1, &cnt1);
+			rt0 = cnt0 = 0;
+			for (int i = 0; i < nafter; i++) {
+				uint64_t prt = after[i].run_time_ns, pcnt = after[i].run_cnt;
+				int w;
+
+				for (int j = 0; j < nbefore; j++) {
+					if (before[j].id == after[i].id) {
+						prt -= before[j].run_time_ns;
+						pcnt -= before[j].run_cnt;
+					}
+				}
+				rt0 += after[i].run_time_ns - prt;
+				cnt0 += after[i].run_cnt - pcnt;
+				if ((double)prt / (double)r->spawned > r->top_prog_ns_per_exec) {
+					r->top_prog_ns_per_exec = (double)prt / (double)r->spawned;
+					snprintf(r->top_prog, sizeof(r->top_prog), "%s", after[i].name);
+				}
+				/* Per program: name, runs per exec, ns per run. */
+				w = snprintf(p, left, "%s%s %.2fx %.0fns", i ? ", " : "", after[i].name,
+					     (double)pcnt / (double)r->spawned,
+					     pcnt ? (double)prt / (double)pcnt : 0.0);
+				if (w > 0 && (size_t)w < left) {
+					p += w;
+					left -= (size_t)w;
+				}
+			}
+			r->nprogs = nafter;
+			r->run_time_ns = rt1 - rt0;
+			r->run_cnt = cnt1 - cnt0;
+			r->ns_per_exec = (double)r->run_time_ns / (double)r->spawned;
+		}
+
+		if (killed)
+			fail(r, "did not exit within %d s of SIGINT (killed)", STOP_TIMEOUT_MS / 1000);
+		else if (r->exit_code != 0) {
+			char last[200];
+
+			read_last_line(err_path, last, sizeof(last));
+			fail(r, "exited with code %d: %s", r->exit_code, last);
+		}
+		r->captured = count_marker_lines(out_path, r->marker, t->fmt);
+		r->lost = count_lost(err_path);
+		if (t->fmt == FMT_TEXT) {
+			long l = count_lost(out_path);
+
+			if (l >= 0)
+				r->lost = (r->lost < 0 ? 0 : r->lost) + l;
+		}
+		if (t->is_sonde && parse_sonde_stats(out_path, r) && r->ok)
+			fail(r, "no {\"type\":\"stats\"} record in its output");
+		if (r->captured < 0 && r->ok)
+			fail(r, "cannot read its output: %s", strerror((int)-r->captured));
+		if (!cfg.keep_raw)
+			unlink(out_path);
+	}
+}
+
+/* Run one calibration program (see enum calib_kind) under a storm. The
+ * programs are written as raw instructions: no clang, no object file. */
+static void calibrate(enum calib_kind kind, int rate_idx)
+{
+	struct calib *c = &calibs[kind];
+	uint64_t flags = kind == CALIB_RINGBUF_QUIET ? BPF_RB_NO_WAKEUP : BPF_RB_FORCE_WAKEUP;
+	struct bpf_insn insns[16];
+	struct prog_stat before, after;
+	struct bpf_prog_info info;
+	uint32_t len = sizeof(info);
+	int n = 0, map_fd = -1, prog_fd = -1, link_fd = -1;
+	struct run r;
+
+	if (stats_fd < 0) {
+		snprintf(c->error, sizeof(c->error), "%s", stats_error);
+		return;
+	}
+	memset(insns, 0, sizeof(insns));
+	if (kind != CALIB_EMPTY) {
+		map_fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "sb_calib_rb", 0, 0,
+					CALIB_RINGBUF_BYTES, NULL);
+		if (map_fd < 0) {
+			snprintf(c->error, sizeof(c->error), "creating a ring buffer: %s",
+				 strerror(errno));
+			return;
+		}
+		/* r1 = map; r2 = size; r3 = 0; r0 = bpf_ringbuf_reserve(r1, r2, r3) */
+		insns[n++] = (struct bpf_insn){ .code = BPF_LD | BPF_DW | BPF_IMM, .dst_reg = BPF_REG_1,
+						.src_reg = BPF_PSEUDO_MAP_FD, .imm = map_fd };
+		insns[n++] = (struct bpf_insn){ 0 };
+		insns[n++] = (struct bpf_insn){ .code = BPF_ALU64 | BPF_MOV | BPF_K,
+						.dst_reg = BPF_REG_2, .imm = CALIB_RECORD_BYTES };
+		insns[n++] = (struct bpf_insn){ .code = BPF_ALU64 | BPF_MOV | BPF_K,
+						.dst_reg = BPF_REG_3, .imm = 0 };
+		insns[n++] = (struct bpf_insn){ .code = BPF_JMP | BPF_CALL,
+						.imm = BPF_FUNC_ringbuf_reserve };
+		/* if (!r0) skip the submit */
+		insns[n++] = (struct bpf_insn){ .code = BPF_JMP | BPF_JEQ | BPF_K,
+						.dst_reg = BPF_REG_0, .off = 3, .imm = 0 };
+		/* bpf_ringbuf_submit(r0, flags) */
+		insns[n++] = (struct bpf_insn){ .code = BPF_ALU64 | BPF_MOV | BPF_X,
+						.dst_reg = BPF_REG_1, .src_reg = BPF_REG_0 };
+		insns[n++] = (struct bpf_insn){ .code = BPF_ALU64 | BPF_MOV | BPF_K,
+						.dst_reg = BPF_REG_2, .imm = (int32_t)flags };
+		insns[n++] = (struct bpf_insn){ .code = BPF_JMP | BPF_CALL,
+						.imm = BPF_FUNC_ringbuf_submit };
+	}
+	insns[n++] = (struct bpf_insn){ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0,
+					.imm = 0 };
+	insns[n++] = (struct bpf_insn){ .code = BPF_JMP | BPF_EXIT };
+
+	prog_fd = bpf_prog_load(BPF_PROG_TYPE_RAW_TRACEPOINT, "sb_calib", "GPL", insns,
+				(size_t)n, NULL);
+	if (prog_fd < 0) {
+		snprintf(c->error, sizeof(c->error), "loading the program: %s", strerror(errno));
+		goto out;
+	}
+	link_fd = bpf_raw_tracepoint_open("sched_process_exec", prog_fd);
+	if (link_fd < 0) {
+		snprintf(c->error, sizeof(c->error), "attaching to sched_process_exec: %s",
+			 strerror(errno));
+		goto out;
+	}
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(prog_fd, &info, &len)) {
+		snprintf(c->error, sizeof(c->error), "reading its id: %s", strerror(errno));
+		goto out;
+	}
+	memset(&r, 0, sizeof(r));
+	r.rate_idx = rate_idx;
+	snprintf(r.label, sizeof(r.label), "calib-%d", (int)kind);
+	snprintf(r.marker, sizeof(r.marker), "sbcalib%08x", (unsigned)rand());
+	if (prog_stat_read(info.id, &before) || storm_run(&r) || prog_stat_read(info.id, &after)) {
+		snprintf(c->error, sizeof(c->error), "%s",
+			 r.reason[0] ? r.reason : "reading its run-time statistics failed");
+	} else if (after.run_cnt > before.run_cnt) {
+		c->runs = (long)(after.run_cnt - before.run_cnt);
+		c->ns = (double)(after.run_time_ns - before.run_time_ns) / (double)c->runs;
+	} else {
+		snprintf(c->error, sizeof(c->error), "the program never ran");
+	}
+out:
+	if (link_fd >= 0)
+		close(link_fd);
+	if (prog_fd >= 0)
+		close(prog_fd);
+	if (map_fd >= 0)
+		close(map_fd);
+}
+
+static int parse_rates(const char *s)
+{
+	char buf[256], *tok, *save;
+
+	snprintf(buf, sizeof(buf), "%s", s);
+	cfg.nrates = 0;
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (cfg.nrates == RATES_MAX || cli_parse_long(tok, 1, 1000000, &cfg.rates[cfg.nrates]))
+			return -EINVAL;
+		cfg.nrates++;
+	}
+	return cfg.nrates ? 0 : -EINVAL;
+}
+
+static struct tracer *tracer_add(const char *name)
+{
+	struct tracer *t;
+
+	if (ntracers == TRACERS_MAX)
+		return NULL;
+	t = &tracers[ntracers++];
+	memset(t, 0, sizeof(*t));
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	t->available = true;
+	t->probe_exit = -1;
+	return t;
+}
+
+static bool executable(const char *path)
+{
+	return access(path, X_OK) == 0;
+}
+
+static bool in_path(const char *prog)
+{
+	char buf[PATH_BYTES * 4], *dir, *save;
+	const char *path = getenv("PATH");
+
+	snprintf(buf, sizeof(buf), "%s", path ? path : "/usr/sbin:/usr/bin:/sbin:/bin");
+	for (dir = strtok_r(buf, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+		char full[PATH_BYTES];
+
+		snprintf(full, sizeof(full), "%s/%s", dir, prog);
+		if (executable(full))
+			return true;
+	}
+	return false;
+}
+
+/* Run a sonde implementation briefly to learn whether it can attach here. An
+ * implementation that exits at once is unavailable, with sonde's reason. */
+static void sonde_probe(struct tracer *t)
+{
+	char out_path[PATH_BYTES], err_path[PATH_BYTES], line[200];
+	struct run dummy;
+	int status;
+	pid_t pid;
+	uint64_t start = now_ns();
+
+	snprintf(out_path, sizeof(out_path), "%s/runs/probe-%.32s.out", cfg.out, t->name);
+	snprintf(err_path, sizeof(err_path), "%s/runs/probe-%.32s.err", cfg.out, t->name);
+	pid = spawn_logged(t->argv, out_path, err_path);
+	if (pid < 0) {
+		t->available = false;
+		snprintf(t->reason, sizeof(t->reason), "cannot start: %s", strerror(-pid));
+		return;
+	}
+	live_pgid[0] = pid;
+	while (now_ns() - start < (uint64_t)PROBE_TIMEOUT_MS * NS_PER_MS) {
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			live_pgid[0] = 0;
+			kill(-pid, SIGKILL);
+			t->probe_exit = exit_code_of(status);
+			read_first_line(err_path, line, sizeof(line));
+			t->available = false;
+			snprintf(t->reason, sizeof(t->reason), "exit %d: %s", t->probe_exit,
+				 line[0] ? line : "(no message)");
+			return;
+		}
+		if (t->ready_stderr && file_contains(err_path, t->ready_stderr))
+			break;
+		sleep_ms(ATTACH_POLL_MS);
+	}
+	/* It attached (or kept running): benchmark it like the others. */
+	memset(&dummy, 0, sizeof(dummy));
+	tracer_stop(pid, &dummy, &(bool){ false });
+}
+
+static int tracers_setup(void)
+{
+	static char sonde[PATH_BYTES];
+	static const char *impls[] = { "tracepoint", "raw_tracepoint", "syscalls", "kprobe" };
+	char list[512], *tok, *save;
+
+	snprintf(sonde, sizeof(sonde), "%s/sonde", cfg.build);
+	snprintf(list, sizeof(list), "%s", cfg.tracer_list);
+	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		struct tracer *t = tracer_add(tok);
+		bool known = false;
+
+		if (!t)
+			return -E2BIG;
+		if (!strcmp(tok, "none")) {
+			t->fmt = FMT_NONE;
+			known = true;
+		}
+		for (size_t i = 0; i < sizeof(impls) / sizeof(impls[0]); i++) {
+			if (strncmp(tok, "sonde-", 6) || strcmp(tok + 6, impls[i]))
+				continue;
+			known = true;
+			t->is_sonde = true;
+			t->fmt = FMT_SONDE_JSON;
+			t->ready_stderr = "sonde exec: tracing";
+			t->argv[0] = sonde;
+			t->argv[1] = "exec";
+			t->argv[2] = "--impl";
+			t->argv[3] = (char *)impls[i];
+			t->argv[4] = "--json";
+			if (!executable(sonde)) {
+				t->available = false;
+				snprintf(t->reason, sizeof(t->reason), "%.200s not found (make all)", sonde);
+			}
+		}
+		if (!strcmp(tok, "execsnoop")) {
+			known = true;
+			t->fmt = FMT_TEXT;
+			t->argv[0] = "/usr/sbin/execsnoop";
+			if (!executable(t->argv[0])) {
+				t->available = false;
+				snprintf(t->reason, sizeof(t->reason),
+					 "/usr/sbin/execsnoop not found (apt-get install libbpf-tools)");
+			}
+		}
+		if (!strcmp(tok, "bpftrace-execsnoop")) {
+			known = true;
+			t->fmt = FMT_TEXT;
+			t->argv[0] = "bpftrace";
+			t->argv[1] = "/usr/sbin/execsnoop.bt";
+			if (!in_path("bpftrace") || access(t->argv[1], R_OK)) {
+				t->available = false;
+				snprintf(t->reason, sizeof(t->reason),
+					 "bpftrace or /usr/sbin/execsnoop.bt not found (apt-get install bpftrace)");
+			}
+		}
+		if (!known) {
+			fprintf(stderr, "bench_exec: unknown tracer '%s' (none, sonde-tracepoint, "
+					"sonde-raw_tracepoint, sonde-syscalls, sonde-kprobe, execsnoop, "
+					"bpftrace-execsnoop)\n", tok);
+			return -EINVAL;
+		}
+	}
+	/* kprobes do not exist on every kernel: ask sonde before the rounds. */
+	for (int i = 0; i < ntracers; i++)
+		if (tracers[i].is_sonde && tracers[i].available && !strcmp(tracers[i].name, "sonde-kprobe"))
+			sonde_probe(&tracers[i]);
+	return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	int m = 0;
+
+	for (int i = 0; i < n; i++) /* NaN values are unknowns: left out */
+		if (!isnan(v[i]))
+			v[m++] = v[i];
+	if (!m)
+		return NAN;
+	qsort(v, (size_t)m, sizeof(*v), cmp_double);
+	return m % 2 ? v[m / 2] : (v[m / 2 - 1] + v[m / 2]) / 2;
+}
+
+struct summary {
+	int runs, ok;
+	double achieved, expected, captured, capture_pct, capture_min_pct;
+	double drops, lost, ns_per_exec, ns_min, ns_max, runs_per_exec, cpu_storm_ms, cpu_total_ms;
+	double wall_med_us, wall_p99_us, extra_wall_us, attach_s;
+	double achieved_min; /* lowest exec rate exec_storm reached in a round */
+	double wall_min_us, wall_max_us; /* spread of the per-round medians */
+	bool complete; /* every round ran and captured every exec, no drops */
+	char progs[REASON_BYTES];
+};
+
+static void summarize(int ti, int ri, struct summary *s)
+{
+	double v[12][ROUNDS_MAX];
+	int n = 0;
+
+	memset(s, 0, sizeof(*s));
+	s->capture_min_pct = NAN;
+	s->achieved_min = NAN;
+	s->complete = true;
+	for (int i = 0; i < nruns; i++) {
+		const struct run *r = &runs[i];
+
+		if (r->tracer_idx != ti || r->rate_idx != ri)
+			continue;
+		s->runs++;
+		if (!r->ok) {
+			s->complete = false;
+			continue;
+		}
+		double pct = tracers[ti].fmt == FMT_NONE ? NAN : 100.0 * r->captured / r->spawned;
+		v[0][n] = r->achieved_rate;
+		v[1][n] = r->spawned;
+		v[2][n] = tracers[ti].fmt == FMT_NONE ? NAN : r->captured;
+		v[3][n] = pct;
+		v[4][n] = r->drops >= 0 ? r->drops : NAN;
+		v[5][n] = r->lost >= 0 ? r->lost : NAN;
+		v[6][n] = r->ns_per_exec;
+		v[7][n] = tracers[ti].fmt == FMT_NONE ? NAN : (double)r->run_cnt / r->spawned;
+		v[8][n] = tracers[ti].fmt == FMT_NONE ? NAN : r->cpu_storm_ms;
+		v[9][n] = tracers[ti].fmt == FMT_NONE ? NAN : r->cpu_total_ms;
+		v[10][n] = r->wall_med_us;
+		v[11][n] = r->extra_wall_us;
+		if (n == 0 || r->wall_med_us < s->wall_min_us)
+			s->wall_min_us = r->wall_med_us;
+		if (n == 0 || r->wall_med_us > s->wall_max_us)
+			s->wall_max_us = r->wall_med_us;
+		if (isnan(s->achieved_min) || r->achieved_rate < s->achieved_min)
+			s->achieved_min = r->achieved_rate;
+		if (!isnan(pct) && (isnan(s->capture_min_pct) || pct < s->capture_min_pct))
+			s->capture_min_pct = pct;
+		if (!isnan(r->ns_per_exec)) {
+			if (!s->ns_min || r->ns_per_exec < s->ns_min)
+				s->ns_min = r->ns_per_exec;
+			if (r->ns_per_exec > s->ns_max)
+				s->ns_max = r->ns_per_exec;
+		}
+		if (r->captured != r->spawned || r->drops > 0 || r->lost > 0)
+			s->complete = false;
+		snprintf(s->progs, sizeof(s->progs), "%s", r->progs_text);
+		s->attach_s += r->attach_s;
+		n++;
+	}
+	s->ok = n;
+	if (!n) {
+		s->complete = false;
+		s->achieved = s->expected = s->captured = s->capture_pct = s->drops = s->lost = NAN;
+		s->ns_per_exec = s->runs_per_exec = s->cpu_storm_ms = s->cpu_total_ms = NAN;
+		s->wall_med_us = s->wall_p99_us = s->extra_wall_us = s->ns_min = s->ns_max = NAN;
+		return;
+	}
+	s->attach_s /= n;
+	s->achieved = median(v[0], n);
+	s->expected = median(v[1], n);
+	s->captured = median(v[2], n);
+	s->capture_pct = median(v[3], n);
+	s->drops = median(v[4], n);
+	s->lost = median(v[5], n);
+	s->ns_per_exec = median(v[6], n);
+	s->runs_per_exec = median(v[7], n);
+	s->cpu_storm_ms = median(v[8], n);
+	s->cpu_total_ms = median(v[9], n);
+	s->wall_med_us = median(v[10], n);
+	s->extra_wall_us = median(v[11], n);
+	if (!s->ns_min && !s->ns_max)
+		s->ns_min = s->ns_max = NAN;
+}
+
+/* "%.*f" or "n/a" for NaN, into a rotating set of buffers. */
+static const char *fmt_num(double v, int prec)
+{
+	static char bufs[64][32]; /* more than any one fprintf uses */
+	static int next;
+	char *b = bufs[next++ % 64];
+
+	if (isnan(v))
+		return "n/a";
+	snprintf(b, 32, "%.*f", prec, v);
+	return b;
+}
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p < 0x20)
+			fprintf(f, "\\u%04x", *p);
+		else
+			fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
+static const char *json_num_or_null(double v, int prec)
+{
+	return isnan(v) ? "null" : fmt_num(v, prec);
+}
+
+/* Rank of the sonde implementations: capture completeness, then the worst
+ * capture, then in-kernel cost, then CPU. In-kernel cost is compared round by
+ * round against the cheapest: an implementation is only "more expensive" when
+ * it cost more in every paired round (at least PAIRED_ROUNDS_MIN of them);
+ * otherwise it ties with the cheapest and CPU decides. */
+struct candidate {
+	int ti;
+	bool complete;
+	double capture_min, ns, cpu, extra_wall;
+	bool ns_met, capture_met, capture_measured;
+	double ns_worst;
+	int tier; /* 0: cheapest in the kernel or not clearly dearer; 1: clearly dearer */
+	int cpu_tier; /* within tier 0, the same against the lowest CPU */
+	bool cheapest, cpu_lowest;
+	double diff_med, diff_min, diff_max; /* ns/exec minus the cheapest's, per round */
+	double cpu_diff_med, cpu_diff_min, cpu_diff_max; /* CPU ms minus the lowest's */
+};
+
+static int cmp_candidate(const void *a, const void *b)
+{
+	const struct candidate *x = a, *y = b;
+	double nx = isnan(x->ns) ? INFINITY : x->ns, ny = isnan(y->ns) ? INFINITY : y->ns;
+	double cx = isnan(x->capture_min) ? -1 : x->capture_min;
+	double cy = isnan(y->capture_min) ? -1 : y->capture_min;
+	double px = isnan(x->cpu) ? INFINITY : x->cpu, py = isnan(y->cpu) ? INFINITY : y->cpu;
+
+	if (x->complete != y->complete)
+		return x->complete ? -1 : 1;
+	if (cx != cy)
+		return cx > cy ? -1 : 1;
+	if (x->tier != y->tier)
+		return x->tier < y->tier ? -1 : 1;
+	if (x->cpu_tier != y->cpu_tier)
+		return x->cpu_tier < y->cpu_tier ? -1 : 1;
+	if (nx != ny)
+		return nx < ny ? -1 : 1;
+	return px < py ? -1 : px > py;
+}
+
+enum metric { METRIC_NS_PER_EXEC, METRIC_CPU_STORM_MS };
+
+static double run_metric(const struct run *r, enum metric m)
+{
+	return m == METRIC_NS_PER_EXEC ? r->ns_per_exec : r->cpu_storm_ms;
+}
+
+/* Per-round differences of a metric between tracers a and b at one rate, for
+ * the rounds where both ran. Returns how many. */
+static int paired_diffs(int ta, int tb, int ri, enum metric m, double *d)
+{
+	int n = 0;
+
+	for (int i = 0; i < nruns; i++) {
+		const struct run *a = &runs[i];
+
+		if (a->tracer_idx != ta || a->rate_idx != ri || !a->ok || isnan(run_metric(a, m)))
+			continue;
+		for (int j = 0; j < nruns; j++) {
+			const struct run *b = &runs[j];
+
+			if (b->tracer_idx == tb && b->rate_idx == ri && b->round == a->round &&
+			    b->ok && !isnan(run_metric(b, m)) && n < ROUNDS_MAX)
+				d[n++] = run_metric(a, m) - run_metric(b, m);
+		}
+	}
+	return n;
+}
+
+/* Is tracer a clearly above tracer b on a metric? Fills the per-round
+ * difference's median, min and max (NAN if no round pairs). */
+static bool clearly_above(int ta, int tb, int ri, enum metric m, double b_median, double *med,
+			  double *min, double *max)
+{
+	double d[ROUNDS_MAX];
+	int k = paired_diffs(ta, tb, ri, m, d);
+
+	*med = *min = *max = NAN;
+	if (!k)
+		return false;
+	*min = *max = d[0];
+	for (int j = 1; j < k; j++) {
+		*min = fmin(*min, d[j]);
+		*max = fmax(*max, d[j]);
+	}
+	*med = median(d, k);
+	return k >= PAIRED_ROUNDS_MIN ? *min > 0 : *med > NS_TIE_FRACTION * b_median;
+}
+
+static int top_rate_idx(void)
+{
+	int best = 0;
+
+	for (int i = 1; i < cfg.nrates; i++)
+		if (cfg.rates[i] > cfg.rates[best])
+			best = i;
+	return best;
+}
+
+static int target_rate_idx(void)
+{
+	for (int i = 0; i < cfg.nrates; i++)
+		if (cfg.rates[i] == TARGET_CAPTURE_RATE)
+			return i;
+	return -1;
+}
+
+static int build_candidates(struct candidate *c)
+{
+	int n = 0, top = top_rate_idx(), tgt = target_rate_idx();
+
+	for (int ti = 0; ti < ntracers; ti++) {
+		struct summary s;
+
+		if (!tracers[ti].is_sonde || !tracers[ti].available)
+			continue;
+		memset(&c[n], 0, sizeof(c[n]));
+		c[n].ti = ti;
+		c[n].complete = true;
+		c[n].capture_min = NAN;
+		c[n].ns_worst = NAN;
+		c[n].ns_met = true;
+		for (int ri = 0; ri < cfg.nrates; ri++) {
+			summarize(ti, ri, &s);
+			if (!s.complete)
+				c[n].complete = false;
+			if (ri == top) {
+				c[n].capture_min = s.capture_min_pct;
+				c[n].ns = s.ns_per_exec;
+				c[n].cpu = s.cpu_storm_ms;
+				c[n].extra_wall = s.extra_wall_us;
+			}
+			if (ri == tgt) {
+				c[n].capture_measured = s.ok > 0;
+				c[n].capture_met = s.ok > 0 && s.complete;
+			}
+			if (isnan(s.ns_per_exec))
+				c[n].ns_met = false;
+			else if (isnan(c[n].ns_worst) || s.ns_per_exec > c[n].ns_worst)
+				c[n].ns_worst = s.ns_per_exec;
+		}
+		if (!isnan(c[n].ns_worst) && c[n].ns_worst > TARGET_NS_PER_EXEC)
+			c[n].ns_met = false;
+		n++;
+	}
+	/* Tiers: in-kernel cost against the cheapest, then, among those that tie
+	 * with it, CPU against the lowest. */
+	{
+		int best = -1, low = -1;
+
+		for (int i = 0; i < n; i++) {
+			if (isnan(c[i].ns))
+				continue;
+			if (best < 0 || c[i].complete > c[best].complete ||
+			    (c[i].complete == c[best].complete && c[i].ns < c[best].ns))
+				best = i;
+		}
+		for (int i = 0; i < n; i++) {
+			c[i].tier = isnan(c[i].ns) ? 1 : 0;
+			c[i].cheapest = i == best;
+			c[i].diff_med = c[i].diff_min = c[i].diff_max = NAN;
+			c[i].cpu_diff_med = c[i].cpu_diff_min = c[i].cpu_diff_max = NAN;
+			if (best >= 0 && i != best && !isnan(c[i].ns) &&
+			    clearly_above(c[i].ti, c[best].ti, top, METRIC_NS_PER_EXEC, c[best].ns,
+					  &c[i].diff_med, &c[i].diff_min, &c[i].diff_max))
+				c[i].tier = 1;
+		}
+		for (int i = 0; i < n; i++)
+			if (!c[i].tier && !isnan(c[i].cpu) && (low < 0 || c[i].cpu < c[low].cpu))
+				low = i;
+		for (int i = 0; i < n; i++) {
+			c[i].cpu_lowest = i == low;
+			if (!c[i].tier && low >= 0 && i != low &&
+			    clearly_above(c[i].ti, c[low].ti, top, METRIC_CPU_STORM_MS, c[low].cpu,
+					  &c[i].cpu_diff_med, &c[i].cpu_diff_min, &c[i].cpu_diff_max))
+				c[i].cpu_tier = 1;
+		}
+	}
+	qsort(c, (size_t)n, sizeof(*c), cmp_candidate);
+	return n;
+}
+
+static void write_results_json(const char *path, const struct candidate *c, int nc)
+{
+	FILE *f = fopen(path, "w");
+	struct utsname u;
+
+	if (!f) {
+		fprintf(stderr, "bench_exec: cannot write %s: %s\n", path, strerror(errno));
+		return;
+	}
+	uname(&u);
+	fprintf(f, "{\"benchmark\":\"exec\",\"kernel\":");
+	json_str(f, u.release);
+	fprintf(f, ",\"cpus\":%ld,\"loadavg_start\":", sysconf(_SC_NPROCESSORS_ONLN));
+	json_str(f, loadavg_start);
+	fprintf(f, ",\"loadavg_end\":");
+	json_str(f, loadavg_end);
+	fprintf(f, ",\n\"config\":{\"rounds\":%d,\"duration_s\":%g,\"storm_cpu\":%ld,\"rates\":[",
+		cfg.rounds, cfg.duration_s, cfg.storm_cpu);
+	for (int i = 0; i < cfg.nrates; i++)
+		fprintf(f, "%s%ld", i ? "," : "", cfg.rates[i]);
+	fprintf(f, "],\"bpf_stats\":");
+	json_str(f, stats_fd >= 0 ? "enabled" : stats_error);
+	fprintf(f, "},\n\"calibration\":[");
+	for (int k = 0; k < CALIB_COUNT; k++) {
+		fprintf(f, "%s{\"program\":", k ? "," : "");
+		json_str(f, calibs[k].what);
+		fprintf(f, ",\"ns_per_run\":%s,\"runs\":%ld,\"error\":",
+			json_num_or_null(calibs[k].ns, 1), calibs[k].runs);
+		json_str(f, calibs[k].error);
+		fprintf(f, "}");
+	}
+	fprintf(f, "],\n\"targets\":{\"capture_pct_at_rate\":%d,\"capture_pct\":100,"
+		   "\"ns_per_exec_max\":%.0f},\n\"tracers\":[",
+		TARGET_CAPTURE_RATE, TARGET_NS_PER_EXEC);
+	for (int i = 0; i < ntracers; i++) {
+		fprintf(f, "%s\n {\"name\":\"%s\",\"available\":%s,\"reason\":", i ? "," : "",
+			tracers[i].name, tracers[i].available ? "true" : "false");
+		json_str(f, tracers[i].reason);
+		fprintf(f, ",\"probe_exit_code\":%d,\"command\":", tracers[i].probe_exit);
+		if (tracers[i].argv[0]) {
+			char cmd[512] = "";
+
+			for (int a = 0; tracers[i].argv[a]; a++) {
+				strncat(cmd, a ? " " : "", sizeof(cmd) - strlen(cmd) - 1);
+				strncat(cmd, tracers[i].argv[a], sizeof(cmd) - strlen(cmd) - 1);
+			}
+			json_str(f, cmd);
+		} else {
+			fprintf(f, "null");
+		}
+		fprintf(f, "}");
+	}
+	fprintf(f, "],\n\"summary\":[");
+	for (int ti = 0, first = 1; ti < ntracers; ti++) {
+		if (!tracers[ti].available)
+			continue;
+		for (int ri = 0; ri < cfg.nrates; ri++) {
+			struct summary s;
+
+			summarize(ti, ri, &s);
+			fprintf(f, "%s\n {\"tracer\":\"%s\",\"rate\":%ld,\"rounds\":%d,\"rounds_ok\":%d,"
+				   "\"achieved_rate\":%s,\"expected\":%s,\"captured\":%s,"
+				   "\"capture_pct\":%s,\"capture_min_pct\":%s,\"complete\":%s,"
+				   "\"drops\":%s,\"lost\":%s,\"ns_per_exec\":%s,\"ns_per_exec_min\":%s,"
+				   "\"ns_per_exec_max\":%s,\"bpf_runs_per_exec\":%s,"
+				   "\"cpu_storm_ms\":%s,\"cpu_total_ms\":%s,\"exec_wall_median_us\":%s,"
+				   "\"extra_wall_us\":%s,\"attach_s\":%s}",
+				first ? "" : ",", tracers[ti].name, cfg.rates[ri], s.runs, s.ok,
+				json_num_or_null(s.achieved, 1), json_num_or_null(s.expected, 0),
+				json_num_or_null(s.captured, 0), json_num_or_null(s.capture_pct, 3),
+				json_num_or_null(s.capture_min_pct, 3), s.complete ? "true" : "false",
+				json_num_or_null(s.drops, 0), json_num_or_null(s.lost, 0),
+				json_num_or_null(s.ns_per_exec, 1), json_num_or_null(s.ns_min, 1),
+				json_num_or_null(s.ns_max, 1), json_num_or_null(s.runs_per_exec, 2),
+				json_num_or_null(s.cpu_storm_ms, 1), json_num_or_null(s.cpu_total_ms, 1),
+				json_num_or_null(s.wall_med_us, 1), json_num_or_null(s.extra_wall_us, 1),
+				json_num_or_null(s.ok ? s.attach_s : NAN, 2));
+			first = 0;
+		}
+	}
+	fprintf(f, "],\n\"decision\":{\"ranking\":[");
+	for (int i = 0; i < nc; i++) {
+		fprintf(f, "%s{\"tracer\":\"%s\",\"complete_capture\":%s,\"capture_target_met\":%s,"
+			   "\"ns_target_met\":%s,\"ns_per_exec_top_rate\":%s,\"cpu_storm_ms_top_rate\":%s}",
+			i ? "," : "", tracers[c[i].ti].name, c[i].complete ? "true" : "false",
+			c[i].capture_measured ? (c[i].capture_met ? "true" : "false") : "null",
+			c[i].ns_met ? "true" : "false", json_num_or_null(c[i].ns, 1),
+			json_num_or_null(c[i].cpu, 1));
+	}
+	fprintf(f, "],\"recommended\":");
+	if (nc)
+		json_str(f, tracers[c[0].ti].name);
+	else
+		fprintf(f, "null");
+	fprintf(f, "},\n\"runs\":[");
+	for (int i = 0; i < nruns; i++) {
+		const struct run *r = &runs[i];
+
+		fprintf(f, "%s\n {\"round\":%d,\"rate\":%ld,\"tracer\":\"%s\",\"ok\":%s,\"reason\":",
+			i ? "," : "", r->round + 1, cfg.rates[r->rate_idx], tracers[r->tracer_idx].name,
+			r->ok ? "true" : "false");
+		json_str(f, r->reason);
+		fprintf(f, ",\"marker\":\"%s\",\"spawned\":%ld,\"failed_spawns\":%ld,"
+			   "\"achieved_rate\":%s,\"exec_wall_median_us\":%s,\"exec_wall_p99_us\":%s,"
+			   "\"spawn_median_us\":%s,\"captured\":%ld,\"produced\":%ld,\"delivered\":%ld,"
+			   "\"drops\":%ld,\"stats_invariant_ok\":%s,\"dropped\":",
+			r->marker, r->spawned, r->failed_spawns, json_num_or_null(r->achieved_rate, 1),
+			json_num_or_null(r->wall_med_us, 1), json_num_or_null(r->wall_p99_us, 1),
+			json_num_or_null(r->spawn_med_us, 1), r->captured, r->produced, r->delivered,
+			r->drops, r->invariant < 0 ? "null" : r->invariant ? "true" : "false");
+		json_str(f, r->drops_text);
+		fprintf(f, ",\"lost\":%ld,\"bpf_programs\":%d,\"bpf_program_costs\":", r->lost,
+			r->nprogs);
+		json_str(f, r->progs_text);
+		fprintf(f, ",\"bpf_run_time_ns\":%llu,\"bpf_run_cnt\":%llu,\"ns_per_exec\":%s,"
+			   "\"cpu_storm_ms\":%s,\"cpu_total_ms\":%s,\"extra_wall_us\":%s,"
+			   "\"attach_s\":%s,\"exit_code\":%d}",
+			(unsigned long long)r->run_time_ns, (unsigned long long)r->run_cnt,
+			json_num_or_null(r->ns_per_exec, 1), json_num_or_null(r->cpu_storm_ms, 1),
+			json_num_or_null(r->cpu_total_ms, 1), json_num_or_null(r->extra_wall_us, 1),
+			json_num_or_null(r->attach_s, 2), r->exit_code);
+	}
+	fprintf(f, "]}\n");
+	fclose(f);
+}
+
+static const char *yes_no(bool v)
+{
+	return v ? "**met**" : "**not met**";
+}
+
+/* When the in-kernel target is missed, say where the cost is, from the
+ * calibration and the per-program figures of the recommended implementation. */
+static void write_cost_hints(FILE *f, const struct candidate *w, int top)
+{
+	double wake = calibs[CALIB_RINGBUF_WAKEUP].ns - calibs[CALIB_RINGBUF_QUIET].ns;
+	const struct run *last = NULL;
+
+	for (int i = 0; i < nruns; i++)
+		if (runs[i].ok && runs[i].tracer_idx == w->ti && runs[i].rate_idx == top &&
+		    runs[i].top_prog[0])
+			last = &runs[i];
+	fprintf(f, "\nWhere the cost is:");
+	if (last)
+		fprintf(f, " its dearest program is %s, %.0f ns per exec (%.0f %% of the total, "
+			   "last round at %ld exec/s).", last->top_prog, last->top_prog_ns_per_exec,
+			100.0 * last->top_prog_ns_per_exec / last->ns_per_exec, cfg.rates[top]);
+	if (!isnan(calibs[CALIB_EMPTY].ns))
+		fprintf(f, " The floor here is %.0f ns per program run (empty program)",
+			calibs[CALIB_EMPTY].ns);
+	if (!isnan(wake))
+		fprintf(f, ", a ring-buffer record costs %.0f ns without waking the reader and "
+			   "%.0f ns with a wake-up (a wake-up alone: %.0f ns, %.0f %% of the %.1f µs "
+			   "budget)", calibs[CALIB_RINGBUF_QUIET].ns, calibs[CALIB_RINGBUF_WAKEUP].ns,
+			wake, 100.0 * wake / TARGET_NS_PER_EXEC, TARGET_NS_PER_EXEC / 1000);
+	fprintf(f, ".");
+	if (!isnan(wake) && !isnan(w->ns) && w->ns > wake / 2)
+		fprintf(f, " At %.0f ns per exec the reader is probably woken for many records: "
+			   "BPF_RB_NO_WAKEUP with a wake-up every N records or on a timer removes "
+			   "that cost.", w->ns);
+	fprintf(f, "\n");
+}
+
+static void write_report(const char *path, const struct candidate *c, int nc)
+{
+	FILE *f = fopen(path, "w");
+	struct utsname u;
+	char model[128] = "unknown", line[256];
+	FILE *ci = fopen("/proc/cpuinfo", "r");
+	int top = top_rate_idx(), tgt = target_rate_idx();
+
+	if (!f) {
+		fprintf(stderr, "bench_exec: cannot write %s: %s\n", path, strerror(errno));
+		return;
+	}
+	while (ci && fgets(line, sizeof(line), ci)) {
+		char *p = strstr(line, "model name");
+
+		if (p && (p = strchr(p, ':'))) {
+			snprintf(model, sizeof(model), "%s", p + 2);
+			model[strcspn(model, "\n")] = '\0';
+			break;
+		}
+	}
+	if (ci)
+		fclose(ci);
+	uname(&u);
+
+	fprintf(f, "# sonde exec benchmark\n\n");
+	fprintf(f, "Kernel %s, %ld CPUs (%s), load average at start %s, at end %s.\n",
+		u.release, sysconf(_SC_NPROCESSORS_ONLN), model, loadavg_start, loadavg_end);
+	fprintf(f, "%d rounds of %g s per rate and tracer, interleaved (every tracer once per "
+		   "round, rotated order); exec_storm %s%s%s, running `tiny_true` "
+		   "(static, exits at once). Figures are medians over the rounds that ran.\n\n",
+		cfg.rounds, cfg.duration_s, cfg.storm_cpu >= 0 ? "pinned to CPU " : "not pinned",
+		cfg.storm_cpu >= 0 ? fmt_num((double)cfg.storm_cpu, 0) : "",
+		cfg.storm_cpu >= 0 ? " (its children inherit it)" : "");
+	fprintf(f, "- **captured**: exec records in the tracer's output carrying the run's "
+		   "unique argv marker, against processes exec_storm actually started.\n"
+		   "- **drops**: sum of sonde's `dropped` counters (stats record); peers report "
+		   "none (n/a), but their \"Lost N events\" messages are counted as **lost**.\n"
+		   "- **ns/exec**: BPF run time (BPF_ENABLE_STATS) of *all* the programs the tracer "
+		   "loaded (exec, fork and exit hooks alike), accrued during the storm, divided by "
+		   "execs started; min–max over rounds in brackets. **runs/exec**: program runs per exec.\n"
+		   "- **CPU storm**: CPU time of the tracer's processes (all threads, schedstat) "
+		   "from storm start until its output stopped growing; **CPU total**: wait4 "
+		   "rusage of the tracer over its whole life (start-up, attach, storm, exit).\n"
+		   "- **exec wall**: exec_storm's median time from posix_spawn() until the "
+		   "child was reaped, (min–max) of the per-round medians: the spread of `none` is "
+		   "the noise floor; **extra**: that minus the `none` run of the same round, "
+		   "median over rounds.\n\n");
+	if (stats_fd < 0)
+		fprintf(f, "BPF run-time statistics unavailable: %s\n\n", stats_error);
+	fprintf(f, "**Calibration** — what a BPF program run costs on this machine before a "
+		   "tracer does any work of its own (hand-written programs on the raw tracepoint "
+		   "sched_process_exec, one storm at %ld exec/s each):\n\n", cfg.rates[top_rate_idx()]);
+	fprintf(f, "| calibration program | ns per run | runs |\n|---|---|---|\n");
+	for (int k = 0; k < CALIB_COUNT; k++) {
+		if (isnan(calibs[k].ns))
+			fprintf(f, "| %s | failed: %s | |\n", calibs[k].what, calibs[k].error);
+		else
+			fprintf(f, "| %s | %.0f | %ld |\n", calibs[k].what, calibs[k].ns, calibs[k].runs);
+	}
+	fprintf(f, "\nThe empty program is the floor under every ns/exec figure, paid once per "
+		   "program run (see runs/exec); the difference between the two ring-buffer rows is "
+		   "what one consumer wake-up costs inside the traced process.\n\n");
+
+	for (int ri = 0; ri < cfg.nrates; ri++) {
+		fprintf(f, "## %ld exec/s\n\n", cfg.rates[ri]);
+		fprintf(f, "| tracer | rounds ok | achieved exec/s | captured / expected | capture %% "
+			   "(min) | drops | lost | ns/exec (min–max) | runs/exec | CPU storm ms | "
+			   "CPU total ms | exec wall µs (min–max) | extra µs |\n");
+		fprintf(f, "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+		for (int ti = 0; ti < ntracers; ti++) {
+			struct summary s;
+
+			if (!tracers[ti].available) {
+				fprintf(f, "| %s | unavailable: %s |||||||||||| \n", tracers[ti].name,
+					tracers[ti].reason);
+				continue;
+			}
+			summarize(ti, ri, &s);
+			if (tracers[ti].fmt == FMT_NONE) {
+				fprintf(f, "| none | %d/%d | %s | – | – | – | – | – | – | – | – | %s (%s–%s) | 0 |\n",
+					s.ok, s.runs, fmt_num(s.achieved, 0), fmt_num(s.wall_med_us, 1),
+					fmt_num(s.ok ? s.wall_min_us : NAN, 1),
+					fmt_num(s.ok ? s.wall_max_us : NAN, 1));
+				continue;
+			}
+			fprintf(f, "| %s | %d/%d | %s | %s / %s | %s (%s) | %s | %s | %s (%s–%s) | %s | %s | %s | %s (%s–%s) | %s |\n",
+				tracers[ti].name, s.ok, s.runs, fmt_num(s.achieved, 0),
+				fmt_num(s.captured, 0), fmt_num(s.expected, 0), fmt_num(s.capture_pct, 2),
+				fmt_num(s.capture_min_pct, 2), fmt_num(s.drops, 0), fmt_num(s.lost, 0),
+				fmt_num(s.ns_per_exec, 0), fmt_num(s.ns_min, 0), fmt_num(s.ns_max, 0),
+				fmt_num(s.runs_per_exec, 2), fmt_num(s.cpu_storm_ms, 0),
+				fmt_num(s.cpu_total_ms, 0), fmt_num(s.wall_med_us, 1),
+				fmt_num(s.ok ? s.wall_min_us : NAN, 1), fmt_num(s.ok ? s.wall_max_us : NAN, 1),
+				fmt_num(s.extra_wall_us, 1));
+		}
+		fprintf(f, "\n");
+	}
+
+	fprintf(f, "## Tracers not run\n\n");
+	{
+		int any = 0;
+
+		for (int ti = 0; ti < ntracers; ti++) {
+			if (tracers[ti].available)
+				continue;
+			fprintf(f, "- **%s**: %s\n", tracers[ti].name, tracers[ti].reason);
+			any = 1;
+		}
+		if (!any)
+			fprintf(f, "Every tracer asked for was available.\n");
+	}
+	fprintf(f, "\n## Failed runs\n\n");
+	{
+		int any = 0;
+
+		for (int i = 0; i < nruns; i++) {
+			if (runs[i].ok)
+				continue;
+			fprintf(f, "- round %d, %ld exec/s, %s: %s\n", runs[i].round + 1,
+				cfg.rates[runs[i].rate_idx], tracers[runs[i].tracer_idx].name,
+				runs[i].reason);
+			any = 1;
+		}
+		if (!any)
+			fprintf(f, "No run failed.\n");
+		for (int i = 0; i < nruns; i++)
+			if (runs[i].ok && runs[i].failed_spawns > 0)
+				fprintf(f, "- round %d, %ld exec/s, %s: %ld spawns failed (exec_storm "
+					   "could not start them; see runs/%s.storm.json)\n",
+					runs[i].round + 1, cfg.rates[runs[i].rate_idx],
+					tracers[runs[i].tracer_idx].name, runs[i].failed_spawns,
+					runs[i].label);
+	}
+
+	fprintf(f, "\n## Where the in-kernel time goes\n\n"
+		   "Per BPF program of each tracer at %ld exec/s (last round that ran): runs per "
+		   "exec and ns per run.\n\n", cfg.rates[top]);
+	for (int ti = 0; ti < ntracers; ti++) {
+		const struct run *last = NULL;
+
+		for (int i = 0; i < nruns; i++)
+			if (runs[i].ok && runs[i].tracer_idx == ti && runs[i].rate_idx == top &&
+			    runs[i].progs_text[0])
+				last = &runs[i];
+		if (last)
+			fprintf(f, "- **%s**: %s\n", tracers[ti].name, last->progs_text);
+	}
+	{
+		int checked = 0, held = 0;
+
+		for (int i = 0; i < nruns; i++) {
+			if (runs[i].invariant < 0)
+				continue;
+			checked++;
+			held += runs[i].invariant;
+		}
+		fprintf(f, "\nsonde's accounting, produced == delivered + filtered + Σ dropped "
+			   "(stats record): held in %d of %d runs.\n", held, checked);
+		for (int i = 0; i < nruns; i++)
+			if (runs[i].invariant == 0)
+				fprintf(f, "- broken: round %d, %ld exec/s, %s: produced %ld, delivered "
+					   "%ld, filtered %ld, dropped %ld (%s)\n",
+					runs[i].round + 1, cfg.rates[runs[i].rate_idx],
+					tracers[runs[i].tracer_idx].name, runs[i].produced,
+					runs[i].delivered, runs[i].filtered, runs[i].drops,
+					runs[i].drops_text);
+	}
+	fprintf(f, "\n## Targets\n\n");
+	fprintf(f, "1. 100 %% of exec events captured at %d exec/s, no drops, in every round.\n",
+		TARGET_CAPTURE_RATE);
+	fprintf(f, "2. In-kernel cost at most %.1f µs (%.0f ns) per exec event, at every rate "
+		   "(all of the tracer's programs per exec).\n\n",
+		TARGET_NS_PER_EXEC / 1000, TARGET_NS_PER_EXEC);
+	fprintf(f, "| implementation | worst capture %% at %d/s | lowest exec/s reached | "
+		   "ns/exec (worst rate) | target 1 | target 2 |\n", TARGET_CAPTURE_RATE);
+	fprintf(f, "|---|---|---|---|---|---|\n");
+	for (int i = 0; i < nc; i++) {
+		struct summary s;
+
+		memset(&s, 0, sizeof(s));
+		s.achieved_min = NAN;
+		if (tgt >= 0)
+			summarize(c[i].ti, tgt, &s);
+		fprintf(f, "| %s | %s | %s | %s | %s | %s |\n", tracers[c[i].ti].name,
+			tgt < 0 ? "not measured" :
+				  (s.ok ? fmt_num(s.capture_min_pct, 2) : "no run succeeded"),
+			fmt_num(s.achieved_min, 0), fmt_num(c[i].ns_worst, 0),
+			tgt < 0 ? "not measured (rate not in the list)" : yes_no(c[i].capture_met),
+			yes_no(c[i].ns_met));
+	}
+	if (!nc)
+		fprintf(f, "| (no sonde implementation ran) | | | | | |\n");
+	for (int i = 0; i < nc && tgt >= 0; i++) {
+		struct summary s;
+
+		summarize(c[i].ti, tgt, &s);
+		if (s.ok && s.achieved_min < ACHIEVED_OK_FRACTION * TARGET_CAPTURE_RATE)
+			fprintf(f, "\nNote: under %s exec_storm reached only %.0f exec/s in its slowest "
+				   "round (the tracer's cost lands on the storm's CPU); capture was checked "
+				   "at the rate reached.\n", tracers[c[i].ti].name, s.achieved_min);
+	}
+
+	fprintf(f, "\n## Decision matrix\n\n");
+	fprintf(f, "Order of the criteria: capture completeness (every exec delivered, no drop, "
+		   "every round, every rate), then the worst capture at %ld exec/s, then in-kernel "
+		   "ns/exec at %ld exec/s, then tracer CPU, then the median ns/exec. Costs are "
+		   "compared round by round with the best implementation: one is *dearer* only if "
+		   "it cost more in every paired round (at least %d rounds; with fewer, if its median "
+		   "is more than %.0f %% above); otherwise it *ties* and the next criterion decides.\n\n",
+		cfg.rates[top], cfg.rates[top], PAIRED_ROUNDS_MIN, NS_TIE_FRACTION * 100);
+	fprintf(f, "| rank | implementation | complete capture | min capture %% at %ld/s | "
+		   "ns/exec at %ld/s | vs cheapest, per round (min…max) | CPU storm ms at %ld/s | "
+		   "extra wall µs at %ld/s | targets |\n",
+		cfg.rates[top], cfg.rates[top], cfg.rates[top], cfg.rates[top]);
+	fprintf(f, "|---|---|---|---|---|---|---|---|---|\n");
+	for (int i = 0; i < nc; i++) {
+		char vs[96];
+
+		if (isnan(c[i].diff_med))
+			snprintf(vs, sizeof(vs), "%s", isnan(c[i].ns) ? "unknown" :
+						      c[i].cheapest ? "cheapest" : "no paired round");
+		else
+			snprintf(vs, sizeof(vs), "%+.0f (%+.0f…%+.0f), %s", c[i].diff_med, c[i].diff_min,
+				 c[i].diff_max, c[i].tier ? "dearer" : "tie");
+		fprintf(f, "| %d | %s | %s | %s | %s | %s | %s | %s | %s |\n", i + 1,
+			tracers[c[i].ti].name, c[i].complete ? "yes" : "no",
+			fmt_num(c[i].capture_min, 2), fmt_num(c[i].ns, 0), vs, fmt_num(c[i].cpu, 0),
+			fmt_num(c[i].extra_wall, 1),
+			(c[i].capture_met && c[i].ns_met) ? "both met" :
+			(c[i].capture_met || c[i].ns_met) ? "one missed" : "both missed");
+	}
+	/* Peers for scale, same columns. */
+	for (int ti = 0; ti < ntracers; ti++) {
+		struct summary s;
+
+		if (tracers[ti].is_sonde || tracers[ti].fmt == FMT_NONE || !tracers[ti].available)
+			continue;
+		summarize(ti, top, &s);
+		fprintf(f, "| peer | %s | %s | %s | %s | – | %s | %s | – |\n", tracers[ti].name,
+			s.complete ? "yes" : "no", fmt_num(s.capture_min_pct, 2),
+			fmt_num(s.ns_per_exec, 0), fmt_num(s.cpu_storm_ms, 0),
+			fmt_num(s.extra_wall_us, 1));
+	}
+	fprintf(f, "\n");
+	if (!nc) {
+		fprintf(f, "**No recommendation**: no sonde implementation produced a result.\n");
+	} else {
+		const struct candidate *w = &c[0];
+
+		fprintf(f, "**Use %s.** ", tracers[w->ti].name);
+		if (w->complete)
+			fprintf(f, "It delivered every exec in every round at every rate with no drop");
+		else
+			fprintf(f, "No implementation captured everything; it lost the least "
+				   "(worst round %s %% at %ld exec/s)", fmt_num(w->capture_min, 2),
+				cfg.rates[top]);
+		fprintf(f, ", at %s ns in the kernel per exec and %s ms of tracer CPU at %ld exec/s.",
+			fmt_num(w->ns, 0), fmt_num(w->cpu, 0), cfg.rates[top]);
+		for (int i = 1; i < nc; i++) {
+			const struct candidate *o = &c[i];
+
+			fprintf(f, " %s: ", tracers[o->ti].name);
+			if (w->complete != o->complete)
+				fprintf(f, "not complete (worst round %s %%).", fmt_num(o->capture_min, 2));
+			else if (w->capture_min != o->capture_min && !isnan(o->capture_min))
+				fprintf(f, "lower capture (worst round %s %%).", fmt_num(o->capture_min, 2));
+			else if (isnan(o->ns))
+				fprintf(f, "in-kernel cost unknown.");
+			else if (o->tier)
+				fprintf(f, "dearer in the kernel: %s ns/exec, at least %+.0f ns more than "
+					   "the cheapest in every round (median %+.0f).", fmt_num(o->ns, 0),
+					o->diff_min, o->diff_med);
+			else if (o->cpu_tier)
+				fprintf(f, "ties in the kernel (%s ns/exec) but used more tracer CPU in "
+					   "every round (%s ms, median %+.0f ms).", fmt_num(o->ns, 0),
+					fmt_num(o->cpu, 0), o->cpu_diff_med);
+			else if (o->cheapest)
+				fprintf(f, "the lowest median ns/exec (%s) but not by more than the noise, "
+					   "and %s ms of CPU; ranked after by %s.", fmt_num(o->ns, 0),
+					fmt_num(o->cpu, 0),
+					w->cpu_tier < o->cpu_tier ? "CPU" : "the ranking order");
+			else
+				fprintf(f, "ties on both in-kernel cost (%s ns/exec, per-round difference "
+					   "%s…%s ns) and CPU (%s ms); ranked by median ns/exec.",
+					fmt_num(o->ns, 0), fmt_num(o->diff_min, 0),
+					fmt_num(o->diff_max, 0), fmt_num(o->cpu, 0));
+		}
+		fprintf(f, "\n\nTargets for %s: capture at %d exec/s %s; ≤ %.1f µs per exec %s.\n",
+			tracers[w->ti].name, TARGET_CAPTURE_RATE,
+			tgt < 0 ? "not measured" : (w->capture_met ? "met" : "NOT met"),
+			TARGET_NS_PER_EXEC / 1000, w->ns_met ? "met" : "NOT met");
+		if (!w->ns_met)
+			write_cost_hints(f, w, top);
+	}
+	fclose(f);
+}
+
+
+static const char usage_text[] =
+	"Usage: bench_exec --build DIR --out DIR [options]\n"
+	"\n"
+	"Benchmark process tracers under an exec storm; write DIR/results.json and\n"
+	"DIR/report.md. Normally run through `make bench-exec` (scripts/bench-exec.sh).\n"
+	"\n"
+	"  --rates LIST        exec/s, comma-separated (default 1000,5000)\n"
+	"  --duration S        seconds per storm (default 3)\n"
+	"  --rounds N          rounds (default 5)\n"
+	"  --tracers LIST      default none,sonde-tracepoint,sonde-raw_tracepoint,\n"
+	"                      sonde-syscalls,sonde-kprobe,execsnoop,bpftrace-execsnoop\n"
+	"  --storm-cpu N       pin exec_storm to CPU N, -1 for none (default 1)\n"
+	"  --attach-timeout S  seconds a tracer may take to attach (default 20)\n"
+	"  --keep-raw          keep every tracer's output under DIR/runs\n"
+	"  --strict            exit 1 when the recommended implementation misses a target\n"
+	"\n"
+	"EXAMPLES\n"
+	"  bench_exec --build build --out bench-results/exec/now\n"
+	"  bench_exec --build build --out /tmp/x --rounds 1 --tracers none,execsnoop\n";
+
+static int parse_args(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "build", required_argument, NULL, 'b' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "rates", required_argument, NULL, 'r' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "rounds", required_argument, NULL, 'n' },
+		{ "tracers", required_argument, NULL, 't' },
+		{ "storm-cpu", required_argument, NULL, 'c' },
+		{ "attach-timeout", required_argument, NULL, 'a' },
+		{ "keep-raw", no_argument, NULL, 'k' },
+		{ "strict", no_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	long v;
+	int c;
+
+	cfg.rounds = DEFAULT_ROUNDS;
+	cfg.duration_s = DEFAULT_DURATION_S;
+	cfg.storm_cpu = DEFAULT_STORM_CPU;
+	cfg.attach_timeout_s = DEFAULT_ATTACH_TIMEOUT_S;
+	parse_rates("1000,5000");
+	snprintf(cfg.tracer_list, sizeof(cfg.tracer_list), "%s",
+		 "none,sonde-tracepoint,sonde-raw_tracepoint,sonde-syscalls,sonde-kprobe,"
+		 "execsnoop,bpftrace-execsnoop");
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'b':
+			snprintf(cfg.build, sizeof(cfg.build), "%s", optarg);
+			break;
+		case 'o':
+			snprintf(cfg.out, sizeof(cfg.out), "%s", optarg);
+			break;
+		case 'r':
+			if (parse_rates(optarg)) {
+				fprintf(stderr, "bench_exec: --rates wants up to %d numbers like 1000,5000\n",
+					RATES_MAX);
+				return -EINVAL;
+			}
+			break;
+		case 'd':
+			if (cli_parse_seconds(optarg, &cfg.duration_s) || cfg.duration_s <= 0) {
+				fprintf(stderr, "bench_exec: --duration wants seconds > 0, not '%s'\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'n':
+			if (cli_parse_long(optarg, 1, ROUNDS_MAX, &v)) {
+				fprintf(stderr, "bench_exec: --rounds wants 1..%d, not '%s'\n", ROUNDS_MAX, optarg);
+				return -EINVAL;
+			}
+			cfg.rounds = (int)v;
+			break;
+		case 't':
+			snprintf(cfg.tracer_list, sizeof(cfg.tracer_list), "%s", optarg);
+			break;
+		case 'c':
+			if (cli_parse_long(optarg, -1, 1023, &cfg.storm_cpu)) {
+				fprintf(stderr, "bench_exec: --storm-cpu wants a CPU number or -1\n");
+				return -EINVAL;
+			}
+			break;
+		case 'a':
+			if (cli_parse_seconds(optarg, &cfg.attach_timeout_s) || cfg.attach_timeout_s <= 0) {
+				fprintf(stderr, "bench_exec: --attach-timeout wants seconds > 0\n");
+				return -EINVAL;
+			}
+			break;
+		case 'k':
+			cfg.keep_raw = true;
+			break;
+		case 's':
+			cfg.strict = true;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			exit(0);
+		default:
+			fputs(usage_text, stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind != argc || !cfg.build[0] || !cfg.out[0]) {
+		fprintf(stderr, "bench_exec: --build and --out are required; see --help\n");
+		return -EINVAL;
+	}
+	if (cfg.storm_cpu >= sysconf(_SC_NPROCESSORS_ONLN)) {
+		fprintf(stderr, "bench_exec: --storm-cpu %ld: this machine has %ld CPUs\n",
+			cfg.storm_cpu, sysconf(_SC_NPROCESSORS_ONLN));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void fill_extra_wall(void)
+{
+	for (int i = 0; i < nruns; i++) {
+		struct run *r = &runs[i];
+
+		if (!r->ok)
+			continue;
+		for (int j = 0; j < nruns; j++) {
+			const struct run *n = &runs[j];
+
+			if (n->ok && n->round == r->round && n->rate_idx == r->rate_idx &&
+			    tracers[n->tracer_idx].fmt == FMT_NONE)
+				r->extra_wall_us = r->wall_med_us - n->wall_med_us;
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	char path[PATH_BYTES], storm[PATH_BYTES], tiny[PATH_BYTES];
+	struct candidate cands[TRACERS_MAX];
+	int nrun_max, nc, order[TRACERS_MAX], nactive = 0, total, done = 0;
+	uint64_t t_start;
+	struct sigaction sa;
+
+	if (parse_args(argc, argv))
+		return 2;
+	snprintf(storm, sizeof(storm), "%s/bench/exec_storm", cfg.build);
+	snprintf(tiny, sizeof(tiny), "%s/bench/tiny_true", cfg.build);
+	if (!executable(storm) || !executable(tiny)) {
+		fprintf(stderr, "bench_exec: %s or %s missing; run make bench-exec\n", storm, tiny);
+		return 2;
+	}
+	snprintf(path, sizeof(path), "%s/runs", cfg.out);
+	if (mkdir(cfg.out, 0755) && errno != EEXIST) {
+		fprintf(stderr, "bench_exec: cannot create %s: %s\n", cfg.out, strerror(errno));
+		return 2;
+	}
+	if (mkdir(path, 0755) && errno != EEXIST) {
+		fprintf(stderr, "bench_exec: cannot create %s: %s\n", path, strerror(errno));
+		return 2;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_fatal_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	atexit(kill_live_groups);
+
+	/* Held open for the whole benchmark: run-time statistics stay on while
+	 * this fd lives, and go off again when the harness exits. */
+	stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	if (stats_fd < 0)
+		snprintf(stats_error, sizeof(stats_error), "bpf_enable_stats(BPF_STATS_RUN_TIME): %s",
+			 strerror(errno));
+	if (tracers_setup())
+		return 2;
+	read_first_line("/proc/loadavg", loadavg_start, sizeof(loadavg_start));
+
+	for (int i = 0; i < ntracers; i++)
+		if (tracers[i].available)
+			order[nactive++] = i;
+	nrun_max = cfg.rounds * cfg.nrates * nactive;
+	runs = calloc((size_t)nrun_max + 1, sizeof(*runs));
+	if (!runs) {
+		fprintf(stderr, "bench_exec: out of memory\n");
+		return 2;
+	}
+	for (int i = 0; i < ntracers; i++)
+		if (!tracers[i].available)
+			fprintf(stderr, "bench_exec: %s not run: %s\n", tracers[i].name, tracers[i].reason);
+
+	total = nrun_max;
+	srand((unsigned)(now_ns() ^ (uint64_t)getpid()));
+	for (int k = 0; k < CALIB_COUNT; k++) {
+		calibrate((enum calib_kind)k, top_rate_idx());
+		if (isnan(calibs[k].ns))
+			fprintf(stderr, "[calibration] %s: failed: %s\n", calibs[k].what, calibs[k].error);
+		else
+			fprintf(stderr, "[calibration] %s: %.0f ns per run (%ld runs)\n",
+				calibs[k].what, calibs[k].ns, calibs[k].runs);
+	}
+	t_start = now_ns();
+	for (int round = 0; round < cfg.rounds; round++) {
+		for (int ri = 0; ri < cfg.nrates; ri++) {
+			for (int k = 0; k < nactive; k++) {
+				/* Rotate the order each round so no tracer always runs
+				 * right after the same one. */
+				int ti = order[(k + round) % nactive];
+				struct run *r = &runs[nruns++];
+				double elapsed;
+
+				r->round = round;
+				r->rate_idx = ri;
+				r->tracer_idx = ti;
+				snprintf(r->marker, sizeof(r->marker), "sbx%08x%03d", (unsigned)rand(), nruns);
+				snprintf(r->label, sizeof(r->label), "r%d-%ld-%s", round + 1, cfg.rates[ri],
+					 tracers[ti].name);
+				run_one(r);
+				done++;
+				elapsed = (double)(now_ns() - t_start) / NS_PER_SEC;
+				fprintf(stderr, "[round %d/%d, %3.0f s, ~%.0f s left] %5ld exec/s %-20s ",
+					round + 1, cfg.rounds, elapsed,
+					elapsed / done * (total - done), cfg.rates[ri], tracers[ti].name);
+				if (!r->ok)
+					fprintf(stderr, "FAILED: %s\n", r->reason);
+				else if (tracers[ti].fmt == FMT_NONE)
+					fprintf(stderr, "%ld execs, %.0f/s, wall %.1f us\n", r->spawned,
+						r->achieved_rate, r->wall_med_us);
+				else
+					fprintf(stderr, "%ld/%ld captured, drops %s, %s ns/exec, cpu %.0f ms\n",
+						r->captured, r->spawned,
+						r->drops < 0 ? "n/a" : fmt_num((double)r->drops, 0),
+						fmt_num(r->ns_per_exec, 0), r->cpu_storm_ms);
+			}
+		}
+	}
+	read_first_line("/proc/loadavg", loadavg_end, sizeof(loadavg_end));
+	fill_extra_wall();
+	nc = build_candidates(cands);
+	snprintf(path, sizeof(path), "%s/results.json", cfg.out);
+	write_results_json(path, cands, nc);
+	snprintf(path, sizeof(path), "%s/report.md", cfg.out);
+	write_report(path, cands, nc);
+	if (stats_fd >= 0)
+		close(stats_fd);
+	if (cfg.strict && (!nc || !cands[0].capture_met || !cands[0].ns_met))
+		return 1;
+	return 0;
+}
