@@ -310,50 +310,71 @@ static __always_inline int exec_call_begin(const char *filename, const char *con
 	return 0;
 }
 
-/* argv of a failed exec, from the caller's memory: walk the pointer array.
- * The scratch value has EXEC_ARG_BYTES_MAX of slack past args[], so each
- * string read at an offset below the bound stays inside it. */
+/* State of an argv walk, on the caller's stack. */
+struct argv_walk {
+	__u64 argv;    /* const char __user *const __user * */
+	__u32 off;     /* bytes of args[] filled */
+	__u32 count;   /* strings read */
+	__u32 flags;   /* EXEC_F_ARGS_* found on the way */
+	__u32 done;    /* the NULL terminator was reached */
+};
+
+/* One argument: a bpf_loop callback, so the verifier checks one string read
+ * instead of EXEC_ARGS_COUNT_MAX unrolled ones. The scratch value has
+ * EXEC_ARG_BYTES_MAX of slack past args[], so a read at any offset below
+ * the bound stays inside it. */
+static long argv_step(__u64 i, void *ctx)
+{
+	struct argv_walk *w = ctx;
+	struct exec_event *e = scratch_event();
+	const char *arg = NULL;
+	long n;
+
+	if (!e)
+		return 1;
+	if (bpf_probe_read_user(&arg, sizeof(arg), (const char *const *)w->argv + i)) {
+		w->flags |= EXEC_F_ARGS_FAULT;
+		return 1;
+	}
+	if (!arg) {
+		w->done = 1;
+		return 1;
+	}
+	if (w->off >= EXEC_ARGS_BYTES_MAX) {
+		w->flags |= EXEC_F_ARGS_TRUNCATED;
+		return 1;
+	}
+	n = bpf_probe_read_user_str(e->args + (w->off & (EXEC_ARGS_BYTES_MAX - 1)),
+				    EXEC_ARG_BYTES_MAX, arg);
+	if (n <= 0) {
+		w->flags |= EXEC_F_ARGS_FAULT;
+		return 1;
+	}
+	if (n == EXEC_ARG_BYTES_MAX)
+		w->flags |= EXEC_F_ARGS_TRUNCATED; /* this argument was cut */
+	w->off += n;
+	w->count++;
+	return 0;
+}
+
+/* argv of a failed exec, from the caller's memory: walk the pointer array. */
 static __always_inline void read_args_from_argv(struct exec_event *e, const char *const *argv)
 {
-	__u32 off = 0;
-	long n;
-	int i;
+	struct argv_walk w = { .argv = (__u64)argv };
 
-	e->args_len = 0;
-	for (i = 0; i < EXEC_ARGS_COUNT_MAX; i++) {
-		const char *arg = NULL;
-
-		if (bpf_probe_read_user(&arg, sizeof(arg), &argv[i])) {
-			e->hdr.flags |= EXEC_F_ARGS_FAULT;
-			break;
-		}
-		if (!arg)
-			break;
-		if (off >= EXEC_ARGS_BYTES_MAX) {
-			e->hdr.flags |= EXEC_F_ARGS_TRUNCATED;
-			break;
-		}
-		n = bpf_probe_read_user_str(e->args + (off & (EXEC_ARGS_BYTES_MAX - 1)),
-					    EXEC_ARG_BYTES_MAX, arg);
-		if (n <= 0) {
-			e->hdr.flags |= EXEC_F_ARGS_FAULT;
-			break;
-		}
-		if (n == EXEC_ARG_BYTES_MAX)
-			e->hdr.flags |= EXEC_F_ARGS_TRUNCATED; /* this argument was cut */
-		off += n;
+	bpf_loop(EXEC_ARGS_COUNT_MAX, argv_step, &w, 0);
+	if (!w.done && !(w.flags & (EXEC_F_ARGS_FAULT | EXEC_F_ARGS_TRUNCATED)))
+		w.flags |= EXEC_F_ARGS_TRUNCATED; /* more than EXEC_ARGS_COUNT_MAX */
+	if (w.off > EXEC_ARGS_BYTES_MAX) {
+		w.off = EXEC_ARGS_BYTES_MAX;
+		w.flags |= EXEC_F_ARGS_TRUNCATED;
 	}
-	if (i == EXEC_ARGS_COUNT_MAX)
-		e->hdr.flags |= EXEC_F_ARGS_TRUNCATED;
-	if (off > EXEC_ARGS_BYTES_MAX) {
-		off = EXEC_ARGS_BYTES_MAX;
-		e->hdr.flags |= EXEC_F_ARGS_TRUNCATED;
-	}
-	e->args_len = off;
-	e->args_total_bytes = (e->hdr.flags & (EXEC_F_ARGS_TRUNCATED | EXEC_F_ARGS_FAULT)) ? 0 : off;
-	if (!(e->hdr.flags & (EXEC_F_ARGS_TRUNCATED | EXEC_F_ARGS_FAULT)))
-		e->argc_total = i;
-	if (e->hdr.flags & EXEC_F_ARGS_FAULT)
+	e->hdr.flags |= w.flags;
+	e->args_len = w.off;
+	e->args_total_bytes = (w.flags & (EXEC_F_ARGS_TRUNCATED | EXEC_F_ARGS_FAULT)) ? 0 : w.off;
+	if (!(w.flags & (EXEC_F_ARGS_TRUNCATED | EXEC_F_ARGS_FAULT)))
+		e->argc_total = w.count;
+	if (w.flags & EXEC_F_ARGS_FAULT)
 		stat_inc(STAT_PARTIAL_READ_FAULT);
 }
 
