@@ -13,7 +13,7 @@
 
 #include "exec.skel.h"
 #include "loader/bpf_env.h"
-#include "loader/ringbuf_size.h"
+#include "loader/ringbuf_reader.h"
 
 #define KPROBE_PMU_DIR "/sys/bus/event_source/devices/kprobe"
 
@@ -202,10 +202,9 @@ int exec_tracer_open(struct exec_tracer **out, const struct exec_tracer_opts *o,
 				 impl_names[o->impl], strerror(-ret));
 		goto cleanup;
 	}
-	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), handle_record, t, NULL);
+	t->rb = ringbuf_reader_open(t->skel->maps.events, handle_record, t, err, err_size);
 	if (!t->rb) {
 		ret = -errno;
-		snprintf(err, err_size, "opening the ring buffer failed: %s", strerror(errno));
 		goto cleanup;
 	}
 	*out = t;
@@ -217,42 +216,19 @@ cleanup:
 
 int exec_tracer_poll(struct exec_tracer *t, int timeout_ms)
 {
-	/* the kernel side wakes us only once a batch is waiting: after a
-	 * quiet timeout, take what is there anyway */
-	int n = ring_buffer__poll(t->rb, timeout_ms);
-
-	if (n == 0 || n == -EINTR)
-		n = ring_buffer__consume(t->rb);
-	return n;
+	return ringbuf_reader_poll(t->rb, timeout_ms);
 }
 
 int exec_tracer_stop(struct exec_tracer *t)
 {
-	int n;
-
 	exec_bpf__detach(t->skel);
-	do {
-		n = ring_buffer__consume(t->rb);
-	} while (n > 0);
-	return n < 0 ? n : 0;
+	return ringbuf_reader_drain(t->rb);
 }
 
 int exec_tracer_stats(struct exec_tracer *t, struct tracer_stats *out)
 {
 	*out = t->stats;
 	return bpf_env_read_stats(bpf_map__fd(t->skel->maps.stats), out->kernel);
-}
-
-int exec_tracer_prog_fds(struct exec_tracer *t, int *fds, int max)
-{
-	struct bpf_program *prog;
-	int n = 0;
-
-	bpf_object__for_each_program(prog, t->skel->obj) {
-		if (n < max && bpf_program__autoload(prog) && bpf_program__fd(prog) >= 0)
-			fds[n++] = bpf_program__fd(prog);
-	}
-	return n;
 }
 
 void exec_tracer_close(struct exec_tracer *t)

@@ -51,9 +51,6 @@ int exec_tracer_poll(struct exec_tracer *t, int timeout_ms);
 int exec_tracer_stop(struct exec_tracer *t);
 /* Counters so far (final after exec_tracer_stop). */
 int exec_tracer_stats(struct exec_tracer *t, struct tracer_stats *out);
-/* File descriptors of the attached programs, for BPF run statistics; returns
- * how many were written (at most max). */
-int exec_tracer_prog_fds(struct exec_tracer *t, int *fds, int max);
 void exec_tracer_close(struct exec_tracer *t);
 
 #endif

@@ -14,7 +14,7 @@
 #include "http.h"
 #include "http.skel.h"
 #include "loader/bpf_env.h"
-#include "loader/ringbuf_size.h"
+#include "loader/ringbuf_reader.h"
 
 struct http_tracer {
 	struct http_bpf *skel;
@@ -81,10 +81,9 @@ int http_tracer_open(struct http_tracer **out, const struct http_tracer_opts *o,
 			 strerror(-ret));
 		goto cleanup;
 	}
-	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), handle_raw, t, NULL);
+	t->rb = ringbuf_reader_open(t->skel->maps.events, handle_raw, t, err, err_size);
 	if (!t->rb) {
 		ret = -errno;
-		snprintf(err, err_size, "opening the ring buffer failed: %s", strerror(errno));
 		goto cleanup;
 	}
 	*out = t;
@@ -96,24 +95,13 @@ cleanup:
 
 int http_tracer_poll(struct http_tracer *t, int timeout_ms)
 {
-	/* the kernel side wakes us only once a batch is waiting: after a
-	 * quiet timeout, take what is there anyway */
-	int n = ring_buffer__poll(t->rb, timeout_ms);
-
-	if (n == 0 || n == -EINTR)
-		n = ring_buffer__consume(t->rb);
-	return n;
+	return ringbuf_reader_poll(t->rb, timeout_ms);
 }
 
 int http_tracer_stop(struct http_tracer *t)
 {
-	int n;
-
 	http_bpf__detach(t->skel);
-	do {
-		n = ring_buffer__consume(t->rb);
-	} while (n > 0);
-	return n < 0 ? n : 0;
+	return ringbuf_reader_drain(t->rb);
 }
 
 int http_tracer_kernel_stats(struct http_tracer *t, uint64_t out[STAT_COUNT])
@@ -161,18 +149,6 @@ int http_tracer_sweep(struct http_tracer *t, void (*closed)(uint64_t conn_id, vo
 			closed(st.conn_id, ctx);
 	}
 	return removed;
-}
-
-int http_tracer_prog_fds(struct http_tracer *t, int *fds, int max)
-{
-	struct bpf_program *prog;
-	int n = 0;
-
-	bpf_object__for_each_program(prog, t->skel->obj) {
-		if (n < max && bpf_program__fd(prog) >= 0)
-			fds[n++] = bpf_program__fd(prog);
-	}
-	return n;
 }
 
 void http_tracer_close(struct http_tracer *t)

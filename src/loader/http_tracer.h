@@ -48,8 +48,6 @@ uint64_t http_tracer_decode_errors(const struct http_tracer *t);
  * seconds. Returns the number removed or a negative errno. */
 int http_tracer_sweep(struct http_tracer *t, void (*closed)(uint64_t conn_id, void *ctx),
 		      void *ctx);
-/* fds of the loaded programs, for BPF run statistics; how many written. */
-int http_tracer_prog_fds(struct http_tracer *t, int *fds, int max);
 void http_tracer_close(struct http_tracer *t);
 
 #endif
