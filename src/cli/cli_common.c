@@ -2,6 +2,8 @@
 #include "cli/cli_common.h"
 
 #include <errno.h>
+#include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -44,6 +46,55 @@ int cli_parse_seconds(const char *s, double *out)
 		return -EINVAL;
 	*out = v;
 	return 0;
+}
+
+int cli_tracer_option(const char *cmd, int opt, const char *arg, char **argv,
+		      struct cli_tracer_opts *o)
+{
+	long v;
+
+	switch (opt) {
+	case 'p':
+		if (cli_parse_long(arg, 1, INT_MAX, &v)) {
+			cli_error(cmd, "--pid takes a process id, not '%s'", arg);
+			return -1;
+		}
+		o->pid = (uint32_t)v;
+		return 1;
+	case 'c':
+		if (!*arg || strlen(arg) >= CLI_COMM_LEN) {
+			cli_error(cmd, "--comm takes a name of 1 to %d characters", CLI_COMM_LEN - 1);
+			return -1;
+		}
+		o->comm = arg;
+		return 1;
+	case 'j':
+		o->json = true;
+		return 1;
+	case 'd':
+		if (cli_parse_seconds(arg, &o->duration)) {
+			cli_error(cmd, "--duration takes seconds, not '%s'", arg);
+			return -1;
+		}
+		return 1;
+	case 'r':
+		if (cli_parse_long(arg, 4, CLI_RINGBUF_KB_MAX, &v)) {
+			cli_error(cmd, "--ringbuf-kb takes 4 to %d, not '%s'", CLI_RINGBUF_KB_MAX, arg);
+			return -1;
+		}
+		o->ringbuf_kb = (uint32_t)v;
+		return 1;
+	case 'v':
+		o->verbose = true;
+		return 1;
+	case '?':
+	case ':':
+		cli_error(cmd, "unknown option or missing value '%s'; see 'sonde %s --help'",
+			  argv[optind - 1], cmd);
+		return -1;
+	default:
+		return 0;
+	}
 }
 
 void cli_error(const char *cmd, const char *fmt, ...)

@@ -21,6 +21,35 @@ int cli_parse_seconds(const char *s, double *out);
 void cli_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* Options every tracer command has, parsed the same way everywhere. */
+struct cli_tracer_opts {
+	bool json;
+	bool verbose;
+	double duration;      /* seconds, 0: until Ctrl-C */
+	uint32_t pid;         /* 0: all */
+	const char *comm;     /* NULL: all */
+	uint32_t ringbuf_kb;  /* 0: the tracer's default */
+};
+
+#define CLI_RINGBUF_KB_MAX (1024 * 1024)
+#define CLI_COMM_LEN 16
+
+/* The getopt_long entries of those options (short codes p c j d r v h). */
+#define CLI_TRACER_LONGOPTS                                          \
+	{ "pid", required_argument, NULL, 'p' },                     \
+	{ "comm", required_argument, NULL, 'c' },                    \
+	{ "json", no_argument, NULL, 'j' },                          \
+	{ "duration", required_argument, NULL, 'd' },                \
+	{ "ringbuf-kb", required_argument, NULL, 'r' },              \
+	{ "verbose", no_argument, NULL, 'v' },                       \
+	{ "help", no_argument, NULL, 'h' }
+
+/* Parse opt (with arg) if it is one of the common options. Returns 1 when
+ * it was (o updated), 0 when it is not one of them, -1 on a bad value or an
+ * unknown option (one line already printed). 'h' is left to the caller. */
+int cli_tracer_option(const char *cmd, int opt, const char *arg, char **argv,
+		      struct cli_tracer_opts *o);
+
 /* Monotonic clock in nanoseconds. */
 uint64_t cli_now_ns(void);
 

@@ -2,7 +2,6 @@
  * text columns or JSON lines, with a final accounting record. */
 #include <errno.h>
 #include <getopt.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +14,6 @@
 #include "loader/exec_tracer.h"
 
 #define CMD "exec"
-#define RINGBUF_KB_MAX (1024 * 1024)
 
 static void usage(FILE *f)
 {
@@ -78,22 +76,15 @@ int cmd_exec(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "impl", required_argument, NULL, 'i' },
-		{ "pid", required_argument, NULL, 'p' },
-		{ "comm", required_argument, NULL, 'c' },
 		{ "uid", required_argument, NULL, 'u' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "duration", required_argument, NULL, 'd' },
-		{ "ringbuf-kb", required_argument, NULL, 'r' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
+		CLI_TRACER_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	struct exec_tracer_opts opts = { .impl = EXEC_IMPL_TRACEPOINT };
+	struct cli_tracer_opts common = { 0 };
 	struct exec_tracer *t = NULL;
 	struct cli_output *o;
 	struct tracer_stats stats;
-	double duration = 0;
-	bool verbose = false, json = false;
 	char err[256];
 	long v;
 	int opt, ret;
@@ -108,20 +99,6 @@ int cmd_exec(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			break;
-		case 'p':
-			if (cli_parse_long(optarg, 1, INT_MAX, &v)) {
-				cli_error(CMD, "--pid takes a process id, not '%s'", optarg);
-				return EXIT_USAGE;
-			}
-			opts.filter_pid = (uint32_t)v;
-			break;
-		case 'c':
-			if (!*optarg || strlen(optarg) >= EXEC_COMM_LEN) {
-				cli_error(CMD, "--comm takes a name of 1 to %d characters", EXEC_COMM_LEN - 1);
-				return EXIT_USAGE;
-			}
-			opts.filter_comm = optarg;
-			break;
 		case 'u':
 			if (cli_parse_long(optarg, 0, UINT32_MAX - 1, &v)) {
 				cli_error(CMD, "--uid takes a user id, not '%s'", optarg);
@@ -130,45 +107,28 @@ int cmd_exec(int argc, char **argv)
 			opts.filter_uid_on = true;
 			opts.filter_uid = (uint32_t)v;
 			break;
-		case 'j':
-			json = true;
-			break;
-		case 'd':
-			if (cli_parse_seconds(optarg, &duration)) {
-				cli_error(CMD, "--duration takes seconds, not '%s'", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'r':
-			if (cli_parse_long(optarg, 4, RINGBUF_KB_MAX, &v)) {
-				cli_error(CMD, "--ringbuf-kb takes 4 to %d, not '%s'", RINGBUF_KB_MAX, optarg);
-				return EXIT_USAGE;
-			}
-			opts.ringbuf_kb = (uint32_t)v;
-			break;
-		case 'v':
-			verbose = true;
-			break;
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
 		default:
-			cli_error(CMD, "unknown option or missing value '%s'; see 'sonde exec --help'",
-				  argv[optind - 1]);
-			return EXIT_USAGE;
+			if (cli_tracer_option(CMD, opt, optarg, argv, &common) <= 0)
+				return EXIT_USAGE;
 		}
 	}
 	if (optind < argc) {
 		cli_error(CMD, "unexpected argument '%s'; see 'sonde exec --help'", argv[optind]);
 		return EXIT_USAGE;
 	}
+	opts.filter_pid = common.pid;
+	opts.filter_comm = common.comm;
+	opts.ringbuf_kb = common.ringbuf_kb;
 
-	o = cli_output_new(json);
+	o = cli_output_new(common.json);
 	if (!o) {
 		cli_error(CMD, "out of memory");
 		return EXIT_USAGE;
 	}
-	if (bpf_env_prepare(verbose))
+	if (bpf_env_prepare(common.verbose))
 		cli_error(CMD, "warning: tracefs is not mounted and could not be: %s", strerror(errno));
 	if (exec_tracer_open(&t, &opts, on_record, o, err, sizeof(err))) {
 		cli_error(CMD, "%s", err);
@@ -176,10 +136,10 @@ int cmd_exec(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	fprintf(stderr, "sonde exec: tracing (impl %s); %s\n", exec_impl_name(opts.impl),
-		duration > 0 ? "stops after --duration" : "Ctrl-C to stop");
-	if (!json)
+		common.duration > 0 ? "stops after --duration" : "Ctrl-C to stop");
+	if (!common.json)
 		printf("%s\n", exec_text_header());
-	ret = cli_output_run(o, CMD, duration, poll_tracer, t) ? EXIT_USAGE : EXIT_OK;
+	ret = cli_output_run(o, CMD, common.duration, poll_tracer, t) ? EXIT_USAGE : EXIT_OK;
 	exec_tracer_stop(t);
 	if (exec_tracer_stats(t, &stats))
 		cli_error(CMD, "reading the kernel counters failed");

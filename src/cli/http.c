@@ -18,7 +18,6 @@
 #include "pipeline/http_pipeline.h"
 
 #define CMD "http"
-#define RINGBUF_KB_MAX (1024 * 1024)
 #define MAX_CONNS_MAX (1 << 22)
 /* How often connections of exited processes are swept from the maps. */
 #define SWEEP_INTERVAL_NS (2ull * 1000000000ull)
@@ -167,25 +166,18 @@ static void print_stats(struct http_cli *c)
 int cmd_http(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "pid", required_argument, NULL, 'p' },
-		{ "comm", required_argument, NULL, 'c' },
 		{ "port", required_argument, NULL, 'P' },
 		{ "side", required_argument, NULL, 's' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "duration", required_argument, NULL, 'd' },
 		{ "capture-bytes", required_argument, NULL, 'b' },
 		{ "max-conns", required_argument, NULL, 'm' },
-		{ "ringbuf-kb", required_argument, NULL, 'r' },
 		{ "unsafe-show-query", no_argument, NULL, 'Q' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
+		CLI_TRACER_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	struct http_tracer_opts topts = { 0 };
 	struct http_pipeline_opts popts = { 0 };
+	struct cli_tracer_opts common = { 0 };
 	struct http_cli c = { 0 };
-	double duration = 0;
-	bool verbose = false, json = false;
 	char err[256];
 	long v;
 	int opt, ret;
@@ -194,20 +186,6 @@ int cmd_http(int argc, char **argv)
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		switch (opt) {
-		case 'p':
-			if (cli_parse_long(optarg, 1, INT_MAX, &v)) {
-				cli_error(CMD, "--pid takes a process id, not '%s'", optarg);
-				return EXIT_USAGE;
-			}
-			topts.filter_pid = (uint32_t)v;
-			break;
-		case 'c':
-			if (!*optarg || strlen(optarg) >= HTTP_COMM_LEN) {
-				cli_error(CMD, "--comm takes a name of 1 to %d characters", HTTP_COMM_LEN - 1);
-				return EXIT_USAGE;
-			}
-			popts.comm = optarg;
-			break;
 		case 'P':
 			if (cli_parse_long(optarg, 1, 65535, &v)) {
 				cli_error(CMD, "--port takes 1 to 65535, not '%s'", optarg);
@@ -227,15 +205,6 @@ int cmd_http(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			break;
-		case 'j':
-			json = true;
-			break;
-		case 'd':
-			if (cli_parse_seconds(optarg, &duration)) {
-				cli_error(CMD, "--duration takes seconds, not '%s'", optarg);
-				return EXIT_USAGE;
-			}
-			break;
 		case 'b':
 			if (cli_parse_long(optarg, 16, HTTP_CAPTURE_BYTES_MAX, &v)) {
 				cli_error(CMD, "--capture-bytes takes 16 to %d, not '%s'",
@@ -251,40 +220,32 @@ int cmd_http(int argc, char **argv)
 			}
 			popts.max_conns = (uint32_t)v;
 			break;
-		case 'r':
-			if (cli_parse_long(optarg, 4, RINGBUF_KB_MAX, &v)) {
-				cli_error(CMD, "--ringbuf-kb takes 4 to %d, not '%s'", RINGBUF_KB_MAX, optarg);
-				return EXIT_USAGE;
-			}
-			topts.ringbuf_kb = (uint32_t)v;
-			break;
 		case 'Q':
 			popts.show_query = true;
-			break;
-		case 'v':
-			verbose = true;
 			break;
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
 		default:
-			cli_error(CMD, "unknown option or missing value '%s'; see 'sonde http --help'",
-				  argv[optind - 1]);
-			return EXIT_USAGE;
+			if (cli_tracer_option(CMD, opt, optarg, argv, &common) <= 0)
+				return EXIT_USAGE;
 		}
 	}
 	if (optind < argc) {
 		cli_error(CMD, "unexpected argument '%s'; see 'sonde http --help'", argv[optind]);
 		return EXIT_USAGE;
 	}
+	topts.filter_pid = common.pid;
+	topts.ringbuf_kb = common.ringbuf_kb;
+	popts.comm = common.comm;
 
-	c.o = cli_output_new(json);
+	c.o = cli_output_new(common.json);
 	if (!c.o || http_pipeline_new(&c.pipeline, &popts, on_record, &c)) {
 		cli_error(CMD, "out of memory");
 		cli_output_free(c.o);
 		return EXIT_USAGE;
 	}
-	if (bpf_env_prepare(verbose))
+	if (bpf_env_prepare(common.verbose))
 		cli_error(CMD, "warning: tracefs is not mounted and could not be: %s", strerror(errno));
 	if (http_tracer_open(&c.tracer, &topts, on_raw, &c, err, sizeof(err))) {
 		cli_error(CMD, "%s", err);
@@ -293,10 +254,10 @@ int cmd_http(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	fprintf(stderr, "sonde http: tracing; %s\n",
-		duration > 0 ? "stops after --duration" : "Ctrl-C to stop");
-	if (!json)
+		common.duration > 0 ? "stops after --duration" : "Ctrl-C to stop");
+	if (!common.json)
 		printf("%s\n", http_text_header());
-	ret = cli_output_run(c.o, CMD, duration, poll_tracer, &c) ? EXIT_USAGE : EXIT_OK;
+	ret = cli_output_run(c.o, CMD, common.duration, poll_tracer, &c) ? EXIT_USAGE : EXIT_OK;
 	http_tracer_stop(c.tracer);
 	/* connections still open: what they carried so far, marked incomplete */
 	http_pipeline_finish(c.pipeline);
