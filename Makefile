@@ -77,17 +77,17 @@ $(BUILD)/sonde: $(BUILD)/obj/cli/main.o $(LIB_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/tests/unit/%: tests/unit/%.c $(LIB_OBJS) $(wildcard tests/*.h)
+$(BUILD)/tests/unit/%: tests/unit/%.c $(LIB_OBJS) $(wildcard tests/*.h tests/*/*.h)
 	$(call msg,TEST,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) -Itests $(CFLAGS) $< $(LIB_OBJS) -lcmocka $(LDLIBS) -o $@
 
-$(BUILD)/tests/unit-asan/%: tests/unit/%.c $(ASAN_OBJS) $(wildcard tests/*.h)
+$(BUILD)/tests/unit-asan/%: tests/unit/%.c $(ASAN_OBJS) $(wildcard tests/*.h tests/*/*.h)
 	$(call msg,TEST-ASAN,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) -Itests $(CFLAGS) $(SAN_FLAGS) $< $(ASAN_OBJS) -lcmocka $(LDLIBS) -o $@
 
-$(BUILD)/tests/kernel/%: tests/kernel/%.c $(LIB_OBJS) $(wildcard tests/*.h)
+$(BUILD)/tests/kernel/%: tests/kernel/%.c $(LIB_OBJS) $(wildcard tests/*.h tests/*/*.h)
 	$(call msg,TEST,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) -Itests $(CFLAGS) $< $(LIB_OBJS) -lcmocka $(LDLIBS) -o $@

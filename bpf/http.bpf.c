@@ -338,6 +338,8 @@ struct iov_walk {
 	__u64 want;    /* bytes to capture */
 	__u64 off;     /* bytes captured so far */
 	__u64 seen;    /* bytes of the iovec walked so far */
+	__u64 last_n;  /* bytes used of the last entry walked */
+	__u32 last;    /* index of the last entry walked */
 	__u32 iovcnt;
 	int err;
 };
@@ -376,9 +378,46 @@ static long iov_step(__u64 i, void *ctx)
 		w->off += k;
 	}
 	w->seen += n;
-	if (w->seen == w->len && w->len > w->want && n >= HTTP_TAIL_BYTES &&
-	    !bpf_probe_read_user(e->tail, HTTP_TAIL_BYTES, (__u8 *)v.iov_base + n - HTTP_TAIL_BYTES))
-		e->tail_len = HTTP_TAIL_BYTES;
+	w->last = i;
+	w->last_n = n;
+	return 0;
+}
+
+/* State of the walk back from the last entry for the tail bytes. */
+struct tail_walk {
+	__u64 iov;
+	__u64 last_n;  /* bytes used of entry `last` */
+	__u32 last;
+	__u32 need;    /* tail bytes still to fill, from the right */
+};
+
+/* One entry, last first: the end of a segment is often spread over tiny
+ * entries ("\r\n", "0\r\n\r\n"), so the tail is gathered across them. */
+static long tail_step(__u64 i, void *ctx)
+{
+	struct tail_walk *t = ctx;
+	struct http_data_event *e = scratch_record();
+	struct iovec v;
+	__u32 j, take, at;
+	__u64 n;
+
+	if (!e || !t->need || i > t->last)
+		return 1;
+	j = t->last - (__u32)i;
+	if (bpf_probe_read_user(&v, sizeof(v), (struct iovec *)t->iov + j))
+		return 1;
+	n = j == t->last ? t->last_n : v.iov_len;
+	take = n < t->need ? (__u32)n : t->need;
+	at = t->need - take;
+	t->need = at;
+	/* masks only for the verifier (need <= HTTP_TAIL_BYTES): tail[] is
+	 * followed by data[] in the record, so at + take stays inside it */
+	at &= HTTP_TAIL_BYTES - 1;
+	take &= 2 * HTTP_TAIL_BYTES - 1;
+	if (take && bpf_probe_read_user(e->tail + at, take, (__u8 *)v.iov_base + n - take)) {
+		t->need = HTTP_TAIL_BYTES; /* no tail rather than a wrong one */
+		return 1;
+	}
 	return 0;
 }
 
@@ -396,6 +435,15 @@ static __always_inline int copy_iov(__u64 iov_ptr, __u32 iovcnt, __u64 len, __u6
 	if (w.err)
 		return -1;
 	e->cap = w.off > w.want ? w.want : w.off;
+	if (len > w.want && len >= HTTP_TAIL_BYTES && w.seen == len) {
+		struct tail_walk t = {
+			.iov = iov_ptr, .last = w.last, .last_n = w.last_n, .need = HTTP_TAIL_BYTES,
+		};
+
+		bpf_loop(HTTP_IOV_MAX, tail_step, &t, 0);
+		if (!t.need)
+			e->tail_len = HTTP_TAIL_BYTES;
+	}
 	return 0;
 }
 
