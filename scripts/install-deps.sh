@@ -9,7 +9,7 @@ PKGS=(
   # unit tests and sanitizers/fuzzers (clang's runtime)
   libcmocka-dev libclang-rt-14-dev
   # kernel tests and benchmarks: real servers, clients and peer tracers
-  nginx wrk apache2-utils curl bpftrace libbpf-tools libcap2-bin
+  nginx wrk apache2-utils curl nodejs bpftrace libbpf-tools libcap2-bin
   procps util-linux iproute2
 )
 
