@@ -258,7 +258,7 @@ static __always_inline int infer_http(const __u8 *d, __u32 cap)
 
 /* Entry of any data syscall: one lookup for a known socket; for an unknown
  * fd, a second one, and the socket check only the first time. Global, like
- * io_exit, for the verifier's sake. */
+ * io_exit: see there. */
 __noinline int io_enter(__u32 fd, __u64 buf, __u32 iovcnt, __u32 kind, __u32 dir)
 {
 	struct conn_key key = { .pid = current_pid(), .fd = fd };
@@ -309,8 +309,8 @@ static __always_inline struct http_data_event *scratch_record(void)
 }
 
 /* Copy up to want bytes of a single user buffer into the scratch record;
- * the tail too when the segment is longer than the capture. Global: verified
- * on its own. 0, or -1 if the memory could not be read. */
+ * the tail too when the segment is longer than the capture. Global, like
+ * io_exit. 0, or -1 if the memory could not be read. */
 __noinline int copy_buf(__u64 buf, __u64 len, __u64 want)
 {
 	struct http_data_event *e = scratch_record();
@@ -449,8 +449,9 @@ static __always_inline int copy_iov(__u64 iov_ptr, __u32 iovcnt, __u64 len, __u6
 
 /* Exit of any data syscall: copy the payload of what really moved, decide
  * whether a new connection is HTTP, send the segment. A global function:
- * the verifier checks it once per program on its own, instead of once per
- * path of every caller, which keeps the load time of sonde http short. */
+ * the verifier checks it on its own, not along every path of its callers
+ * (measured: 23k instead of 74k instructions per exit program, about 1 s
+ * less to start sonde http). */
 __noinline int io_exit(long ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
