@@ -47,7 +47,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps demo test test-unit test-kernel test-fuzz bench-exec clean
+.PHONY: all deps demo test test-unit test-kernel test-fuzz bench-exec bench-http clean
 
 all: $(BUILD)/sonde
 
@@ -130,6 +130,10 @@ test: deps
 bench-exec: deps
 	$(Q)$(MAKE) --no-print-directory all $(BENCH_BINS)
 	$(Q)scripts/bench-exec.sh $(BUILD)
+
+bench-http: deps
+	$(Q)$(MAKE) --no-print-directory all $(BENCH_BINS)
+	$(Q)scripts/bench-http.sh $(BUILD)
 
 clean:
 	$(Q)rm -rf $(BUILD)

@@ -8,12 +8,8 @@
  * exec against no tracer. It writes results.json and report.md with medians
  * over rounds and a decision matrix. A tracer that cannot run is reported with
  * its reason, never skipped silently; no process outlives the harness. */
-#include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -24,7 +20,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <sys/types.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -35,31 +30,31 @@
 #include <linux/bpf.h>
 
 #include "cli/cli_common.h"
+#include "lab/report_text.h"
+#include "lab/stats.h"
+#include "lab/sysinfo.h"
+#include "lab/tracer_output.h"
+#include "lab/tracer_proc.h"
 
-#define NS_PER_MS 1000000ull
-#define NS_PER_SEC 1000000000ull
+#define NS_PER_MS LAB_NS_PER_MS
+#define NS_PER_SEC LAB_NS_PER_SEC
 #define RATES_MAX 8
 #define TRACERS_MAX 12
 #define ROUNDS_MAX 100
-#define PROGS_MAX 64
-#define REASON_BYTES 256
-#define PATH_BYTES 1024
+#define REASON_BYTES LAB_REASON_BYTES
+#define PATH_BYTES LAB_PATH_BYTES
 #define DIR_BYTES 512 /* --build and --out: leaves room for file names */
 #define DEFAULT_ROUNDS 5
 #define DEFAULT_DURATION_S 3.0
 #define DEFAULT_STORM_CPU 1
-/* Attach detection: poll this often; programs count as attached once their
- * set has not changed for ATTACH_STABLE_MS. */
-#define ATTACH_POLL_MS 50
-#define ATTACH_STABLE_MS 300
+#define ATTACH_POLL_MS LAB_ATTACH_POLL_MS
 #define DEFAULT_ATTACH_TIMEOUT_S 20.0
 /* After the storm: wait until the tracer's output stops growing for
  * DRAIN_STABLE_MS (at most DRAIN_MAX_MS) before reading stats and stopping. */
 #define DRAIN_POLL_MS 50
 #define DRAIN_STABLE_MS 250
 #define DRAIN_MAX_MS 5000
-/* SIGINT, then SIGKILL if the tracer has not exited after this long. */
-#define STOP_TIMEOUT_MS 10000
+#define STOP_TIMEOUT_MS LAB_STOP_TIMEOUT_MS
 /* The storm runs for its duration plus this much (reaping, start-up). */
 #define STORM_SLACK_MS 30000
 /* kprobe availability probe: how long sonde may run before it counts as
@@ -91,14 +86,6 @@ struct tracer {
 	bool available;
 	char reason[REASON_BYTES]; /* why not available */
 	int probe_exit; /* exit code of the availability probe, -1 if none */
-};
-
-struct prog_stat {
-	uint32_t id;
-	uint64_t run_time_ns;
-	uint64_t run_cnt;
-	char name[BPF_OBJ_NAME_LEN];
-	uint32_t type;
 };
 
 struct run {
@@ -179,323 +166,8 @@ static struct calib calibs[CALIB_COUNT] = {
 #define CALIB_RECORD_BYTES 64
 /* Room for every calibration record of a storm without a consumer. */
 #define CALIB_RINGBUF_BYTES (64u << 20)
-/* Process groups the harness must not leave behind (signal handler). */
-static volatile pid_t live_pgid[2];
 
 static int top_rate_idx(void);
-
-static uint64_t now_ns(void)
-{
-	return cli_now_ns();
-}
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
-static void kill_live_groups(void)
-{
-	for (int i = 0; i < 2; i++)
-		if (live_pgid[i] > 0)
-			kill(-live_pgid[i], SIGKILL);
-}
-
-static void on_fatal_signal(int sig)
-{
-	kill_live_groups();
-	for (int i = 0; i < 2; i++) /* reap them: no zombie outlives the harness */
-		if (live_pgid[i] > 0)
-			waitpid(live_pgid[i], NULL, 0);
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-static void read_first_line(const char *path, char *buf, size_t len)
-{
-	FILE *f = fopen(path, "r");
-
-	buf[0] = '\0';
-	if (!f)
-		return;
-	if (fgets(buf, (int)len, f))
-		buf[strcspn(buf, "\n")] = '\0';
-	fclose(f);
-}
-
-/* The last non-empty line of a file (a tool's final error), or "". */
-static void read_last_line(const char *path, char *buf, size_t len)
-{
-	char line[1024];
-	FILE *f = fopen(path, "r");
-
-	buf[0] = '\0';
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		line[strcspn(line, "\n")] = '\0';
-		if (line[0]) {
-			size_t n = strnlen(line, len - 1);
-
-			memcpy(buf, line, n);
-			buf[n] = '\0';
-		}
-	}
-	fclose(f);
-}
-
-static bool file_contains(const char *path, const char *needle)
-{
-	char line[4096];
-	bool found = false;
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f))
-		found = strstr(line, needle) != NULL;
-	fclose(f);
-	return found;
-}
-
-static long file_size(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) ? -1 : (long)st.st_size;
-}
-
-/* fork + exec argv in a new process group with stdin from /dev/null and
- * stdout/stderr to files. Returns the pid or a negative errno. */
-static pid_t spawn_logged(char *const argv[], const char *out_path, const char *err_path)
-{
-	pid_t pid = fork();
-
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		int in = open("/dev/null", O_RDONLY);
-		int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-		setpgid(0, 0);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		if (in < 0 || out < 0 || err < 0)
-			_exit(126);
-		dup2(in, 0);
-		dup2(out, 1);
-		dup2(err, 2);
-		execvp(argv[0], argv);
-		fprintf(stderr, "cannot execute %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	setpgid(pid, pid);
-	return pid;
-}
-
-/* Wait up to timeout_ms for pid: 0 with status and rusage filled, or
- * -ETIMEDOUT. */
-static int wait_exit(pid_t pid, unsigned timeout_ms, int *status, struct rusage *ru)
-{
-	uint64_t end = now_ns() + (uint64_t)timeout_ms * NS_PER_MS;
-
-	for (;;) {
-		pid_t r = wait4(pid, status, WNOHANG, ru);
-
-		if (r == pid)
-			return 0;
-		if (r < 0 && errno != EINTR)
-			return -errno;
-		if (now_ns() >= end)
-			return -ETIMEDOUT;
-		sleep_ms(10);
-	}
-}
-
-static int exit_code_of(int status)
-{
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : -1;
-}
-
-/* Is /proc/<pid> in process group pgid? */
-static bool proc_in_pgrp(const char *pid, pid_t pgid)
-{
-	char path[64], buf[512], *p;
-	int pgrp = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return false;
-	if (!fgets(buf, sizeof(buf), f))
-		buf[0] = '\0';
-	fclose(f);
-	p = strrchr(buf, ')'); /* comm may hold spaces and parentheses */
-	if (!p || sscanf(p + 1, " %*c %*d %d", &pgrp) != 1)
-		return false;
-	return pgrp == pgid;
-}
-
-static bool ids_contain(const uint32_t *ids, int n, uint32_t id)
-{
-	for (int i = 0; i < n; i++)
-		if (ids[i] == id)
-			return true;
-	return false;
-}
-
-/* BPF programs with an id above min_id that the processes of group pgid hold
- * (a program fd or a link fd: both show "prog_id:" in fdinfo). This keeps
- * programs that others load meanwhile out of the tracer's figures. */
-static int pgrp_prog_ids(pid_t pgid, uint32_t min_id, uint32_t *ids, int max)
-{
-	DIR *proc = opendir("/proc");
-	struct dirent *pe;
-	int n = 0;
-
-	if (!proc)
-		return -errno;
-	while ((pe = readdir(proc))) {
-		char path[PATH_BYTES];
-		DIR *fds;
-		struct dirent *fe;
-
-		if (!isdigit((unsigned char)pe->d_name[0]) || !proc_in_pgrp(pe->d_name, pgid))
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/fdinfo", pe->d_name);
-		fds = opendir(path);
-		if (!fds)
-			continue;
-		while ((fe = readdir(fds))) {
-			char fpath[PATH_BYTES], line[256];
-			FILE *f;
-
-			if (fe->d_name[0] == '.')
-				continue;
-			snprintf(fpath, sizeof(fpath), "/proc/%s/fdinfo/%s", pe->d_name, fe->d_name);
-			f = fopen(fpath, "r");
-			if (!f)
-				continue;
-			while (fgets(line, sizeof(line), f)) {
-				unsigned id;
-
-				if (sscanf(line, "prog_id: %u", &id) == 1 && id > min_id &&
-				    !ids_contain(ids, n, id) && n < max)
-					ids[n++] = id;
-			}
-			fclose(f);
-		}
-		closedir(fds);
-	}
-	closedir(proc);
-	return n;
-}
-
-/* CPU time (ns) of every thread of every process in group pgid, from
- * schedstat: exact, unlike clock ticks. */
-static uint64_t pgrp_cpu_ns(pid_t pgid)
-{
-	DIR *proc = opendir("/proc");
-	struct dirent *pe;
-	uint64_t total = 0;
-
-	if (!proc)
-		return 0;
-	while ((pe = readdir(proc))) {
-		char path[PATH_BYTES];
-		DIR *tasks;
-		struct dirent *te;
-
-		if (!isdigit((unsigned char)pe->d_name[0]) || !proc_in_pgrp(pe->d_name, pgid))
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/task", pe->d_name);
-		tasks = opendir(path);
-		if (!tasks)
-			continue;
-		while ((te = readdir(tasks))) {
-			char tpath[PATH_BYTES];
-			unsigned long long ns;
-			FILE *f;
-
-			if (te->d_name[0] == '.')
-				continue;
-			snprintf(tpath, sizeof(tpath), "/proc/%s/task/%s/schedstat", pe->d_name,
-				 te->d_name);
-			f = fopen(tpath, "r");
-			if (!f)
-				continue;
-			if (fscanf(f, "%llu", &ns) == 1)
-				total += ns;
-			fclose(f);
-		}
-		closedir(tasks);
-	}
-	closedir(proc);
-	return total;
-}
-
-static uint32_t max_prog_id(void)
-{
-	uint32_t id = 0, next;
-
-	while (!bpf_prog_get_next_id(id, &next))
-		id = next;
-	return id;
-}
-
-static int prog_stat_read(uint32_t id, struct prog_stat *ps)
-{
-	struct bpf_prog_info info;
-	uint32_t len = sizeof(info);
-	int fd = bpf_prog_get_fd_by_id(id), err = 0;
-
-	if (fd < 0)
-		return -errno;
-	memset(&info, 0, sizeof(info));
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		err = -errno;
-	close(fd);
-	if (err)
-		return err;
-	ps->id = id;
-	ps->run_time_ns = info.run_time_ns;
-	ps->run_cnt = info.run_cnt;
-	ps->type = info.type;
-	snprintf(ps->name, sizeof(ps->name), "%s", info.name);
-	return 0;
-}
-
-/* Find `"key":` after `from` in s and parse the number after it. */
-static bool json_num(const char *s, const char *key, double *out)
-{
-	char pat[64];
-	const char *p;
-
-	snprintf(pat, sizeof(pat), "\"%s\":", key);
-	p = strstr(s, pat);
-	if (!p)
-		return false;
-	*out = strtod(p + strlen(pat), NULL);
-	return true;
-}
-
-/* The number `"inner":` within the object `"outer":{...}`. */
-static bool json_obj_num(const char *s, const char *outer, const char *inner, double *out)
-{
-	char pat[64];
-	const char *p;
-
-	snprintf(pat, sizeof(pat), "\"%s\":{", outer);
-	p = strstr(s, pat);
-	return p && json_num(p, inner, out);
-}
 
 /* Count the exec records of this run: lines with the run's marker, that are
  * not exec_storm's own exec (its argv holds the marker too) and, for sonde's
@@ -521,68 +193,22 @@ static long count_marker_lines(const char *path, const char *marker, enum out_fo
 	return n;
 }
 
-/* Sum of "Lost N events" messages (libbpf-tools' perf buffer, bpftrace). */
-static long count_lost(const char *path)
-{
-	char line[1024];
-	long total = -1;
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		char *p = strstr(line, "Lost ");
-		long v;
-
-		if (p && sscanf(p, "Lost %ld events", &v) == 1)
-			total = (total < 0 ? 0 : total) + v;
-	}
-	fclose(f);
-	return total;
-}
-
 /* sonde's closing {"type":"stats",...} record: produced, delivered, the sum
  * of the dropped counters and the dropped object as text. 0 or -ENOENT. */
 static int parse_sonde_stats(const char *path, struct run *r)
 {
-	char *line = NULL;
-	size_t cap = 0;
-	int err = -ENOENT;
-	FILE *f = fopen(path, "r");
+	struct lab_sonde_stats st;
+	int err = lab_sonde_stats_read(path, &st);
 
-	if (!f)
-		return -errno;
-	while (getline(&line, &cap, f) > 0) {
-		const char *d, *end;
-		double v;
-
-		if (!strstr(line, "\"type\":\"stats\""))
-			continue;
-		r->produced = json_num(line, "produced", &v) ? (long)v : -1;
-		r->delivered = json_num(line, "delivered", &v) ? (long)v : -1;
-		r->filtered = json_num(line, "filtered", &v) ? (long)v : 0;
-		r->drops = 0;
-		r->drops_text[0] = '\0';
-		d = strstr(line, "\"dropped\":{");
-		if (d) {
-			d += strlen("\"dropped\":{");
-			end = strchr(d, '}');
-			if (end) {
-				snprintf(r->drops_text, sizeof(r->drops_text), "%.*s", (int)(end - d), d);
-				for (const char *p = d; p < end; p++) {
-					if (*p == ':') {
-						r->drops += strtol(p + 1, NULL, 10);
-					}
-				}
-			}
-		}
-		r->invariant = r->produced >= 0 && r->delivered >= 0 &&
-			       r->produced == r->delivered + r->filtered + r->drops;
-		err = 0;
-	}
-	free(line);
-	fclose(f);
-	return err;
+	if (err)
+		return err;
+	r->produced = st.produced;
+	r->delivered = st.delivered;
+	r->filtered = st.filtered;
+	r->drops = st.drops;
+	snprintf(r->drops_text, sizeof(r->drops_text), "%s", st.drops_text);
+	r->invariant = st.invariant;
+	return 0;
 }
 
 static void run_path(char *buf, size_t len, const struct run *r, const char *suffix)
@@ -599,79 +225,6 @@ static void fail(struct run *r, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(r->reason, sizeof(r->reason), fmt, ap);
 	va_end(ap);
-}
-
-/* Stop a tracer: SIGINT to its group, SIGKILL after STOP_TIMEOUT_MS; then make
- * sure nothing of its group is left. Fills exit code and CPU (wait4 rusage:
- * the tracer and the children it waited for). */
-static void tracer_stop(pid_t pid, struct run *r, bool *killed)
-{
-	struct rusage ru;
-	int status = 0;
-
-	*killed = false;
-	kill(-pid, SIGINT);
-	memset(&ru, 0, sizeof(ru));
-	if (wait_exit(pid, STOP_TIMEOUT_MS, &status, &ru)) {
-		*killed = true;
-		kill(-pid, SIGKILL);
-		wait_exit(pid, STOP_TIMEOUT_MS, &status, &ru);
-	}
-	kill(-pid, SIGKILL); /* leftovers of the group, if any */
-	live_pgid[0] = 0;
-	r->exit_code = *killed ? -1 : exit_code_of(status);
-	r->cpu_total_ms = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
-			  (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
-}
-
-/* Wait until the tracer's BPF programs are attached: new program ids held by
- * its process group, unchanged for ATTACH_STABLE_MS (and its ready line, if it
- * has one). Returns the number of programs or a negative errno with r failed. */
-static int tracer_wait_attached(const struct tracer *t, pid_t pid, uint32_t min_id,
-				const char *err_path, uint32_t *ids, struct run *r)
-{
-	uint64_t start = now_ns(), stable_since = 0;
-	uint64_t timeout = (uint64_t)(cfg.attach_timeout_s * NS_PER_SEC);
-	int n = 0, prev = -1;
-
-	for (;;) {
-		int status;
-		pid_t w = waitpid(pid, &status, WNOHANG);
-		bool ready;
-
-		if (w == pid) {
-			char last[200];
-
-			live_pgid[0] = 0;
-			kill(-pid, SIGKILL);
-			read_last_line(err_path, last, sizeof(last));
-			fail(r, "exited with code %d before attaching: %s", exit_code_of(status),
-			     last[0] ? last : "(no message)");
-			return -ECHILD;
-		}
-		n = pgrp_prog_ids(pid, min_id, ids, PROGS_MAX);
-		if (n != prev) {
-			prev = n;
-			stable_since = now_ns();
-		}
-		ready = !t->ready_stderr || file_contains(err_path, t->ready_stderr);
-		if (n > 0 && ready && now_ns() - stable_since >= (uint64_t)ATTACH_STABLE_MS * NS_PER_MS) {
-			r->attach_s = (double)(now_ns() - start) / NS_PER_SEC;
-			return n;
-		}
-		if (now_ns() - start > timeout) {
-			if (n > 0 && !ready)
-				fail(r, "%d BPF programs loaded but no '%s' on stderr within %g s", n,
-				     t->ready_stderr, cfg.attach_timeout_s);
-			else if (n > 0)
-				fail(r, "%d BPF programs loaded, not stable for %d ms within %g s", n,
-				     ATTACH_STABLE_MS, cfg.attach_timeout_s);
-			else
-				fail(r, "no BPF programs attached within %g s", cfg.attach_timeout_s);
-			return -ETIMEDOUT;
-		}
-		sleep_ms(ATTACH_POLL_MS);
-	}
 }
 
 static int storm_run(struct run *r)
@@ -707,21 +260,21 @@ static int storm_run(struct run *r)
 	}
 	argv[argc] = NULL;
 
-	pid = spawn_logged(argv, out_path, err_path);
+	pid = lab_spawn_logged(argv, out_path, err_path);
 	if (pid < 0) {
 		fail(r, "cannot start exec_storm: %s", strerror(-pid));
 		return pid;
 	}
-	live_pgid[1] = pid;
-	err = wait_exit(pid, (unsigned)(cfg.duration_s * 1000) + STORM_SLACK_MS, &status, &ru);
+	lab_pgrp_track(pid);
+	err = lab_wait_exit(pid, (unsigned)(cfg.duration_s * 1000) + STORM_SLACK_MS, &status, &ru);
 	kill(-pid, SIGKILL);
 	if (err) {
-		wait_exit(pid, STOP_TIMEOUT_MS, &status, &ru);
-		live_pgid[1] = 0;
+		lab_wait_exit(pid, STOP_TIMEOUT_MS, &status, &ru);
+		lab_pgrp_untrack(pid);
 		fail(r, "exec_storm did not finish in time");
 		return -ETIMEDOUT;
 	}
-	live_pgid[1] = 0;
+	lab_pgrp_untrack(pid);
 	f = fopen(out_path, "r");
 	json[0] = '\0';
 	if (f) {
@@ -732,16 +285,16 @@ static int storm_run(struct run *r)
 	if (!strstr(json, "\"type\":\"exec_storm\"")) {
 		char last[200];
 
-		read_last_line(err_path, last, sizeof(last));
-		fail(r, "exec_storm exited %d without a result: %s", exit_code_of(status), last);
+		lab_read_last_line(err_path, last, sizeof(last));
+		fail(r, "exec_storm exited %d without a result: %s", lab_exit_code(status), last);
 		return -EIO;
 	}
-	r->spawned = json_num(json, "spawned", &v) ? (long)v : 0;
-	r->failed_spawns = json_num(json, "failed", &v) ? (long)v : 0;
-	r->achieved_rate = json_num(json, "achieved_rate", &v) ? v : NAN;
-	r->wall_med_us = json_obj_num(json, "exec_wall_us", "median", &v) ? v : NAN;
-	r->wall_p99_us = json_obj_num(json, "exec_wall_us", "p99", &v) ? v : NAN;
-	r->spawn_med_us = json_obj_num(json, "spawn_us", "median", &v) ? v : NAN;
+	r->spawned = lab_json_num(json, "spawned", &v) ? (long)v : 0;
+	r->failed_spawns = lab_json_num(json, "failed", &v) ? (long)v : 0;
+	r->achieved_rate = lab_json_num(json, "achieved_rate", &v) ? v : NAN;
+	r->wall_med_us = lab_json_obj_num(json, "exec_wall_us", "median", &v) ? v : NAN;
+	r->wall_p99_us = lab_json_obj_num(json, "exec_wall_us", "p99", &v) ? v : NAN;
+	r->spawn_med_us = lab_json_obj_num(json, "spawn_us", "median", &v) ? v : NAN;
 	if (r->spawned <= 0) {
 		fail(r, "exec_storm started no process (%ld failed spawns)", r->failed_spawns);
 		return -EIO;
@@ -749,25 +302,21 @@ static int storm_run(struct run *r)
 	return 0;
 }
 
-static void bpf_stats_sum(const struct prog_stat *ps, int n, uint64_t *rt, uint64_t *cnt)
+/* Fill r from a stopped tracer: exit code and CPU (wait4 rusage: the tracer
+ * and the children it waited for). */
+static void run_take_stop(struct run *r, const struct lab_tracer *lt)
 {
-	*rt = *cnt = 0;
-	for (int i = 0; i < n; i++) {
-		*rt += ps[i].run_time_ns;
-		*cnt += ps[i].run_cnt;
-	}
+	r->exit_code = lt->exit_code;
+	r->cpu_total_ms = lt->cpu_total_ms;
 }
 
 static void run_one(struct run *r)
 {
 	const struct tracer *t = &tracers[r->tracer_idx];
 	char out_path[PATH_BYTES], err_path[PATH_BYTES];
-	uint32_t ids[PROGS_MAX], min_id = 0;
-	struct prog_stat before[PROGS_MAX], after[PROGS_MAX];
-	int nids = 0, nbefore = 0, nafter = 0;
-	uint64_t cpu0 = 0, cpu1 = 0;
-	pid_t pid = 0;
-	bool killed;
+	struct lab_tracer lt;
+	int nids = 0;
+	bool traced = t->fmt != FMT_NONE;
 
 	r->ok = true;
 	r->drops = r->lost = r->produced = r->delivered = -1;
@@ -777,84 +326,58 @@ static void run_one(struct run *r)
 	run_path(out_path, sizeof(out_path), r, "out");
 	run_path(err_path, sizeof(err_path), r, "err");
 
-	if (t->fmt != FMT_NONE) {
-		min_id = max_prog_id();
-		pid = spawn_logged(t->argv, out_path, err_path);
-		if (pid < 0) {
-			fail(r, "cannot start %s: %s", t->argv[0], strerror(-pid));
+	if (traced) {
+		if (lab_tracer_start(&lt, t->argv, out_path, err_path, r->reason, sizeof(r->reason))) {
+			r->ok = false;
 			return;
 		}
-		live_pgid[0] = pid;
-		nids = tracer_wait_attached(t, pid, min_id, err_path, ids, r);
+		nids = lab_tracer_wait_attached(&lt, t->ready_stderr, cfg.attach_timeout_s, r->reason,
+						sizeof(r->reason));
+		r->attach_s = lt.attach_s;
 		if (nids < 0) {
-			if (live_pgid[0])
-				tracer_stop(pid, r, &killed);
+			r->ok = false;
+			if (lt.pid) {
+				lab_tracer_stop(&lt);
+				run_take_stop(r, &lt);
+			}
 			return;
 		}
 		r->nprogs = nids;
-		for (int i = 0; i < nids; i++)
-			if (!prog_stat_read(ids[i], &before[nbefore]))
-				nbefore++;
-		cpu0 = pgrp_cpu_ns(pid);
+		lab_tracer_mark(&lt);
 	}
 
 	if (storm_run(r)) {
-		if (pid > 0)
-			tracer_stop(pid, r, &killed);
+		if (traced) {
+			lab_tracer_stop(&lt);
+			run_take_stop(r, &lt);
+		}
 		return;
 	}
 
-	if (pid > 0) {
-		/* Let the tracer catch up with what is buffered before stopping it. */
-		uint64_t start = now_ns(), stable_since = now_ns();
-		long size = file_size(out_path);
+	if (traced) {
+		/* Let the tracer catch up with what is buffered before stopping it,
+		 * then read its programs' figures while they still exist. */
+		lab_tracer_drain(&lt, DRAIN_POLL_MS, DRAIN_STABLE_MS, DRAIN_MAX_MS);
+		lab_tracer_sample(&lt);
+		lab_tracer_stop(&lt);
+		run_take_stop(r, &lt);
+		r->cpu_storm_ms = lab_tracer_cpu_ms(&lt);
 
-		while (now_ns() - start < (uint64_t)DRAIN_MAX_MS * NS_PER_MS &&
-		       now_ns() - stable_since < (uint64_t)DRAIN_STABLE_MS * NS_PER_MS) {
-			long s;
-
-			sleep_ms(DRAIN_POLL_MS);
-			s = file_size(out_path);
-			if (s != size) {
-				size = s;
-				stable_since = now_ns();
-			}
-		}
-		cpu1 = pgrp_cpu_ns(pid);
-		/* Programs of this run, read before the tracer is stopped; a program
-		 * that appeared after attach counts from zero. */
-		nids = pgrp_prog_ids(pid, min_id, ids, PROGS_MAX);
-		for (int i = 0; i < nids; i++)
-			if (!prog_stat_read(ids[i], &after[nafter]))
-				nafter++;
-		tracer_stop(pid, r, &killed);
-		r->cpu_storm_ms = (double)(cpu1 - cpu0) / NS_PER_MS;
-
-		if (stats_fd >= 0 && nafter > 0) {
-			uint64_t rt0, cnt0, rt1, cnt1;
+		if (stats_fd >= 0 && lt.nafter > 0) {
 			char *p = r->progs_text;
 			size_t left = sizeof(r->progs_text);
 
-			bpf_stats_sum(after, nafter, &rt1, &cnt1);
-			rt0 = cnt0 = 0;
-			for (int i = 0; i < nafter; i++) {
-				uint64_t prt = after[i].run_time_ns, pcnt = after[i].run_cnt;
+			for (int i = 0; i < lt.nafter; i++) {
+				uint64_t prt, pcnt;
 				int w;
 
-				for (int j = 0; j < nbefore; j++) {
-					if (before[j].id == after[i].id) {
-						prt -= before[j].run_time_ns;
-						pcnt -= before[j].run_cnt;
-					}
-				}
-				rt0 += after[i].run_time_ns - prt;
-				cnt0 += after[i].run_cnt - pcnt;
+				lab_tracer_prog_delta(&lt, i, &prt, &pcnt);
 				if ((double)prt / (double)r->spawned > r->top_prog_ns_per_exec) {
 					r->top_prog_ns_per_exec = (double)prt / (double)r->spawned;
-					snprintf(r->top_prog, sizeof(r->top_prog), "%s", after[i].name);
+					snprintf(r->top_prog, sizeof(r->top_prog), "%s", lt.after[i].name);
 				}
 				/* Per program: name, runs per exec, ns per run. */
-				w = snprintf(p, left, "%s%s %.2fx %.0fns", i ? ", " : "", after[i].name,
+				w = snprintf(p, left, "%s%s %.2fx %.0fns", i ? ", " : "", lt.after[i].name,
 					     (double)pcnt / (double)r->spawned,
 					     pcnt ? (double)prt / (double)pcnt : 0.0);
 				if (w > 0 && (size_t)w < left) {
@@ -862,24 +385,23 @@ static void run_one(struct run *r)
 					left -= (size_t)w;
 				}
 			}
-			r->nprogs = nafter;
-			r->run_time_ns = rt1 - rt0;
-			r->run_cnt = cnt1 - cnt0;
+			r->nprogs = lt.nafter;
+			lab_tracer_bpf_totals(&lt, &r->run_time_ns, &r->run_cnt);
 			r->ns_per_exec = (double)r->run_time_ns / (double)r->spawned;
 		}
 
-		if (killed)
+		if (lt.killed)
 			fail(r, "did not exit within %d s of SIGINT (killed)", STOP_TIMEOUT_MS / 1000);
 		else if (r->exit_code != 0) {
 			char last[200];
 
-			read_last_line(err_path, last, sizeof(last));
+			lab_read_last_line(err_path, last, sizeof(last));
 			fail(r, "exited with code %d: %s", r->exit_code, last);
 		}
 		r->captured = count_marker_lines(out_path, r->marker, t->fmt);
-		r->lost = count_lost(err_path);
+		r->lost = lab_count_lost(err_path);
 		if (t->fmt == FMT_TEXT) {
-			long l = count_lost(out_path);
+			long l = lab_count_lost(out_path);
 
 			if (l >= 0)
 				r->lost = (r->lost < 0 ? 0 : r->lost) + l;
@@ -900,7 +422,7 @@ static void calibrate(enum calib_kind kind, int rate_idx)
 	struct calib *c = &calibs[kind];
 	uint64_t flags = kind == CALIB_RINGBUF_QUIET ? BPF_RB_NO_WAKEUP : BPF_RB_FORCE_WAKEUP;
 	struct bpf_insn insns[16];
-	struct prog_stat before, after;
+	struct lab_prog_stat before, after;
 	struct bpf_prog_info info;
 	uint32_t len = sizeof(info);
 	int n = 0, map_fd = -1, prog_fd = -1, link_fd = -1;
@@ -965,7 +487,7 @@ static void calibrate(enum calib_kind kind, int rate_idx)
 	r.rate_idx = rate_idx;
 	snprintf(r.label, sizeof(r.label), "calib-%d", (int)kind);
 	snprintf(r.marker, sizeof(r.marker), "sbcalib%08x", (unsigned)rand());
-	if (prog_stat_read(info.id, &before) || storm_run(&r) || prog_stat_read(info.id, &after)) {
+	if (lab_prog_stat_read(info.id, &before) || storm_run(&r) || lab_prog_stat_read(info.id, &after)) {
 		snprintf(c->error, sizeof(c->error), "%s",
 			 r.reason[0] ? r.reason : "reading its run-time statistics failed");
 	} else if (after.run_cnt > before.run_cnt) {
@@ -1037,38 +559,34 @@ static bool in_path(const char *prog)
 static void sonde_probe(struct tracer *t)
 {
 	char out_path[PATH_BYTES], err_path[PATH_BYTES], line[200];
-	struct run dummy;
+	struct lab_tracer lt;
 	int status;
-	pid_t pid;
-	uint64_t start = now_ns();
+	uint64_t start = lab_now_ns();
 
 	snprintf(out_path, sizeof(out_path), "%s/runs/probe-%.32s.out", cfg.out, t->name);
 	snprintf(err_path, sizeof(err_path), "%s/runs/probe-%.32s.err", cfg.out, t->name);
-	pid = spawn_logged(t->argv, out_path, err_path);
-	if (pid < 0) {
+	if (lab_tracer_start(&lt, t->argv, out_path, err_path, line, sizeof(line))) {
 		t->available = false;
-		snprintf(t->reason, sizeof(t->reason), "cannot start: %s", strerror(-pid));
+		snprintf(t->reason, sizeof(t->reason), "cannot start: %s", line);
 		return;
 	}
-	live_pgid[0] = pid;
-	while (now_ns() - start < (uint64_t)PROBE_TIMEOUT_MS * NS_PER_MS) {
-		if (waitpid(pid, &status, WNOHANG) == pid) {
-			live_pgid[0] = 0;
-			kill(-pid, SIGKILL);
-			t->probe_exit = exit_code_of(status);
-			read_first_line(err_path, line, sizeof(line));
+	while (lab_now_ns() - start < (uint64_t)PROBE_TIMEOUT_MS * NS_PER_MS) {
+		if (waitpid(lt.pid, &status, WNOHANG) == lt.pid) {
+			lab_pgrp_untrack(lt.pid);
+			kill(-lt.pid, SIGKILL);
+			t->probe_exit = lab_exit_code(status);
+			lab_read_first_line(err_path, line, sizeof(line));
 			t->available = false;
 			snprintf(t->reason, sizeof(t->reason), "exit %d: %s", t->probe_exit,
 				 line[0] ? line : "(no message)");
 			return;
 		}
-		if (t->ready_stderr && file_contains(err_path, t->ready_stderr))
+		if (t->ready_stderr && lab_file_contains(err_path, t->ready_stderr))
 			break;
-		sleep_ms(ATTACH_POLL_MS);
+		lab_sleep_ms(ATTACH_POLL_MS);
 	}
 	/* It attached (or kept running): benchmark it like the others. */
-	memset(&dummy, 0, sizeof(dummy));
-	tracer_stop(pid, &dummy, &(bool){ false });
+	lab_tracer_stop(&lt);
 }
 
 static int tracers_setup(void)
@@ -1139,26 +657,6 @@ static int tracers_setup(void)
 		if (tracers[i].is_sonde && tracers[i].available && !strcmp(tracers[i].name, "sonde-kprobe"))
 			sonde_probe(&tracers[i]);
 	return 0;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	int m = 0;
-
-	for (int i = 0; i < n; i++) /* NaN values are unknowns: left out */
-		if (!isnan(v[i]))
-			v[m++] = v[i];
-	if (!m)
-		return NAN;
-	qsort(v, (size_t)m, sizeof(*v), cmp_double);
-	return m % 2 ? v[m / 2] : (v[m / 2 - 1] + v[m / 2]) / 2;
 }
 
 struct summary {
@@ -1233,52 +731,20 @@ static void summarize(int ti, int ri, struct summary *s)
 		return;
 	}
 	s->attach_s /= n;
-	s->achieved = median(v[0], n);
-	s->expected = median(v[1], n);
-	s->captured = median(v[2], n);
-	s->capture_pct = median(v[3], n);
-	s->drops = median(v[4], n);
-	s->lost = median(v[5], n);
-	s->ns_per_exec = median(v[6], n);
-	s->runs_per_exec = median(v[7], n);
-	s->cpu_storm_ms = median(v[8], n);
-	s->cpu_total_ms = median(v[9], n);
-	s->wall_med_us = median(v[10], n);
-	s->extra_wall_us = median(v[11], n);
+	s->achieved = lab_median(v[0], n);
+	s->expected = lab_median(v[1], n);
+	s->captured = lab_median(v[2], n);
+	s->capture_pct = lab_median(v[3], n);
+	s->drops = lab_median(v[4], n);
+	s->lost = lab_median(v[5], n);
+	s->ns_per_exec = lab_median(v[6], n);
+	s->runs_per_exec = lab_median(v[7], n);
+	s->cpu_storm_ms = lab_median(v[8], n);
+	s->cpu_total_ms = lab_median(v[9], n);
+	s->wall_med_us = lab_median(v[10], n);
+	s->extra_wall_us = lab_median(v[11], n);
 	if (!s->ns_min && !s->ns_max)
 		s->ns_min = s->ns_max = NAN;
-}
-
-/* "%.*f" or "n/a" for NaN, into a rotating set of buffers. */
-static const char *fmt_num(double v, int prec)
-{
-	static char bufs[64][32]; /* more than any one fprintf uses */
-	static int next;
-	char *b = bufs[next++ % 64];
-
-	if (isnan(v))
-		return "n/a";
-	snprintf(b, 32, "%.*f", prec, v);
-	return b;
-}
-
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20)
-			fprintf(f, "\\u%04x", *p);
-		else
-			fputc(*p, f);
-	}
-	fputc('"', f);
-}
-
-static const char *json_num_or_null(double v, int prec)
-{
-	return isnan(v) ? "null" : fmt_num(v, prec);
 }
 
 /* Rank of the sonde implementations: capture completeness, then the worst
@@ -1365,7 +831,7 @@ static bool clearly_above(int ta, int tb, int ri, enum metric m, double b_median
 		*min = fmin(*min, d[j]);
 		*max = fmax(*max, d[j]);
 	}
-	*med = median(d, k);
+	*med = lab_median(d, k);
 	return k >= PAIRED_ROUNDS_MIN ? *min > 0 : *med > NS_TIE_FRACTION * b_median;
 }
 
@@ -1473,24 +939,24 @@ static void write_results_json(const char *path, const struct candidate *c, int 
 	}
 	uname(&u);
 	fprintf(f, "{\"benchmark\":\"exec\",\"kernel\":");
-	json_str(f, u.release);
+	lab_json_str(f, u.release);
 	fprintf(f, ",\"cpus\":%ld,\"loadavg_start\":", sysconf(_SC_NPROCESSORS_ONLN));
-	json_str(f, loadavg_start);
+	lab_json_str(f, loadavg_start);
 	fprintf(f, ",\"loadavg_end\":");
-	json_str(f, loadavg_end);
+	lab_json_str(f, loadavg_end);
 	fprintf(f, ",\n\"config\":{\"rounds\":%d,\"duration_s\":%g,\"storm_cpu\":%ld,\"rates\":[",
 		cfg.rounds, cfg.duration_s, cfg.storm_cpu);
 	for (int i = 0; i < cfg.nrates; i++)
 		fprintf(f, "%s%ld", i ? "," : "", cfg.rates[i]);
 	fprintf(f, "],\"bpf_stats\":");
-	json_str(f, stats_fd >= 0 ? "enabled" : stats_error);
+	lab_json_str(f, stats_fd >= 0 ? "enabled" : stats_error);
 	fprintf(f, "},\n\"calibration\":[");
 	for (int k = 0; k < CALIB_COUNT; k++) {
 		fprintf(f, "%s{\"program\":", k ? "," : "");
-		json_str(f, calibs[k].what);
+		lab_json_str(f, calibs[k].what);
 		fprintf(f, ",\"ns_per_run\":%s,\"runs\":%ld,\"error\":",
-			json_num_or_null(calibs[k].ns, 1), calibs[k].runs);
-		json_str(f, calibs[k].error);
+			lab_json_num_or_null(calibs[k].ns, 1), calibs[k].runs);
+		lab_json_str(f, calibs[k].error);
 		fprintf(f, "}");
 	}
 	fprintf(f, "],\n\"targets\":{\"capture_pct_at_rate\":%d,\"capture_pct\":100,"
@@ -1499,7 +965,7 @@ static void write_results_json(const char *path, const struct candidate *c, int 
 	for (int i = 0; i < ntracers; i++) {
 		fprintf(f, "%s\n {\"name\":\"%s\",\"available\":%s,\"reason\":", i ? "," : "",
 			tracers[i].name, tracers[i].available ? "true" : "false");
-		json_str(f, tracers[i].reason);
+		lab_json_str(f, tracers[i].reason);
 		fprintf(f, ",\"probe_exit_code\":%d,\"command\":", tracers[i].probe_exit);
 		if (tracers[i].argv[0]) {
 			char cmd[512] = "";
@@ -1508,7 +974,7 @@ static void write_results_json(const char *path, const struct candidate *c, int 
 				strncat(cmd, a ? " " : "", sizeof(cmd) - strlen(cmd) - 1);
 				strncat(cmd, tracers[i].argv[a], sizeof(cmd) - strlen(cmd) - 1);
 			}
-			json_str(f, cmd);
+			lab_json_str(f, cmd);
 		} else {
 			fprintf(f, "null");
 		}
@@ -1530,15 +996,15 @@ static void write_results_json(const char *path, const struct candidate *c, int 
 				   "\"cpu_storm_ms\":%s,\"cpu_total_ms\":%s,\"exec_wall_median_us\":%s,"
 				   "\"extra_wall_us\":%s,\"attach_s\":%s}",
 				first ? "" : ",", tracers[ti].name, cfg.rates[ri], s.runs, s.ok,
-				json_num_or_null(s.achieved, 1), json_num_or_null(s.expected, 0),
-				json_num_or_null(s.captured, 0), json_num_or_null(s.capture_pct, 3),
-				json_num_or_null(s.capture_min_pct, 3), s.complete ? "true" : "false",
-				json_num_or_null(s.drops, 0), json_num_or_null(s.lost, 0),
-				json_num_or_null(s.ns_per_exec, 1), json_num_or_null(s.ns_min, 1),
-				json_num_or_null(s.ns_max, 1), json_num_or_null(s.runs_per_exec, 2),
-				json_num_or_null(s.cpu_storm_ms, 1), json_num_or_null(s.cpu_total_ms, 1),
-				json_num_or_null(s.wall_med_us, 1), json_num_or_null(s.extra_wall_us, 1),
-				json_num_or_null(s.ok ? s.attach_s : NAN, 2));
+				lab_json_num_or_null(s.achieved, 1), lab_json_num_or_null(s.expected, 0),
+				lab_json_num_or_null(s.captured, 0), lab_json_num_or_null(s.capture_pct, 3),
+				lab_json_num_or_null(s.capture_min_pct, 3), s.complete ? "true" : "false",
+				lab_json_num_or_null(s.drops, 0), lab_json_num_or_null(s.lost, 0),
+				lab_json_num_or_null(s.ns_per_exec, 1), lab_json_num_or_null(s.ns_min, 1),
+				lab_json_num_or_null(s.ns_max, 1), lab_json_num_or_null(s.runs_per_exec, 2),
+				lab_json_num_or_null(s.cpu_storm_ms, 1), lab_json_num_or_null(s.cpu_total_ms, 1),
+				lab_json_num_or_null(s.wall_med_us, 1), lab_json_num_or_null(s.extra_wall_us, 1),
+				lab_json_num_or_null(s.ok ? s.attach_s : NAN, 2));
 			first = 0;
 		}
 	}
@@ -1548,12 +1014,12 @@ static void write_results_json(const char *path, const struct candidate *c, int 
 			   "\"ns_target_met\":%s,\"ns_per_exec_top_rate\":%s,\"cpu_storm_ms_top_rate\":%s}",
 			i ? "," : "", tracers[c[i].ti].name, c[i].complete ? "true" : "false",
 			c[i].capture_measured ? (c[i].capture_met ? "true" : "false") : "null",
-			c[i].ns_met ? "true" : "false", json_num_or_null(c[i].ns, 1),
-			json_num_or_null(c[i].cpu, 1));
+			c[i].ns_met ? "true" : "false", lab_json_num_or_null(c[i].ns, 1),
+			lab_json_num_or_null(c[i].cpu, 1));
 	}
 	fprintf(f, "],\"recommended\":");
 	if (nc)
-		json_str(f, tracers[c[0].ti].name);
+		lab_json_str(f, tracers[c[0].ti].name);
 	else
 		fprintf(f, "null");
 	fprintf(f, "},\n\"runs\":[");
@@ -1563,26 +1029,26 @@ static void write_results_json(const char *path, const struct candidate *c, int 
 		fprintf(f, "%s\n {\"round\":%d,\"rate\":%ld,\"tracer\":\"%s\",\"ok\":%s,\"reason\":",
 			i ? "," : "", r->round + 1, cfg.rates[r->rate_idx], tracers[r->tracer_idx].name,
 			r->ok ? "true" : "false");
-		json_str(f, r->reason);
+		lab_json_str(f, r->reason);
 		fprintf(f, ",\"marker\":\"%s\",\"spawned\":%ld,\"failed_spawns\":%ld,"
 			   "\"achieved_rate\":%s,\"exec_wall_median_us\":%s,\"exec_wall_p99_us\":%s,"
 			   "\"spawn_median_us\":%s,\"captured\":%ld,\"produced\":%ld,\"delivered\":%ld,"
 			   "\"drops\":%ld,\"stats_invariant_ok\":%s,\"dropped\":",
-			r->marker, r->spawned, r->failed_spawns, json_num_or_null(r->achieved_rate, 1),
-			json_num_or_null(r->wall_med_us, 1), json_num_or_null(r->wall_p99_us, 1),
-			json_num_or_null(r->spawn_med_us, 1), r->captured, r->produced, r->delivered,
+			r->marker, r->spawned, r->failed_spawns, lab_json_num_or_null(r->achieved_rate, 1),
+			lab_json_num_or_null(r->wall_med_us, 1), lab_json_num_or_null(r->wall_p99_us, 1),
+			lab_json_num_or_null(r->spawn_med_us, 1), r->captured, r->produced, r->delivered,
 			r->drops, r->invariant < 0 ? "null" : r->invariant ? "true" : "false");
-		json_str(f, r->drops_text);
+		lab_json_str(f, r->drops_text);
 		fprintf(f, ",\"lost\":%ld,\"bpf_programs\":%d,\"bpf_program_costs\":", r->lost,
 			r->nprogs);
-		json_str(f, r->progs_text);
+		lab_json_str(f, r->progs_text);
 		fprintf(f, ",\"bpf_run_time_ns\":%llu,\"bpf_run_cnt\":%llu,\"ns_per_exec\":%s,"
 			   "\"cpu_storm_ms\":%s,\"cpu_total_ms\":%s,\"extra_wall_us\":%s,"
 			   "\"attach_s\":%s,\"exit_code\":%d}",
 			(unsigned long long)r->run_time_ns, (unsigned long long)r->run_cnt,
-			json_num_or_null(r->ns_per_exec, 1), json_num_or_null(r->cpu_storm_ms, 1),
-			json_num_or_null(r->cpu_total_ms, 1), json_num_or_null(r->extra_wall_us, 1),
-			json_num_or_null(r->attach_s, 2), r->exit_code);
+			lab_json_num_or_null(r->ns_per_exec, 1), lab_json_num_or_null(r->cpu_storm_ms, 1),
+			lab_json_num_or_null(r->cpu_total_ms, 1), lab_json_num_or_null(r->extra_wall_us, 1),
+			lab_json_num_or_null(r->attach_s, 2), r->exit_code);
 	}
 	fprintf(f, "]}\n");
 	fclose(f);
@@ -1629,25 +1095,14 @@ static void write_report(const char *path, const struct candidate *c, int nc)
 {
 	FILE *f = fopen(path, "w");
 	struct utsname u;
-	char model[128] = "unknown", line[256];
-	FILE *ci = fopen("/proc/cpuinfo", "r");
+	char model[128];
 	int top = top_rate_idx(), tgt = target_rate_idx();
 
 	if (!f) {
 		fprintf(stderr, "bench_exec: cannot write %s: %s\n", path, strerror(errno));
 		return;
 	}
-	while (ci && fgets(line, sizeof(line), ci)) {
-		char *p = strstr(line, "model name");
-
-		if (p && (p = strchr(p, ':'))) {
-			snprintf(model, sizeof(model), "%s", p + 2);
-			model[strcspn(model, "\n")] = '\0';
-			break;
-		}
-	}
-	if (ci)
-		fclose(ci);
+	lab_sysinfo_cpu_model(model, sizeof(model));
 	uname(&u);
 
 	fprintf(f, "# sonde exec benchmark\n\n");
@@ -1657,7 +1112,7 @@ static void write_report(const char *path, const struct candidate *c, int nc)
 		   "round, rotated order); exec_storm %s%s%s, running `tiny_true` "
 		   "(static, exits at once). Figures are medians over the rounds that ran.\n\n",
 		cfg.rounds, cfg.duration_s, cfg.storm_cpu >= 0 ? "pinned to CPU " : "not pinned",
-		cfg.storm_cpu >= 0 ? fmt_num((double)cfg.storm_cpu, 0) : "",
+		cfg.storm_cpu >= 0 ? lab_fmt_num((double)cfg.storm_cpu, 0) : "",
 		cfg.storm_cpu >= 0 ? " (its children inherit it)" : "");
 	fprintf(f, "- **captured**: exec records in the tracer's output carrying the run's "
 		   "unique argv marker, against processes exec_storm actually started.\n"
@@ -1706,20 +1161,20 @@ static void write_report(const char *path, const struct candidate *c, int nc)
 			summarize(ti, ri, &s);
 			if (tracers[ti].fmt == FMT_NONE) {
 				fprintf(f, "| none | %d/%d | %s | – | – | – | – | – | – | – | – | %s (%s–%s) | 0 |\n",
-					s.ok, s.runs, fmt_num(s.achieved, 0), fmt_num(s.wall_med_us, 1),
-					fmt_num(s.ok ? s.wall_min_us : NAN, 1),
-					fmt_num(s.ok ? s.wall_max_us : NAN, 1));
+					s.ok, s.runs, lab_fmt_num(s.achieved, 0), lab_fmt_num(s.wall_med_us, 1),
+					lab_fmt_num(s.ok ? s.wall_min_us : NAN, 1),
+					lab_fmt_num(s.ok ? s.wall_max_us : NAN, 1));
 				continue;
 			}
 			fprintf(f, "| %s | %d/%d | %s | %s / %s | %s (%s) | %s | %s | %s (%s–%s) | %s | %s | %s | %s (%s–%s) | %s |\n",
-				tracers[ti].name, s.ok, s.runs, fmt_num(s.achieved, 0),
-				fmt_num(s.captured, 0), fmt_num(s.expected, 0), fmt_num(s.capture_pct, 2),
-				fmt_num(s.capture_min_pct, 2), fmt_num(s.drops, 0), fmt_num(s.lost, 0),
-				fmt_num(s.ns_per_exec, 0), fmt_num(s.ns_min, 0), fmt_num(s.ns_max, 0),
-				fmt_num(s.runs_per_exec, 2), fmt_num(s.cpu_storm_ms, 0),
-				fmt_num(s.cpu_total_ms, 0), fmt_num(s.wall_med_us, 1),
-				fmt_num(s.ok ? s.wall_min_us : NAN, 1), fmt_num(s.ok ? s.wall_max_us : NAN, 1),
-				fmt_num(s.extra_wall_us, 1));
+				tracers[ti].name, s.ok, s.runs, lab_fmt_num(s.achieved, 0),
+				lab_fmt_num(s.captured, 0), lab_fmt_num(s.expected, 0), lab_fmt_num(s.capture_pct, 2),
+				lab_fmt_num(s.capture_min_pct, 2), lab_fmt_num(s.drops, 0), lab_fmt_num(s.lost, 0),
+				lab_fmt_num(s.ns_per_exec, 0), lab_fmt_num(s.ns_min, 0), lab_fmt_num(s.ns_max, 0),
+				lab_fmt_num(s.runs_per_exec, 2), lab_fmt_num(s.cpu_storm_ms, 0),
+				lab_fmt_num(s.cpu_total_ms, 0), lab_fmt_num(s.wall_med_us, 1),
+				lab_fmt_num(s.ok ? s.wall_min_us : NAN, 1), lab_fmt_num(s.ok ? s.wall_max_us : NAN, 1),
+				lab_fmt_num(s.extra_wall_us, 1));
 		}
 		fprintf(f, "\n");
 	}
@@ -1811,8 +1266,8 @@ static void write_report(const char *path, const struct candidate *c, int nc)
 			summarize(c[i].ti, tgt, &s);
 		fprintf(f, "| %s | %s | %s | %s | %s | %s |\n", tracers[c[i].ti].name,
 			tgt < 0 ? "not measured" :
-				  (s.ok ? fmt_num(s.capture_min_pct, 2) : "no run succeeded"),
-			fmt_num(s.achieved_min, 0), fmt_num(c[i].ns_worst, 0),
+				  (s.ok ? lab_fmt_num(s.capture_min_pct, 2) : "no run succeeded"),
+			lab_fmt_num(s.achieved_min, 0), lab_fmt_num(c[i].ns_worst, 0),
 			tgt < 0 ? "not measured (rate not in the list)" : yes_no(c[i].capture_met),
 			yes_no(c[i].ns_met));
 	}
@@ -1852,8 +1307,8 @@ static void write_report(const char *path, const struct candidate *c, int nc)
 				 c[i].diff_max, c[i].tier ? "dearer" : "tie");
 		fprintf(f, "| %d | %s | %s | %s | %s | %s | %s | %s | %s |\n", i + 1,
 			tracers[c[i].ti].name, c[i].complete ? "yes" : "no",
-			fmt_num(c[i].capture_min, 2), fmt_num(c[i].ns, 0), vs, fmt_num(c[i].cpu, 0),
-			fmt_num(c[i].extra_wall, 1),
+			lab_fmt_num(c[i].capture_min, 2), lab_fmt_num(c[i].ns, 0), vs, lab_fmt_num(c[i].cpu, 0),
+			lab_fmt_num(c[i].extra_wall, 1),
 			(c[i].capture_met && c[i].ns_met) ? "both met" :
 			(c[i].capture_met || c[i].ns_met) ? "one missed" : "both missed");
 	}
@@ -1865,9 +1320,9 @@ static void write_report(const char *path, const struct candidate *c, int nc)
 			continue;
 		summarize(ti, top, &s);
 		fprintf(f, "| peer | %s | %s | %s | %s | – | %s | %s | – |\n", tracers[ti].name,
-			s.complete ? "yes" : "no", fmt_num(s.capture_min_pct, 2),
-			fmt_num(s.ns_per_exec, 0), fmt_num(s.cpu_storm_ms, 0),
-			fmt_num(s.extra_wall_us, 1));
+			s.complete ? "yes" : "no", lab_fmt_num(s.capture_min_pct, 2),
+			lab_fmt_num(s.ns_per_exec, 0), lab_fmt_num(s.cpu_storm_ms, 0),
+			lab_fmt_num(s.extra_wall_us, 1));
 	}
 	fprintf(f, "\n");
 	if (!nc) {
@@ -1880,38 +1335,38 @@ static void write_report(const char *path, const struct candidate *c, int nc)
 			fprintf(f, "It delivered every exec in every round at every rate with no drop");
 		else
 			fprintf(f, "No implementation captured everything; it lost the least "
-				   "(worst round %s %% at %ld exec/s)", fmt_num(w->capture_min, 2),
+				   "(worst round %s %% at %ld exec/s)", lab_fmt_num(w->capture_min, 2),
 				cfg.rates[top]);
 		fprintf(f, ", at %s ns in the kernel per exec and %s ms of tracer CPU at %ld exec/s.",
-			fmt_num(w->ns, 0), fmt_num(w->cpu, 0), cfg.rates[top]);
+			lab_fmt_num(w->ns, 0), lab_fmt_num(w->cpu, 0), cfg.rates[top]);
 		for (int i = 1; i < nc; i++) {
 			const struct candidate *o = &c[i];
 
 			fprintf(f, " %s: ", tracers[o->ti].name);
 			if (w->complete != o->complete)
-				fprintf(f, "not complete (worst round %s %%).", fmt_num(o->capture_min, 2));
+				fprintf(f, "not complete (worst round %s %%).", lab_fmt_num(o->capture_min, 2));
 			else if (w->capture_min != o->capture_min && !isnan(o->capture_min))
-				fprintf(f, "lower capture (worst round %s %%).", fmt_num(o->capture_min, 2));
+				fprintf(f, "lower capture (worst round %s %%).", lab_fmt_num(o->capture_min, 2));
 			else if (isnan(o->ns))
 				fprintf(f, "in-kernel cost unknown.");
 			else if (o->tier)
 				fprintf(f, "dearer in the kernel: %s ns/exec, at least %+.0f ns more than "
-					   "the cheapest in every round (median %+.0f).", fmt_num(o->ns, 0),
+					   "the cheapest in every round (median %+.0f).", lab_fmt_num(o->ns, 0),
 					o->diff_min, o->diff_med);
 			else if (o->cpu_tier)
 				fprintf(f, "ties in the kernel (%s ns/exec) but used more tracer CPU in "
-					   "every round (%s ms, median %+.0f ms).", fmt_num(o->ns, 0),
-					fmt_num(o->cpu, 0), o->cpu_diff_med);
+					   "every round (%s ms, median %+.0f ms).", lab_fmt_num(o->ns, 0),
+					lab_fmt_num(o->cpu, 0), o->cpu_diff_med);
 			else if (o->cheapest)
 				fprintf(f, "the lowest median ns/exec (%s) but not by more than the noise, "
-					   "and %s ms of CPU; ranked after by %s.", fmt_num(o->ns, 0),
-					fmt_num(o->cpu, 0),
+					   "and %s ms of CPU; ranked after by %s.", lab_fmt_num(o->ns, 0),
+					lab_fmt_num(o->cpu, 0),
 					w->cpu_tier < o->cpu_tier ? "CPU" : "the ranking order");
 			else
 				fprintf(f, "ties on both in-kernel cost (%s ns/exec, per-round difference "
 					   "%s…%s ns) and CPU (%s ms); ranked by median ns/exec.",
-					fmt_num(o->ns, 0), fmt_num(o->diff_min, 0),
-					fmt_num(o->diff_max, 0), fmt_num(o->cpu, 0));
+					lab_fmt_num(o->ns, 0), lab_fmt_num(o->diff_min, 0),
+					lab_fmt_num(o->diff_max, 0), lab_fmt_num(o->cpu, 0));
 		}
 		fprintf(f, "\n\nTargets for %s: capture at %d exec/s %s; ≤ %.1f µs per exec %s.\n",
 			tracers[w->ti].name, TARGET_CAPTURE_RATE,
@@ -2063,7 +1518,6 @@ int main(int argc, char **argv)
 	struct candidate cands[TRACERS_MAX];
 	int nrun_max, nc, order[TRACERS_MAX], nactive = 0, total, done = 0;
 	uint64_t t_start;
-	struct sigaction sa;
 
 	if (parse_args(argc, argv))
 		return 2;
@@ -2082,22 +1536,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_exec: cannot create %s: %s\n", path, strerror(errno));
 		return 2;
 	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_fatal_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	atexit(kill_live_groups);
+	lab_install_cleanup(NULL);
 
 	/* Held open for the whole benchmark: run-time statistics stay on while
 	 * this fd lives, and go off again when the harness exits. */
-	stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
-	if (stats_fd < 0)
-		snprintf(stats_error, sizeof(stats_error), "bpf_enable_stats(BPF_STATS_RUN_TIME): %s",
-			 strerror(errno));
+	stats_fd = lab_bpf_stats_enable(stats_error, sizeof(stats_error));
 	if (tracers_setup())
 		return 2;
-	read_first_line("/proc/loadavg", loadavg_start, sizeof(loadavg_start));
+	lab_sysinfo_loadavg(loadavg_start, sizeof(loadavg_start));
 
 	for (int i = 0; i < ntracers; i++)
 		if (tracers[i].available)
@@ -2113,7 +1559,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "bench_exec: %s not run: %s\n", tracers[i].name, tracers[i].reason);
 
 	total = nrun_max;
-	srand((unsigned)(now_ns() ^ (uint64_t)getpid()));
+	srand((unsigned)(lab_now_ns() ^ (uint64_t)getpid()));
 	for (int k = 0; k < CALIB_COUNT; k++) {
 		calibrate((enum calib_kind)k, top_rate_idx());
 		if (isnan(calibs[k].ns))
@@ -2122,7 +1568,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "[calibration] %s: %.0f ns per run (%ld runs)\n",
 				calibs[k].what, calibs[k].ns, calibs[k].runs);
 	}
-	t_start = now_ns();
+	t_start = lab_now_ns();
 	for (int round = 0; round < cfg.rounds; round++) {
 		for (int ri = 0; ri < cfg.nrates; ri++) {
 			for (int k = 0; k < nactive; k++) {
@@ -2140,7 +1586,7 @@ int main(int argc, char **argv)
 					 tracers[ti].name);
 				run_one(r);
 				done++;
-				elapsed = (double)(now_ns() - t_start) / NS_PER_SEC;
+				elapsed = (double)(lab_now_ns() - t_start) / NS_PER_SEC;
 				fprintf(stderr, "[round %d/%d, %3.0f s, ~%.0f s left] %5ld exec/s %-20s ",
 					round + 1, cfg.rounds, elapsed,
 					elapsed / done * (total - done), cfg.rates[ri], tracers[ti].name);
@@ -2152,12 +1598,12 @@ int main(int argc, char **argv)
 				else
 					fprintf(stderr, "%ld/%ld captured, drops %s, %s ns/exec, cpu %.0f ms\n",
 						r->captured, r->spawned,
-						r->drops < 0 ? "n/a" : fmt_num((double)r->drops, 0),
-						fmt_num(r->ns_per_exec, 0), r->cpu_storm_ms);
+						r->drops < 0 ? "n/a" : lab_fmt_num((double)r->drops, 0),
+						lab_fmt_num(r->ns_per_exec, 0), r->cpu_storm_ms);
 			}
 		}
 	}
-	read_first_line("/proc/loadavg", loadavg_end, sizeof(loadavg_end));
+	lab_sysinfo_loadavg(loadavg_end, sizeof(loadavg_end));
 	fill_extra_wall();
 	nc = build_candidates(cands);
 	snprintf(path, sizeof(path), "%s/results.json", cfg.out);

@@ -1,0 +1,35 @@
+/* Formatting helpers of the lab's reports; see report_text.h. */
+#include "lab/report_text.h"
+
+#include <math.h>
+
+const char *lab_fmt_num(double v, int prec)
+{
+	static char bufs[LAB_FMT_BUFS][32];
+	static int next;
+	char *b = bufs[next++ % LAB_FMT_BUFS];
+
+	if (isnan(v))
+		return "n/a";
+	snprintf(b, 32, "%.*f", prec, v);
+	return b;
+}
+
+const char *lab_json_num_or_null(double v, int prec)
+{
+	return isnan(v) ? "null" : lab_fmt_num(v, prec);
+}
+
+void lab_json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p < 0x20)
+			fprintf(f, "\\u%04x", *p);
+		else
+			fputc(*p, f);
+	}
+	fputc('"', f);
+}

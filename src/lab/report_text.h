@@ -1,0 +1,17 @@
+/* Small formatting helpers shared by the lab's reports (report.md,
+ * results.json): numbers that may be unknown (NaN) and JSON strings. */
+#ifndef SONDE_LAB_REPORT_TEXT_H
+#define SONDE_LAB_REPORT_TEXT_H
+
+#include <stdio.h>
+
+/* "%.*f", or "n/a" for NaN, in one of LAB_FMT_BUFS rotating buffers: valid
+ * until that many more calls, enough for any one fprintf. */
+#define LAB_FMT_BUFS 64
+const char *lab_fmt_num(double v, int prec);
+/* The same, "null" for NaN: a JSON value. */
+const char *lab_json_num_or_null(double v, int prec);
+/* s as a quoted, escaped JSON string. */
+void lab_json_str(FILE *f, const char *s);
+
+#endif
