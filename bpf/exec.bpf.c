@@ -82,7 +82,7 @@ static __always_inline bool fill_hdr(struct exec_event_hdr *h, __u32 kind,
 
 	h->kind = kind;
 	h->pid = id >> 32;
-	h->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	h->ppid = task->real_parent->tgid;
 	h->flags = 0;
 	h->ts_ns = bpf_ktime_get_ns();
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
@@ -104,8 +104,9 @@ static __always_inline struct exec_event *scratch_event(void)
 /* Argument bytes of the current (already exec'd) process, from its mm. */
 static __always_inline void read_args_from_mm(struct exec_event *e, struct task_struct *task)
 {
-	unsigned long start = BPF_CORE_READ(task, mm, arg_start);
-	unsigned long end = BPF_CORE_READ(task, mm, arg_end);
+	struct mm_struct *mm = task->mm;
+	unsigned long start = mm ? mm->arg_start : 0;
+	unsigned long end = mm ? mm->arg_end : 0;
 	__u64 len = end > start ? end - start : 0;
 
 	e->args_total_bytes = len > 0xffffffffULL ? 0xffffffffU : (__u32)len;
@@ -174,9 +175,9 @@ static __always_inline int handle_exit(struct task_struct *task, bool group_dead
 	/* since fork: the loader knows the exec time from the exec record and
 	 * makes it "since exec"; keeping it here would cost a map update per
 	 * exec (~0.8 us measured) */
-	ev.duration_ns = ev.hdr.ts_ns - BPF_CORE_READ(task, start_time);
+	ev.duration_ns = ev.hdr.ts_ns - task->start_time;
 	ev.hdr.flags |= EXIT_F_SINCE_FORK;
-	ev.exit_status = BPF_CORE_READ(task, exit_code);
+	ev.exit_status = task->exit_code;
 	emit_event(&events, &ev, sizeof(ev));
 	return 0;
 }
@@ -217,7 +218,7 @@ static __always_inline bool is_last_child(struct task_struct *parent, __u32 pid)
 SEC("tp/sched/sched_process_exec")
 int tp_sched_exec(struct trace_event_raw_sched_process_exec *ctx)
 {
-	struct task_struct *task = (void *)bpf_get_current_task();
+	struct task_struct *task = bpf_get_current_task_btf();
 	struct exec_event *e = scratch_event();
 	__u32 off;
 	long n;
@@ -238,7 +239,7 @@ int tp_sched_exec(struct trace_event_raw_sched_process_exec *ctx)
 SEC("tp/sched/sched_process_fork")
 int tp_sched_fork(struct trace_event_raw_sched_process_fork *ctx)
 {
-	struct task_struct *task = (void *)bpf_get_current_task();
+	struct task_struct *task = bpf_get_current_task_btf();
 	__u32 child = ctx->child_pid;
 
 	if (is_last_child(task, child) ||
@@ -250,10 +251,10 @@ int tp_sched_fork(struct trace_event_raw_sched_process_fork *ctx)
 SEC("tp/sched/sched_process_exit")
 int tp_sched_exit(void *ctx)
 {
-	struct task_struct *task = (void *)bpf_get_current_task();
+	struct task_struct *task = bpf_get_current_task_btf();
 
 	/* signal->live reaches 0 in do_exit() before this tracepoint fires */
-	return handle_exit(task, BPF_CORE_READ(task, signal, live.counter) == 0);
+	return handle_exit(task, task->signal->live.counter == 0);
 }
 
 /* ---- implementation "raw_tracepoint" ---- */
@@ -261,7 +262,8 @@ int tp_sched_exit(void *ctx)
 SEC("raw_tp/sched_process_exec")
 int raw_sched_exec(struct bpf_raw_tracepoint_args *ctx)
 {
-	struct task_struct *task = (void *)ctx->args[0];
+	/* args[0] is current: its BTF pointer reads fields without helpers */
+	struct task_struct *task = bpf_get_current_task_btf();
 	struct linux_binprm *bprm = (void *)ctx->args[2];
 	struct exec_event *e = scratch_event();
 	long n;
@@ -283,7 +285,7 @@ int raw_sched_exec(struct bpf_raw_tracepoint_args *ctx)
 SEC("raw_tp/sched_process_fork")
 int raw_sched_fork(struct bpf_raw_tracepoint_args *ctx)
 {
-	struct task_struct *parent = (void *)ctx->args[0];
+	struct task_struct *parent = bpf_get_current_task_btf(); /* args[0] */
 	struct task_struct *child = (void *)ctx->args[1];
 
 	return handle_fork(parent, BPF_CORE_READ(child, pid), BPF_CORE_READ(child, tgid));
@@ -292,8 +294,8 @@ int raw_sched_fork(struct bpf_raw_tracepoint_args *ctx)
 SEC("raw_tp/sched_process_exit")
 int raw_sched_exit(struct bpf_raw_tracepoint_args *ctx)
 {
-	/* sched_process_exit(struct task_struct *p, bool group_dead) */
-	return handle_exit((void *)ctx->args[0], (bool)ctx->args[1]);
+	/* sched_process_exit(struct task_struct *p, bool group_dead); p is current */
+	return handle_exit(bpf_get_current_task_btf(), (bool)ctx->args[1]);
 }
 
 /* ---- implementation "syscalls": execve/execveat enter and exit ---- */
@@ -380,7 +382,7 @@ static __always_inline void read_args_from_argv(struct exec_event *e, const char
 
 static __always_inline int exec_call_end(long ret)
 {
-	struct task_struct *task = (void *)bpf_get_current_task();
+	struct task_struct *task = bpf_get_current_task_btf();
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct exec_call *call = bpf_map_lookup_elem(&exec_calls, &tid);
 	struct exec_event *e;
@@ -455,7 +457,7 @@ int BPF_KPROBE(kp_bprm_execve, struct linux_binprm *bprm)
 SEC("kretprobe/bprm_execve")
 int BPF_KRETPROBE(krp_bprm_execve, int ret)
 {
-	struct task_struct *task = (void *)bpf_get_current_task();
+	struct task_struct *task = bpf_get_current_task_btf();
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct linux_binprm *bprm;
 	struct exec_event *e;

@@ -157,6 +157,7 @@ int exec_tracer_open(struct exec_tracer **out, const struct exec_tracer_opts *o,
 		     exec_record_fn fn, void *ctx, char *err, size_t err_size)
 {
 	struct exec_tracer *t;
+	uint32_t rb_bytes;
 	int ret;
 
 	*out = NULL;
@@ -184,7 +185,9 @@ int exec_tracer_open(struct exec_tracer **out, const struct exec_tracer_opts *o,
 		t->skel->rodata->filter_comm_on = true;
 		strncpy((char *)t->skel->rodata->filter_comm, o->filter_comm, EXEC_COMM_LEN - 1);
 	}
-	bpf_map__set_max_entries(t->skel->maps.events, ringbuf_bytes(o->ringbuf_kb, EXEC_RINGBUF_KB_DEFAULT));
+	rb_bytes = ringbuf_bytes(o->ringbuf_kb, EXEC_RINGBUF_KB_DEFAULT);
+	bpf_map__set_max_entries(t->skel->maps.events, rb_bytes);
+	t->skel->rodata->ringbuf_wakeup_bytes = ringbuf_wakeup_bytes(rb_bytes);
 	select_programs(t->skel, o->impl);
 
 	ret = exec_bpf__load(t->skel);

@@ -41,6 +41,7 @@ int http_tracer_open(struct http_tracer **out, const struct http_tracer_opts *o,
 {
 	struct http_tracer *t;
 	uint32_t cap = o->capture_bytes ? o->capture_bytes : HTTP_CAPTURE_BYTES_DEFAULT;
+	uint32_t rb_bytes;
 	int ret;
 
 	*out = NULL;
@@ -66,8 +67,9 @@ int http_tracer_open(struct http_tracer **out, const struct http_tracer_opts *o,
 	t->skel->rodata->filter_pid = o->filter_pid;
 	t->skel->rodata->filter_port = o->filter_port;
 	t->skel->rodata->self_pid = (uint32_t)getpid();
-	bpf_map__set_max_entries(t->skel->maps.events,
-				 ringbuf_bytes(o->ringbuf_kb, HTTP_RINGBUF_KB_DEFAULT));
+	rb_bytes = ringbuf_bytes(o->ringbuf_kb, HTTP_RINGBUF_KB_DEFAULT);
+	bpf_map__set_max_entries(t->skel->maps.events, rb_bytes);
+	t->skel->rodata->ringbuf_wakeup_bytes = ringbuf_wakeup_bytes(rb_bytes);
 	ret = http_bpf__load(t->skel);
 	if (ret) {
 		snprintf(err, err_size,

@@ -15,6 +15,13 @@ uint32_t ringbuf_bytes(uint32_t kb, uint32_t default_kb)
 	return (uint32_t)bytes;
 }
 
+uint64_t ringbuf_wakeup_bytes(uint32_t ring_bytes)
+{
+	uint64_t quarter = ring_bytes / 4;
+
+	return quarter < RINGBUF_WAKEUP_BYTES_MAX ? quarter : RINGBUF_WAKEUP_BYTES_MAX;
+}
+
 struct ring_buffer *ringbuf_reader_open(struct bpf_map *map, ring_buffer_sample_fn fn,
 					void *ctx, char *err, size_t err_size)
 {

@@ -12,8 +12,13 @@
 #define RINGBUF_BYTES_MIN 4096u
 #define RINGBUF_BYTES_MAX (1u << 30)
 
+#define RINGBUF_WAKEUP_BYTES_MAX (256u * 1024u)
+
 /* kb (or default_kb when 0) in bytes, rounded up to a power of two. */
 uint32_t ringbuf_bytes(uint32_t kb, uint32_t default_kb);
+/* Bytes waiting before the kernel side wakes the reader, for a ring of
+ * ring_bytes: a quarter of it, at most RINGBUF_WAKEUP_BYTES_MAX. */
+uint64_t ringbuf_wakeup_bytes(uint32_t ring_bytes);
 
 /* A reader of map calling fn per record; NULL and a one-line reason in err
  * on failure. */
