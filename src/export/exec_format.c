@@ -18,10 +18,18 @@ static const char *kind_name(enum exec_event_kind k)
 	return "unknown";
 }
 
-static const char *errno_name(int err)
-{
-	const char *s = strerrorname_np(err);
+/* Largest errno the kernel returns from a syscall (include/linux/err.h). */
+#define ERRNO_MAX 4095
 
+/* The name of a failed exec's error ("ENOENT"), from its return value. Any
+ * value that is not a -errno (a hostile or corrupt record) is EUNKNOWN. */
+static const char *exec_error_name(int32_t retval)
+{
+	const char *s;
+
+	if (retval >= 0 || retval < -ERRNO_MAX)
+		return "EUNKNOWN";
+	s = strerrorname_np(-retval);
 	return s ? s : "EUNKNOWN";
 }
 
@@ -67,7 +75,7 @@ int exec_record_to_json(const struct exec_record *r, struct json_writer *w)
 		json_bool(w, !(r->flags & EXEC_F_FAILED));
 		if (r->flags & EXEC_F_FAILED) {
 			json_key(w, "error");
-			json_cstr(w, errno_name(-r->retval));
+			json_cstr(w, exec_error_name(r->retval));
 		}
 	} else if (r->kind == EXEC_EV_EXIT) {
 		json_key(w, "exit_code");
@@ -132,7 +140,7 @@ int exec_record_to_text(const struct exec_record *r, uint64_t t0_ns, char *buf, 
 	switch (r->kind) {
 	case EXEC_EV_EXEC:
 		if (r->flags & EXEC_F_FAILED) {
-			n = snprintf(buf + off, size - off, "[%s] ", errno_name(-r->retval));
+			n = snprintf(buf + off, size - off, "[%s] ", exec_error_name(r->retval));
 			if (n < 0 || (size_t)n >= size - off)
 				return -ENOSPC;
 			off += (size_t)n;

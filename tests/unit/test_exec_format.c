@@ -113,6 +113,21 @@ static void test_failed_exec_json(void **st)
 	assert_non_null(strstr(out, "[ENOENT] /bin/sh x"));
 }
 
+static void test_failed_exec_bogus_retval(void **st)
+{
+	static struct exec_event e;
+	size_t n = make_exec(&e, "x\0", 2);
+
+	(void)st;
+	e.hdr.flags = EXEC_F_FAILED;
+	e.retval = INT32_MIN; /* not a -errno: must not be negated */
+	assert_int_equal(exec_record_decode(&e, n, &rec), 0);
+	assert_non_null(strstr(to_json(), "\"error\":\"EUNKNOWN\"}"));
+	e.retval = 5;
+	assert_int_equal(exec_record_decode(&e, n, &rec), 0);
+	assert_non_null(strstr(to_json(), "\"error\":\"EUNKNOWN\"}"));
+}
+
 static void test_exit_json_and_text(void **st)
 {
 	struct exec_exit_event x = { 0 };
@@ -202,6 +217,7 @@ int main(void)
 		cmocka_unit_test(test_exec_hostile_argv_text),
 		cmocka_unit_test(test_exec_truncated_last_arg),
 		cmocka_unit_test(test_failed_exec_json),
+		cmocka_unit_test(test_failed_exec_bogus_retval),
 		cmocka_unit_test(test_exit_json_and_text),
 		cmocka_unit_test(test_fork_json),
 		cmocka_unit_test(test_malformed_refused),
