@@ -19,13 +19,15 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: sonde exec [options]\n\n"
-		"Trace every process start (exec, fork) and exit on this host.\n\n"
+		"Trace every process start (exec, and fork with --forks) and exit on this host.\n\n"
 		"Options:\n"
 		"  --impl NAME        tracepoint (default), raw_tracepoint, syscalls (also\n"
 		"                     reports failed execs with their error), kprobe\n"
 		"  --pid PID          only this process\n"
 		"  --comm NAME        only processes with this command name (after exec)\n"
 		"  --uid UID          only processes of this user\n"
+		"  --forks            also a record per fork (process, not thread); off by\n"
+		"                     default: every shell subshell is one, ~0.5 us each\n"
 		"  --json             one JSON object per line\n"
 		"  --duration SECONDS stop after this long (default: until Ctrl-C)\n"
 		"  --ringbuf-kb KB    ring buffer size (default %d, rounded up to a power of 2)\n"
@@ -34,7 +36,8 @@ static void usage(FILE *f)
 		"On exit it prints a stats record: produced, delivered, and every drop by\n"
 		"reason, so that nothing is lost silently.\n\n"
 		"EXAMPLES\n"
-		"  sonde exec                          all execs, forks and exits, as text\n"
+		"  sonde exec                          all execs and exits, as text\n"
+		"  sonde exec --forks                  forks too\n"
 		"  sonde exec --json --duration 10     ten seconds of JSON lines\n"
 		"  sonde exec --impl syscalls --comm curl   curl runs, failed execs included\n"
 		"  sonde exec --uid 1000 --json | jq .args  argv of one user's processes\n",
@@ -77,6 +80,7 @@ int cmd_exec(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "impl", required_argument, NULL, 'i' },
 		{ "uid", required_argument, NULL, 'u' },
+		{ "forks", no_argument, NULL, 'f' },
 		CLI_TRACER_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -106,6 +110,9 @@ int cmd_exec(int argc, char **argv)
 			}
 			opts.filter_uid_on = true;
 			opts.filter_uid = (uint32_t)v;
+			break;
+		case 'f':
+			opts.forks = true;
 			break;
 		case 'h':
 			usage(stdout);

@@ -13,7 +13,7 @@ struct command {
 
 static const struct command commands[] = {
 	{ "http", cmd_http, "trace HTTP/1.x requests served and made on this host" },
-	{ "exec", cmd_exec, "trace process starts (exec, fork) and exits" },
+	{ "exec", cmd_exec, "trace process starts (exec; fork with --forks) and exits" },
 	{ "doctor", cmd_doctor, "what this kernel offers and what sonde will use" },
 };
 
@@ -28,7 +28,7 @@ static void usage(FILE *f)
 		   "EXAMPLES\n"
 		   "  sonde doctor                 can sonde run on this kernel?\n"
 		   "  sonde http --side server     every request the servers here answer\n"
-		   "  sonde exec --json            every exec, fork and exit as JSON lines\n"
+		   "  sonde exec --json            every exec and exit as JSON lines\n"
 		   "  sonde exec --comm curl       only processes named curl\n");
 }
 

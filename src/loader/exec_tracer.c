@@ -99,7 +99,7 @@ static int handle_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static void select_programs(struct exec_bpf *s, enum exec_impl impl)
+static void select_programs(struct exec_bpf *s, enum exec_impl impl, bool forks)
 {
 	struct bpf_program *prog;
 	bool fork_exit_tp = impl == EXEC_IMPL_SYSCALLS || impl == EXEC_IMPL_KPROBE;
@@ -113,7 +113,7 @@ static void select_programs(struct exec_bpf *s, enum exec_impl impl)
 		break;
 	case EXEC_IMPL_RAW_TRACEPOINT:
 		bpf_program__set_autoload(s->progs.raw_sched_exec, true);
-		bpf_program__set_autoload(s->progs.raw_sched_fork, true);
+		bpf_program__set_autoload(s->progs.raw_sched_fork, forks);
 		bpf_program__set_autoload(s->progs.raw_sched_exit, true);
 		break;
 	case EXEC_IMPL_SYSCALLS:
@@ -130,7 +130,8 @@ static void select_programs(struct exec_bpf *s, enum exec_impl impl)
 		break;
 	}
 	if (fork_exit_tp) {
-		bpf_program__set_autoload(s->progs.tp_sched_fork, true);
+		/* a fork hook costs ~0.5 us per fork: attached only on request */
+		bpf_program__set_autoload(s->progs.tp_sched_fork, forks);
 		bpf_program__set_autoload(s->progs.tp_sched_exit, true);
 	}
 	/* state maps of the other implementations need no room */
@@ -188,7 +189,7 @@ int exec_tracer_open(struct exec_tracer **out, const struct exec_tracer_opts *o,
 	rb_bytes = ringbuf_bytes(o->ringbuf_kb, EXEC_RINGBUF_KB_DEFAULT);
 	bpf_map__set_max_entries(t->skel->maps.events, rb_bytes);
 	t->skel->rodata->ringbuf_wakeup_bytes = ringbuf_wakeup_bytes(rb_bytes);
-	select_programs(t->skel, o->impl);
+	select_programs(t->skel, o->impl, o->forks);
 
 	ret = exec_bpf__load(t->skel);
 	if (ret) {

@@ -28,6 +28,7 @@ struct exec_tracer_opts {
 	uint32_t filter_uid;
 	const char *filter_comm;  /* NULL: all */
 	uint32_t ringbuf_kb;      /* 0: EXEC_RINGBUF_KB_DEFAULT; rounded up to a power of 2 */
+	bool forks;               /* also fork records (their hook is not attached otherwise) */
 };
 
 /* Called for each record; return 0 when it was delivered, a negative errno

@@ -149,7 +149,8 @@ static int wait_status(pid_t pid)
 static struct exec_tracer *open_tracer(enum exec_impl impl, const char *comm, uint32_t ringbuf_kb,
 				       struct collector *c)
 {
-	struct exec_tracer_opts o = { .impl = impl, .filter_comm = comm, .ringbuf_kb = ringbuf_kb };
+	struct exec_tracer_opts o = { .impl = impl, .filter_comm = comm, .ringbuf_kb = ringbuf_kb,
+				      .forks = true };
 	struct exec_tracer *t = NULL;
 	char err[256];
 	int ret;
@@ -466,6 +467,41 @@ IMPL_TESTS(tracepoint, EXEC_IMPL_TRACEPOINT)
 IMPL_TESTS(raw_tracepoint, EXEC_IMPL_RAW_TRACEPOINT)
 IMPL_TESTS(syscalls, EXEC_IMPL_SYSCALLS)
 
+/* Fork records are opt-in: without forks, a process gives exec and exit
+ * records only, and the fork hook is not even attached. */
+static void test_forks_off_by_default(void **st)
+{
+	struct exec_tracer_opts o = { .impl = EXEC_IMPL_TRACEPOINT };
+	struct collector *c = calloc(1, sizeof(*c));
+	struct exec_tracer *t = NULL;
+	char marker[96], err[256];
+	pid_t pid;
+	int ret;
+
+	(void)st;
+	KERNEL_TEST_REQUIRE_ROOT();
+	assert_non_null(c);
+	make_marker(marker, sizeof(marker), "nofork");
+	c->marker = marker;
+	bpf_env_prepare(false);
+	ret = exec_tracer_open(&t, &o, collect, c, err, sizeof(err));
+	if (ret == -EPERM || ret == -EACCES)
+		KERNEL_TEST_UNAVAILABLE(err);
+	assert_int_equal(ret, 0);
+	char *argv[] = { "/bin/true", marker, NULL };
+
+	pid = spawn("/bin/true", argv, -1);
+	c->pids[c->npids++] = pid;
+	assert_int_equal(WEXITSTATUS(wait_status(pid)), 0);
+	poll_until(t, c, have_exit_of, &pid);
+	assert_non_null(find(c, EXEC_EV_EXEC, pid));
+	assert_non_null(find(c, EXEC_EV_EXIT, pid));
+	assert_null(find(c, EXEC_EV_FORK, pid));
+	exec_tracer_stop(t);
+	exec_tracer_close(t);
+	free(c);
+}
+
 /* A ring buffer of one page that nobody reads during the storm: drops are
  * certain, and each one must be counted. */
 static void test_storm_overflow_counted(void **st)
@@ -513,6 +549,7 @@ int main(void)
 		IMPL_ENTRIES(raw_tracepoint),
 		IMPL_ENTRIES(syscalls),
 		cmocka_unit_test(test_storm_overflow_counted),
+		cmocka_unit_test(test_forks_off_by_default),
 		cmocka_unit_test(test_kprobe_refused_or_exact),
 	};
 
