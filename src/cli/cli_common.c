@@ -97,6 +97,14 @@ int cli_tracer_option(const char *cmd, int opt, const char *arg, char **argv,
 	}
 }
 
+int cli_no_more_args(const char *cmd, int argc, char **argv)
+{
+	if (optind >= argc)
+		return 0;
+	cli_error(cmd, "unexpected argument '%s'; see 'sonde %s --help'", argv[optind], cmd);
+	return -1;
+}
+
 void cli_error(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;

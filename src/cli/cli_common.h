@@ -50,6 +50,10 @@ struct cli_tracer_opts {
 int cli_tracer_option(const char *cmd, int opt, const char *arg, char **argv,
 		      struct cli_tracer_opts *o);
 
+/* After getopt: 0 if no argument is left, else -1 with one line printed
+ * naming the first one. */
+int cli_no_more_args(const char *cmd, int argc, char **argv);
+
 /* Monotonic clock in nanoseconds. */
 uint64_t cli_now_ns(void);
 

@@ -105,10 +105,8 @@ static int parse_args(int argc, char **argv, struct doctor_opts *o)
 			return -EINVAL;
 		}
 	}
-	if (optind < argc) {
-		cli_error(CMD, "unexpected argument '%s'; run 'sonde doctor --help'", argv[optind]);
+	if (cli_no_more_args(CMD, argc, argv))
 		return -EINVAL;
-	}
 	return 0;
 }
 

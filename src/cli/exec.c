@@ -122,10 +122,8 @@ int cmd_exec(int argc, char **argv)
 				return EXIT_USAGE;
 		}
 	}
-	if (optind < argc) {
-		cli_error(CMD, "unexpected argument '%s'; see 'sonde exec --help'", argv[optind]);
+	if (cli_no_more_args(CMD, argc, argv))
 		return EXIT_USAGE;
-	}
 	opts.filter_pid = common.pid;
 	opts.filter_comm = common.comm;
 	opts.ringbuf_kb = common.ringbuf_kb;

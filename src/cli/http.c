@@ -231,10 +231,8 @@ int cmd_http(int argc, char **argv)
 				return EXIT_USAGE;
 		}
 	}
-	if (optind < argc) {
-		cli_error(CMD, "unexpected argument '%s'; see 'sonde http --help'", argv[optind]);
+	if (cli_no_more_args(CMD, argc, argv))
 		return EXIT_USAGE;
-	}
 	topts.filter_pid = common.pid;
 	topts.ringbuf_kb = common.ringbuf_kb;
 	popts.comm = common.comm;
