@@ -66,7 +66,7 @@ int exec_record_to_json(const struct exec_record *r, struct json_writer *w)
 		else if (!r->args_truncated && !(r->flags & EXEC_F_ARGS_FAULT))
 			json_u64(w, r->argc);
 		else
-			json_null(w); /* not known: more than was captured */
+			json_write_null(w); /* not known: more than was captured */
 		json_key(w, "args_bytes");
 		json_u64(w, r->args_bytes);
 		json_key(w, "cgroup_id");

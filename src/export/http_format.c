@@ -51,7 +51,7 @@ int http_record_to_json(const struct http_record *r, struct json_writer *w)
 	if (ex->status)
 		json_u64(w, ex->status);
 	else
-		json_null(w);
+		json_write_null(w);
 	json_key(w, "latency_ns");
 	json_u64(w, r->latency_ns);
 	json_key(w, "ttfb_ns");

@@ -217,7 +217,7 @@ void json_double(struct json_writer *w, double v)
 	char b[32];
 
 	if (!isfinite(v)) {
-		json_null(w);
+		json_write_null(w);
 		return;
 	}
 	put_number(w, b, snprintf(b, sizeof(b), "%.17g", v));
@@ -230,7 +230,7 @@ void json_bool(struct json_writer *w, bool v)
 	w->need_comma[w->depth] = true;
 }
 
-void json_null(struct json_writer *w)
+void json_write_null(struct json_writer *w)
 {
 	before_value(w);
 	put(w, "null", 4);

@@ -36,7 +36,7 @@ void json_u64(struct json_writer *w, uint64_t v);
 void json_i64(struct json_writer *w, int64_t v);
 void json_double(struct json_writer *w, double v);
 void json_bool(struct json_writer *w, bool v);
-void json_null(struct json_writer *w);
+void json_write_null(struct json_writer *w);
 
 /* Escape len bytes of s into out (NUL-terminated, without quotes); returns the
  * length written, or -1 if out_size is too small. */

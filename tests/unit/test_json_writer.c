@@ -26,7 +26,7 @@ static void test_object_and_array(void **st)
 	json_cstr(&w, "x");
 	json_i64(&w, -5);
 	json_bool(&w, true);
-	json_null(&w);
+	json_write_null(&w);
 	json_arr_end(&w);
 	json_key(&w, "c");
 	json_obj_begin(&w);
