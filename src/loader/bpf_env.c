@@ -2,6 +2,7 @@
 #include "loader/bpf_env.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,9 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+
+/* Links detached at once by bpf_env_detach_parallel; more wait their turn. */
+#define DETACH_THREADS_MAX 64
 
 #define TRACEFS_DIR "/sys/kernel/tracing"
 
@@ -76,4 +80,33 @@ const char *bpf_env_stat_name(enum sonde_stat s)
 	case STAT_COUNT: break;
 	}
 	return "unknown";
+}
+
+static void *destroy_link(void *arg)
+{
+	bpf_link__destroy(arg);
+	return NULL;
+}
+
+void bpf_env_detach_parallel(struct bpf_object_skeleton *s)
+{
+	pthread_t tids[DETACH_THREADS_MAX];
+	int started = 0;
+
+	for (int i = 0; i < s->prog_cnt; i++) {
+		struct bpf_prog_skeleton *ps =
+			(struct bpf_prog_skeleton *)((char *)s->progs + (size_t)i * s->prog_skel_sz);
+		struct bpf_link *link = *ps->link;
+
+		if (!link)
+			continue;
+		*ps->link = NULL;
+		if (started < DETACH_THREADS_MAX &&
+		    !pthread_create(&tids[started], NULL, destroy_link, link))
+			started++;
+		else
+			bpf_link__destroy(link);
+	}
+	for (int i = 0; i < started; i++)
+		pthread_join(tids[i], NULL);
 }

@@ -225,7 +225,7 @@ int exec_tracer_poll(struct exec_tracer *t, int timeout_ms)
 
 int exec_tracer_stop(struct exec_tracer *t)
 {
-	exec_bpf__detach(t->skel);
+	bpf_env_detach_parallel(t->skel->skeleton);
 	return ringbuf_reader_drain(t->rb);
 }
 

@@ -102,7 +102,7 @@ int http_tracer_poll(struct http_tracer *t, int timeout_ms)
 
 int http_tracer_stop(struct http_tracer *t)
 {
-	http_bpf__detach(t->skel);
+	bpf_env_detach_parallel(t->skel->skeleton);
 	return ringbuf_reader_drain(t->rb);
 }
 
