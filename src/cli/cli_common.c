@@ -13,6 +13,7 @@
 #include <time.h>
 
 volatile int cli_stop_requested;
+volatile int cli_stats_requested;
 
 int cli_parse_long(const char *s, long min, long max, long *out)
 {
@@ -130,6 +131,12 @@ static void on_stop_signal(int sig)
 	cli_stop_requested = 1;
 }
 
+static void on_stats_signal(int sig)
+{
+	(void)sig;
+	cli_stats_requested = 1;
+}
+
 void cli_install_stop_signals(void)
 {
 	struct sigaction sa;
@@ -139,5 +146,7 @@ void cli_install_stop_signals(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_stats_signal;
+	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }

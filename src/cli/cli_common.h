@@ -59,6 +59,9 @@ uint64_t cli_now_ns(void);
 
 /* Set by SIGINT/SIGTERM once cli_install_stop_signals() ran. */
 extern volatile int cli_stop_requested;
+/* Set by SIGUSR1 once cli_install_stop_signals() ran: print the counters so
+ * far (see cli_output.on_stats). */
+extern volatile int cli_stats_requested;
 void cli_install_stop_signals(void);
 
 #endif

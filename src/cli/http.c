@@ -53,7 +53,8 @@ static void usage(FILE *f)
 		"  -h, --help           this help\n\n"
 		"Privacy: query values are replaced by REDACTED before they are stored, and\n"
 		"no header value (Authorization, Cookie, Set-Cookie, ...) is ever kept.\n"
-		"On exit a stats record gives produced, delivered and every drop by reason.\n\n"
+		"On exit a stats record gives produced, delivered and every drop by reason;\n"
+		"SIGUSR1 prints the counters so far (the same record, \"interim\":true).\n\n"
 		"EXAMPLES\n"
 		"  sonde http                              all requests, as text\n"
 		"  sonde http --side server --port 8080    what the server on 8080 answers\n"
@@ -129,7 +130,9 @@ static int poll_tracer(void *ctx, int timeout_ms)
 	return n;
 }
 
-static void print_stats(struct http_cli *c)
+/* The closing stats record, or (interim, on SIGUSR1) the counters so far,
+ * marked "interim":true. */
+static void print_stats(struct http_cli *c, bool interim)
 {
 	struct tracer_stats s = { 0 };
 	struct http_pipeline_stats ps;
@@ -149,6 +152,10 @@ static void print_stats(struct http_cli *c)
 		http_pipeline_stats_json(&ps, w);
 		json_key(w, "output_errors");
 		json_u64(w, c->output_errors);
+		if (interim) {
+			json_key(w, "interim");
+			json_bool(w, true);
+		}
 		json_obj_end(w);
 		cli_output_json_line(o);
 		return;
@@ -161,6 +168,11 @@ static void print_stats(struct http_cli *c)
 			 (unsigned long long)ps.http.parse_errors,
 			 (unsigned long long)ps.conns_opened);
 	cli_output_line(o, o->line, strlen(o->line));
+}
+
+static void print_interim_stats(void *ctx)
+{
+	print_stats(ctx, true);
 }
 
 int cmd_http(int argc, char **argv)
@@ -238,6 +250,8 @@ int cmd_http(int argc, char **argv)
 	popts.comm = common.comm;
 
 	c.o = cli_output_new(common.json);
+	if (c.o)
+		c.o->on_stats = print_interim_stats;
 	if (!c.o || http_pipeline_new(&c.pipeline, &popts, on_record, &c)) {
 		cli_error(CMD, "out of memory");
 		cli_output_free(c.o);
@@ -259,7 +273,7 @@ int cmd_http(int argc, char **argv)
 	http_tracer_stop(c.tracer);
 	/* connections still open: what they carried so far, marked incomplete */
 	http_pipeline_finish(c.pipeline);
-	print_stats(&c);
+	print_stats(&c, false);
 	http_tracer_close(c.tracer);
 	http_pipeline_free(c.pipeline);
 	cli_output_free(c.o);

@@ -10,6 +10,8 @@
 #include "cli/cli_common.h"
 
 #define STDOUT_BUFFER_BYTES (1 << 16)
+/* SIGUSR1: polls without waiting until the ring buffer is empty, at most. */
+#define STATS_DRAIN_POLLS_MAX 64
 
 struct cli_output *cli_output_new(bool json)
 {
@@ -72,6 +74,19 @@ int cli_output_run(struct cli_output *o, const char *cmd, double duration,
 		}
 		if (n > 0)
 			fflush(stdout);
+		if (cli_stats_requested) {
+			cli_stats_requested = 0;
+			/* what was produced before the signal, then the counters */
+			for (int i = 0; i < STATS_DRAIN_POLLS_MAX && n > 0; i++)
+				n = poll(ctx, 0);
+			if (n < 0) {
+				cli_error(cmd, "reading the ring buffer failed: %s", strerror(-n));
+				return n;
+			}
+			if (o->on_stats)
+				o->on_stats(ctx);
+			fflush(stdout);
+		}
 		if (deadline && cli_now_ns() >= deadline)
 			break;
 	}

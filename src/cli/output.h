@@ -20,6 +20,9 @@ struct cli_output {
 	bool broken;            /* stdout went away (EPIPE): stop */
 	uint64_t t0_ns;         /* shown as time 0 in text output */
 	struct json_writer w;   /* over line[] */
+	/* SIGUSR1: called by cli_output_run with its ctx once what the ring
+	 * buffer holds is handled; NULL: the signal is ignored. */
+	void (*on_stats)(void *ctx);
 	char line[OUTPUT_LINE_BYTES_MAX];
 };
 
@@ -34,7 +37,7 @@ int cli_output_json_line(struct cli_output *o);
 int cli_output_line(struct cli_output *o, const char *s, size_t len);
 
 /* Poll until Ctrl-C/SIGTERM, --duration (seconds, 0 = none) or a broken
- * stdout. poll returns records handled or a negative errno, which ends the
+ * stdout; on SIGUSR1, drain and call o->on_stats. poll returns records handled or a negative errno, which ends the
  * loop and is returned. */
 int cli_output_run(struct cli_output *o, const char *cmd, double duration,
 		   int (*poll)(void *ctx, int timeout_ms), void *ctx);
