@@ -6,6 +6,7 @@
  * Responses are never copied per request: a writev points at one shared
  * head and body. */
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -42,6 +43,13 @@
 /* The burn loop checks the CPU clock about this often. */
 #define BURN_SLICE_NS 10000ull
 #define BURN_CALIBRATE_ITERS 2000000ull
+/* The shared page: counters, then the per-request work the parent sets. */
+#define SHARED_BYTES (sizeof(struct lab_server_counts) + sizeof(uint64_t))
+
+static uint64_t *work_ctl_of(struct lab_server_counts *shared)
+{
+	return (uint64_t *)(shared + 1);
+}
 
 enum final_kind {
 	FINAL_NONE = 0,
@@ -70,7 +78,7 @@ struct response {
 
 struct server {
 	int ep, lfd, ctl;
-	uint64_t work_ns;
+	const uint64_t *work_ns; /* in the shared page: the parent may change it */
 	const char *body;
 	struct response ok, ok_close, bad;
 	struct lab_server_counts *counts;
@@ -188,8 +196,10 @@ static void conn_parse(struct server *s, struct conn *c)
 		c->rpos += (uint32_t)n;
 		if (h.flags & HTTP1_HEAD_CONTENT_LENGTH)
 			c->body_left = h.content_length;
-		if (s->work_ns)
-			count_add(&s->counts->work_ns, lab_burn_cpu_ns(s->work_ns));
+		uint64_t work = __atomic_load_n(s->work_ns, __ATOMIC_RELAXED);
+
+		if (work)
+			count_add(&s->counts->work_ns, lab_burn_cpu_ns(work));
 		close_after = (h.flags & HTTP1_HEAD_CONN_CLOSE) ||
 			      (h.minor_version == 0 && !(h.flags & HTTP1_HEAD_CONN_KEEP_ALIVE));
 		if (close_after)
@@ -408,7 +418,7 @@ int lab_server_start(const struct lab_server_opts *opts, struct lab_server *srv)
 	if (!opts || opts->body_bytes > LAB_SERVER_BODY_BYTES_MAX ||
 	    opts->work_ns > LAB_SERVER_WORK_NS_MAX)
 		return -EINVAL;
-	shared = mmap(NULL, sizeof(*shared), PROT_READ | PROT_WRITE,
+	shared = mmap(NULL, SHARED_BYTES, PROT_READ | PROT_WRITE,
 		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (shared == MAP_FAILED)
 		return -errno;
@@ -423,17 +433,25 @@ int lab_server_start(const struct lab_server_opts *opts, struct lab_server *srv)
 		goto fail;
 	if (pipe2(pfd, O_CLOEXEC))
 		goto fail;
+	*work_ctl_of(shared) = opts->work_ns;
 	pid = fork();
 	if (pid < 0)
 		goto fail;
 	if (pid == 0) {
-		struct server s = { .lfd = lfd, .ctl = pfd[0], .work_ns = opts->work_ns,
+		struct server s = { .lfd = lfd, .ctl = pfd[0], .work_ns = work_ctl_of(shared),
 				    .counts = shared };
 		struct epoll_event ev = { .events = EPOLLIN };
 		char *body;
 
 		close(pfd[1]);
 		close_except(lfd, pfd[0]);
+		if (opts->pin && opts->cpu >= 0) {
+			cpu_set_t set;
+
+			CPU_ZERO(&set);
+			CPU_SET(opts->cpu, &set);
+			sched_setaffinity(0, sizeof(set), &set); /* best effort */
+		}
 		body = malloc(opts->body_bytes ? opts->body_bytes : 1);
 		s.ep = epoll_create1(EPOLL_CLOEXEC);
 		if (!body || s.ep < 0)
@@ -457,6 +475,7 @@ int lab_server_start(const struct lab_server_opts *opts, struct lab_server *srv)
 	srv->port = ntohs(sa.sin_port);
 	srv->ctl_fd = pfd[1];
 	srv->shared = shared;
+	srv->work_ctl = work_ctl_of(shared);
 	return 0;
 fail:
 	err = -errno;
@@ -466,8 +485,16 @@ fail:
 		close(pfd[0]);
 		close(pfd[1]);
 	}
-	munmap(shared, sizeof(*shared));
+	munmap(shared, SHARED_BYTES);
 	return err;
+}
+
+int lab_server_set_work(struct lab_server *srv, uint64_t work_ns)
+{
+	if (!srv->work_ctl || work_ns > LAB_SERVER_WORK_NS_MAX)
+		return -EINVAL;
+	__atomic_store_n(srv->work_ctl, work_ns, __ATOMIC_RELAXED);
+	return 0;
 }
 
 void lab_server_counts(const struct lab_server *srv, struct lab_server_counts *out)
@@ -509,8 +536,9 @@ int lab_server_stop(struct lab_server *srv)
 	}
 	if (srv->shared) {
 		lab_server_counts(srv, &srv->final);
-		munmap(srv->shared, sizeof(*srv->shared));
+		munmap(srv->shared, SHARED_BYTES);
 		srv->shared = NULL;
+		srv->work_ctl = NULL;
 	}
 	return ret;
 }

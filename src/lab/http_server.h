@@ -8,6 +8,7 @@
 #ifndef SONDE_LAB_HTTP_SERVER_H
 #define SONDE_LAB_HTTP_SERVER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -22,6 +23,8 @@ struct lab_server_opts {
 	uint16_t port;       /* 0: chosen by the kernel */
 	uint32_t body_bytes; /* response body size */
 	uint64_t work_ns;    /* CPU time burned per request (thread CPU clock) */
+	bool pin;            /* pin the child to CPU cpu */
+	int cpu;
 };
 
 /* Counters kept by the child in shared memory; readable while it runs and
@@ -39,6 +42,7 @@ struct lab_server {
 	uint16_t port;   /* port it listens on, 127.0.0.1 */
 	int ctl_fd;      /* write end of the control pipe: closing it stops the child */
 	struct lab_server_counts *shared; /* MAP_SHARED page */
+	uint64_t *work_ctl;  /* in the same page: the work_ns the child applies now */
 	struct lab_server_counts final;   /* copy taken by lab_server_stop */
 };
 
@@ -53,6 +57,11 @@ int lab_server_start(const struct lab_server_opts *opts, struct lab_server *srv)
  * final counters in srv->final. Idempotent. 0, or -ECHILD if the child had
  * died before (counters are kept all the same). */
 int lab_server_stop(struct lab_server *srv);
+
+/* Change the CPU time burned per request while the server runs (the lab's
+ * calibration): applies from the next request on. -EINVAL when out of range
+ * or not running. */
+int lab_server_set_work(struct lab_server *srv, uint64_t work_ns);
 
 /* Counters now (while running) or final ones (after stop). */
 void lab_server_counts(const struct lab_server *srv, struct lab_server_counts *out);
