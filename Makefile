@@ -16,7 +16,7 @@ CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
             -Wshadow -Wformat=2 -fno-strict-aliasing -pthread
 CPPFLAGS += -Isrc -Ibpf -I$(BUILD)
-LDLIBS   += -lbpf -lelf -lz -lm -pthread
+LDLIBS   += -lbpf -lelf -lz -ljansson -lm -pthread
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wno-unused-function \
@@ -47,7 +47,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps demo test test-unit test-kernel test-fuzz bench-exec bench-http clean
+.PHONY: all deps demo test test-unit test-kernel test-fuzz bench-exec bench-http bench-lab clean
 
 all: $(BUILD)/sonde
 
@@ -134,6 +134,12 @@ bench-exec: deps
 bench-http: deps
 	$(Q)$(MAKE) --no-print-directory all $(BENCH_BINS)
 	$(Q)scripts/bench-http.sh $(BUILD)
+
+# The overhead lab: sonde against no tracer on the built-in server, every
+# scenario, 10 rounds (BENCH_ARGS="--quick", "--target nginx", ... to change).
+bench-lab: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(BUILD)/sonde bench --out bench-results/lab/$$(date +%Y%m%d-%H%M%S) $(BENCH_ARGS)
 
 clean:
 	$(Q)rm -rf $(BUILD)

@@ -8,6 +8,8 @@ PKGS=(
   make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config
   # unit tests and sanitizers/fuzzers (clang's runtime)
   libcmocka-dev libclang-rt-14-dev
+  # lab reports (results.json, thresholds, baselines) and their checks
+  libjansson-dev libxml2-utils
   # kernel tests and benchmarks: real servers, clients and peer tracers
   nginx wrk apache2-utils curl nodejs bpftrace libbpf-tools libcap2-bin
   procps util-linux iproute2
