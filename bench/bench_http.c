@@ -13,7 +13,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
-#include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -22,16 +21,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
-#include <arpa/inet.h>
 #include <dirent.h>
 #include <unistd.h>
 
 #include "cli/cli_common.h"
+#include "lab/nginx.h"
 #include "lab/report_text.h"
 #include "lab/stats.h"
 #include "lab/sysinfo.h"
@@ -59,11 +57,6 @@
 #define WRK_SLACK_MS 20000
 /* A warm-up load before the rounds (page cache, nginx's first connections). */
 #define WARMUP_S 1.0
-/* nginx must accept connections within this long of its start. */
-#define NGINX_START_TIMEOUT_MS 5000
-#define NGINX_START_TRIES 3
-/* Bytes of the static page served (about nginx's default index.html). */
-#define PAGE_BYTES 612
 /* Targets. */
 #define TARGET_COMPLETENESS_PCT 100.0
 #define TARGET_LOSS_PCT 5.0
@@ -150,29 +143,12 @@ static int stats_fd = -1;
 static char stats_error[LAB_REASON_BYTES];
 static char loadavg_start[64], loadavg_end[64], others_start[LAB_REASON_BYTES];
 
-/* nginx */
-static char tmpdir[64];
-static char access_log[LAB_PATH_BYTES];
-static int port;
+/* nginx (lab/nginx.h), in a directory of its own removed by
+ * lab_nginx_stop or, on Ctrl-C and at exit, by lab_nginx_cleanup. */
+static struct lab_nginx nginx;
 static char port_str[16], worker_str[16];
-static pid_t nginx_pid, worker_pid;
 static char worker_affinity[64];
 static char url[64];
-/* Files of tmpdir, removed by the signal hook too (unlink and rmdir are
- * async-signal-safe). */
-#define TMP_FILES 8
-static char tmp_files[TMP_FILES][LAB_PATH_BYTES];
-static char tmp_dirs[3][LAB_PATH_BYTES];
-
-static void tmpdir_remove(void)
-{
-	for (int i = 0; i < TMP_FILES; i++)
-		if (tmp_files[i][0])
-			unlink(tmp_files[i]);
-	for (int i = 0; i < 3; i++)
-		if (tmp_dirs[i][0])
-			rmdir(tmp_dirs[i]);
-}
 
 static void fail(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void fail(struct run *r, const char *fmt, ...)
@@ -185,81 +161,6 @@ static void fail(struct run *r, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(r->reason, sizeof(r->reason), fmt, ap);
 	va_end(ap);
-}
-
-static int write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	if (!f)
-		return -errno;
-	fputs(text, f);
-	return fclose(f) ? -errno : 0;
-}
-
-/* A loopback port nobody listens on now (the kernel's pick). */
-static int free_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), p = -1;
-
-	if (fd < 0)
-		return -errno;
-	if (!bind(fd, (struct sockaddr *)&a, sizeof(a)) &&
-	    !getsockname(fd, (struct sockaddr *)&a, &len))
-		p = ntohs(a.sin_port);
-	close(fd);
-	return p;
-}
-
-static bool port_accepts(int p)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)p),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	bool ok;
-
-	if (fd < 0)
-		return false;
-	ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-	close(fd);
-	return ok;
-}
-
-/* The child of ppid named comm (nginx's worker), 0 if none. */
-static pid_t child_named(pid_t ppid, const char *comm)
-{
-	DIR *proc = opendir("/proc");
-	struct dirent *pe;
-	pid_t found = 0;
-
-	if (!proc)
-		return 0;
-	while (!found && (pe = readdir(proc))) {
-		char path[64], buf[512], name[64], *p;
-		int pp = -1;
-		FILE *f;
-
-		if (pe->d_name[0] < '0' || pe->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%.20s/stat", pe->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		if (!fgets(buf, sizeof(buf), f))
-			buf[0] = '\0';
-		fclose(f);
-		p = strrchr(buf, ')');
-		if (!p || sscanf(p + 1, " %*c %d", &pp) != 1 || pp != ppid)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%.20s/comm", pe->d_name);
-		lab_read_first_line(path, name, sizeof(name));
-		if (!strcmp(name, comm))
-			found = (pid_t)atoi(pe->d_name);
-	}
-	closedir(proc);
-	return found;
 }
 
 /* Names of other load-related processes running now (others' tests). */
@@ -298,134 +199,25 @@ static void others_running(char *buf, size_t len)
 	}
 }
 
-/* The directory nginx runs in: its static page and the names of its files. */
-static int nginx_prepare_dir(void)
-{
-	char page[PAGE_BYTES + 1];
-
-	snprintf(tmp_dirs[0], sizeof(tmp_dirs[0]), "%s/www", tmpdir);
-	snprintf(tmp_dirs[1], sizeof(tmp_dirs[1]), "%s/tmp", tmpdir);
-	snprintf(tmp_dirs[2], sizeof(tmp_dirs[2]), "%s", tmpdir);
-	if (mkdir(tmp_dirs[0], 0755) || mkdir(tmp_dirs[1], 0755))
-		return -errno;
-	snprintf(tmp_files[0], sizeof(tmp_files[0]), "%s/www/index.html", tmpdir);
-	snprintf(tmp_files[1], sizeof(tmp_files[1]), "%s/nginx.conf", tmpdir);
-	snprintf(tmp_files[2], sizeof(tmp_files[2]), "%s/access.log", tmpdir);
-	snprintf(tmp_files[3], sizeof(tmp_files[3]), "%s/error.log", tmpdir);
-	snprintf(tmp_files[4], sizeof(tmp_files[4]), "%s/nginx.pid", tmpdir);
-	snprintf(tmp_files[5], sizeof(tmp_files[5]), "%s/nginx.out", tmpdir);
-	snprintf(tmp_files[6], sizeof(tmp_files[6]), "%s/nginx.err", tmpdir);
-	snprintf(access_log, sizeof(access_log), "%s", tmp_files[2]);
-
-	memset(page, 'x', PAGE_BYTES);
-	memcpy(page, "<html><body>", 12);
-	memcpy(page + PAGE_BYTES - 15, "</body></html>\n", 15);
-	page[PAGE_BYTES] = '\0';
-	return write_file(tmp_files[0], page);
-}
-
-static int nginx_write_config(void)
-{
-	char conf[4096], mask[80] = "";
-
-	/* worker_cpu_affinity takes a bit mask, CPU 0 rightmost. */
-	if (cfg.nginx_cpu >= 0) {
-		for (long c = cfg.nginx_cpu; c >= 0; c--)
-			strcat(mask, c == cfg.nginx_cpu ? "1" : "0");
-	}
-	snprintf(conf, sizeof(conf),
-		 "# generated by bench_http\n"
-		 "worker_processes 1;\n"
-		 "%s%s%s"
-		 "daemon off;\n"
-		 "pid %s/nginx.pid;\n"
-		 "error_log %s/error.log warn;\n"
-		 "events { worker_connections 1024; }\n"
-		 "http {\n"
-		 "  log_format bench '$remote_addr $status $body_bytes_sent \"$request\"';\n"
-		 "  access_log %s/access.log bench;\n"
-		 "  client_body_temp_path %s/tmp; proxy_temp_path %s/tmp;\n"
-		 "  fastcgi_temp_path %s/tmp; uwsgi_temp_path %s/tmp; scgi_temp_path %s/tmp;\n"
-		 "  sendfile on;\n"
-		 "  keepalive_timeout 65;\n"
-		 "  keepalive_requests 100000000;\n"
-		 "  server {\n"
-		 "    listen 127.0.0.1:%d;\n"
-		 "    root %s/www;\n"
-		 "    location / { index index.html; }\n"
-		 "  }\n"
-		 "}\n",
-		 cfg.nginx_cpu >= 0 ? "worker_cpu_affinity " : "", mask,
-		 cfg.nginx_cpu >= 0 ? ";\n" : "", tmpdir, tmpdir, tmpdir, tmpdir, tmpdir, tmpdir,
-		 tmpdir, tmpdir, port, tmpdir);
-	return write_file(tmp_files[1], conf);
-}
-
-/* Start nginx on a free port; fills port, nginx_pid, worker_pid. 0 or -errno
- * with msg filled. */
+/* Start nginx (lab/nginx.h) on a free port, its worker pinned to
+ * cfg.nginx_cpu; fills the strings the tracers' commands and the report use.
+ * 0 or -errno with msg filled. */
 static int nginx_start(char *msg, size_t len)
 {
-	char *argv[] = { "nginx", "-p", tmpdir, "-c", tmp_files[1], "-e", tmp_files[3], NULL };
+	struct lab_nginx_opts o = { .port = 0, .body_bytes = LAB_NGINX_PAGE_BYTES,
+				    .cpu = (int)cfg.nginx_cpu, .dir = NULL };
 	cpu_set_t set;
+	int err;
 
-	for (int attempt = 0; attempt < NGINX_START_TRIES; attempt++) {
-		uint64_t start;
-		int err;
-
-		port = free_port();
-		if (port <= 0) {
-			snprintf(msg, len, "no free loopback port: %s", strerror(-port));
-			return -EADDRINUSE;
-		}
-		if ((attempt == 0 && (err = nginx_prepare_dir())) || (err = nginx_write_config())) {
-			snprintf(msg, len, "writing nginx's files under %s: %s", tmpdir, strerror(-err));
-			return err;
-		}
-		nginx_pid = lab_spawn_logged(argv, tmp_files[5], tmp_files[6]);
-		if (nginx_pid < 0) {
-			snprintf(msg, len, "cannot start nginx: %s", strerror(-nginx_pid));
-			return nginx_pid;
-		}
-		lab_pgrp_track(nginx_pid);
-		start = lab_now_ns();
-		while (lab_now_ns() - start < (uint64_t)NGINX_START_TIMEOUT_MS * LAB_NS_PER_MS) {
-			int status;
-
-			if (waitpid(nginx_pid, &status, WNOHANG) == nginx_pid) {
-				char last[200];
-
-				lab_pgrp_untrack(nginx_pid);
-				nginx_pid = 0;
-				lab_read_last_line(tmp_files[6], last, sizeof(last));
-				if (!last[0])
-					lab_read_last_line(tmp_files[3], last, sizeof(last));
-				snprintf(msg, len, "nginx exited at start (port %d): %s", port, last);
-				break;
-			}
-			worker_pid = child_named(nginx_pid, "nginx");
-			if (worker_pid && port_accepts(port))
-				break;
-			lab_sleep_ms(20);
-		}
-		if (nginx_pid && worker_pid && port_accepts(port))
-			break;
-		if (nginx_pid) {
-			kill(-nginx_pid, SIGKILL);
-			waitpid(nginx_pid, NULL, 0);
-			lab_pgrp_untrack(nginx_pid);
-			snprintf(msg, len, "nginx did not accept connections on port %d within %d ms",
-				 port, NGINX_START_TIMEOUT_MS);
-			nginx_pid = 0;
-		}
-	}
-	if (!nginx_pid)
-		return -EIO;
-	snprintf(port_str, sizeof(port_str), "%d", port);
-	snprintf(worker_str, sizeof(worker_str), "%d", (int)worker_pid);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", port);
+	err = lab_nginx_start(&o, &nginx, msg, len);
+	if (err)
+		return err;
+	snprintf(port_str, sizeof(port_str), "%u", (unsigned)nginx.port);
+	snprintf(worker_str, sizeof(worker_str), "%d", (int)nginx.worker);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", (unsigned)nginx.port);
 	CPU_ZERO(&set);
 	worker_affinity[0] = '\0';
-	if (!sched_getaffinity(worker_pid, sizeof(set), &set)) {
+	if (!sched_getaffinity(nginx.worker, sizeof(set), &set)) {
 		for (int c = 0; c < CPU_SETSIZE && strlen(worker_affinity) < sizeof(worker_affinity) - 8; c++)
 			if (CPU_ISSET(c, &set))
 				snprintf(worker_affinity + strlen(worker_affinity),
@@ -433,19 +225,6 @@ static int nginx_start(char *msg, size_t len)
 					 worker_affinity[0] ? "," : "", c);
 	}
 	return 0;
-}
-
-static void nginx_stop(void)
-{
-	if (nginx_pid <= 0)
-		return;
-	kill(nginx_pid, SIGQUIT); /* graceful: workers finish, the pid file goes */
-	if (lab_wait_exit(nginx_pid, LAB_STOP_TIMEOUT_MS, &(int){ 0 }, &(struct rusage){ 0 }))
-		kill(-nginx_pid, SIGKILL);
-	kill(-nginx_pid, SIGKILL);
-	waitpid(nginx_pid, NULL, WNOHANG);
-	lab_pgrp_untrack(nginx_pid);
-	nginx_pid = 0;
 }
 
 /* A wrk latency like "1.85ms", "820.00us", "1.02s" in µs; NaN otherwise. */
@@ -636,6 +415,7 @@ static void run_one(struct run *r)
 	struct lab_tracer lt;
 	bool traced = t->kind != T_NONE;
 	uint64_t busy0, nginx0, wall0;
+	int err;
 
 	r->ok = true;
 	r->drops = r->lost = r->produced = r->delivered = r->filtered = r->http_records = -1;
@@ -649,8 +429,7 @@ static void run_one(struct run *r)
 	run_path(wrk_out, sizeof(wrk_out), r, "wrk");
 	run_path(wrk_err, sizeof(wrk_err), r, "wrk.err");
 
-	if (nginx_pid <= 0 || waitpid(nginx_pid, &(int){ 0 }, WNOHANG) == nginx_pid) {
-		nginx_pid = 0;
+	if (!lab_nginx_alive(&nginx)) {
 		fail(r, "nginx is not running any more");
 		return;
 	}
@@ -667,8 +446,8 @@ static void run_one(struct run *r)
 		}
 		r->attach_s = lt.attach_s;
 	}
-	if (truncate(access_log, 0)) {
-		fail(r, "cannot truncate %s: %s", access_log, strerror(errno));
+	if ((err = lab_nginx_reset_log(&nginx))) {
+		fail(r, "cannot truncate %s: %s", nginx.access_log, strerror(-err));
 		if (traced)
 			lab_tracer_stop(&lt);
 		return;
@@ -676,12 +455,12 @@ static void run_one(struct run *r)
 	if (traced)
 		lab_tracer_mark(&lt);
 	busy0 = machine_busy_ns();
-	nginx0 = lab_pgrp_cpu_ns(nginx_pid);
+	nginx0 = lab_pgrp_cpu_ns(nginx.master);
 	wall0 = lab_now_ns();
 	wrk_run(r, cfg.duration_s, wrk_out, wrk_err);
 	{
 		uint64_t wall = lab_now_ns() - wall0, busy = machine_busy_ns() - busy0;
-		uint64_t ours = lab_pgrp_cpu_ns(nginx_pid) - nginx0 + r->wrk_cpu_ns;
+		uint64_t ours = lab_pgrp_cpu_ns(nginx.master) - nginx0 + r->wrk_cpu_ns;
 		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
 		if (traced)
@@ -693,7 +472,7 @@ static void run_one(struct run *r)
 		lab_tracer_drain(&lt, DRAIN_POLL_MS, DRAIN_STABLE_MS, DRAIN_MAX_MS);
 	else
 		lab_sleep_ms(ACCESS_LOG_SETTLE_MS);
-	r->logged = lab_count_lines_from(access_log, 0);
+	r->logged = lab_nginx_requests(&nginx);
 	if (r->logged < 0)
 		fail(r, "cannot read the access log: %s", strerror((int)-r->logged));
 	else if (r->logged == 0)
@@ -1051,7 +830,8 @@ static void write_results_json(const char *path)
 	fprintf(f, ",\n\"config\":{\"rounds\":%d,\"duration_s\":%g,\"connections\":%ld,"
 		   "\"wrk_threads\":1,\"nginx_cpu\":%ld,\"wrk_cpu\":%ld,\"port\":%d,"
 		   "\"nginx_worker_affinity\":",
-		cfg.rounds, cfg.duration_s, cfg.connections, cfg.nginx_cpu, cfg.wrk_cpu, port);
+		cfg.rounds, cfg.duration_s, cfg.connections, cfg.nginx_cpu, cfg.wrk_cpu,
+		(int)nginx.port);
 	lab_json_str(f, worker_affinity);
 	fprintf(f, ",\"bpf_stats\":");
 	lab_json_str(f, stats_fd >= 0 ? "enabled" : stats_error);
@@ -1214,7 +994,8 @@ static void write_report(const char *path)
 		   "page on 127.0.0.1:%d; `wrk -t1 -c%ld -d%gs --latency` (saturation, closed loop) "
 		   "%s. %d rounds, every tracer once per round in rotated order. Figures are medians "
 		   "over the rounds that ran, (min–max) in brackets.\n\n",
-		worker_affinity[0] ? worker_affinity : "?", PAGE_BYTES, port, cfg.connections,
+		worker_affinity[0] ? worker_affinity : "?", (int)LAB_NGINX_PAGE_BYTES, (int)nginx.port,
+		cfg.connections,
 		cfg.duration_s,
 		cfg.wrk_cpu >= 0 ? (cfg.wrk_cpu == 1 ? "pinned to CPU 1" : "pinned") : "not pinned",
 		cfg.rounds);
@@ -1535,12 +1316,6 @@ static int parse_args(int argc, char **argv)
 	return 0;
 }
 
-static void cleanup_at_exit(void)
-{
-	lab_pgrp_kill_all();
-	tmpdir_remove();
-}
-
 int main(int argc, char **argv)
 {
 	static const char *const tools[][2] = {
@@ -1566,15 +1341,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_http: cannot create %s: %s\n", path, strerror(errno));
 		return 2;
 	}
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/sonde-bench-http.XXXXXX");
-	if (!mkdtemp(tmpdir)) {
-		fprintf(stderr, "bench_http: cannot create a temporary directory: %s\n", strerror(errno));
-		return 2;
-	}
-	/* nginx's worker runs as nobody: it must reach the page. */
-	chmod(tmpdir, 0755);
-	lab_install_cleanup(tmpdir_remove);
-	atexit(cleanup_at_exit);
+	/* Every process group started is killed on Ctrl-C and at exit, and
+	 * nginx's directory removed. */
+	lab_install_cleanup(lab_nginx_cleanup);
 	/* Held open for the whole benchmark: run-time statistics stay on while
 	 * this fd lives, and go off again when the harness exits. */
 	stats_fd = lab_bpf_stats_enable(stats_error, sizeof(stats_error));
@@ -1589,8 +1358,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_http: %s\n", msg);
 		return 2;
 	}
-	fprintf(stderr, "bench_http: nginx on 127.0.0.1:%d, worker pid %d on CPU %s; %s\n", port,
-		(int)worker_pid, worker_affinity, tmpdir);
+	fprintf(stderr, "bench_http: nginx on 127.0.0.1:%d, worker pid %d on CPU %s; %s\n",
+		(int)nginx.port, (int)nginx.worker, worker_affinity, nginx.dir);
 	if (others_start[0])
 		fprintf(stderr, "bench_http: also running on this machine: %s (load %s)\n",
 			others_start, loadavg_start);
@@ -1640,8 +1409,7 @@ int main(int argc, char **argv)
 					lab_fmt_num(r->ns_per_req, 0), lab_fmt_num(r->cpu_us_per_req, 2));
 		}
 	}
-	nginx_stop();
-	tmpdir_remove();
+	lab_nginx_stop(&nginx);
 	lab_sysinfo_loadavg(loadavg_end, sizeof(loadavg_end));
 	fill_relative();
 	snprintf(path, sizeof(path), "%s/results.json", cfg.out);
