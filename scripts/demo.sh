@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: what this kernel offers (sonde doctor), then sonde http on an
 # nginx the demo starts on a loopback port and requests it makes with curl,
-# then sonde exec on processes it starts itself.
+# then sonde exec on processes it starts itself, then the overhead lab's
+# quick run (sonde against no tracer, about a minute).
 set -uo pipefail
 SONDE=${SONDE:-build/sonde}
 PORT=${SONDE_DEMO_PORT:-18089}
@@ -76,3 +77,10 @@ sleep 1.5
 ln -sf /bin/true "$dir/demo-child"
 "$dir/demo-child" one two
 wait "$tracer"
+
+echo
+echo "== sonde bench --quick (what sonde costs here: interleaved rounds against no tracer)"
+"$SONDE" bench --quick --out bench-results/demo
+rc=$?
+[ "$rc" -le 1 ] || exit "$rc"
+echo "(report.md and the charts are in bench-results/demo; the full lab: make bench-lab)"

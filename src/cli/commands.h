@@ -5,6 +5,7 @@
 #define SONDE_CLI_COMMANDS_H
 
 int cmd_doctor(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_http(int argc, char **argv);
 

@@ -15,6 +15,7 @@ static const struct command commands[] = {
 	{ "http", cmd_http, "trace HTTP/1.x requests served and made on this host" },
 	{ "exec", cmd_exec, "trace process starts (exec; fork with --forks) and exits" },
 	{ "doctor", cmd_doctor, "what this kernel offers and what sonde will use" },
+	{ "bench", cmd_bench, "measure a tracer's overhead against no tracer, with statistics" },
 };
 
 static void usage(FILE *f)
@@ -29,7 +30,8 @@ static void usage(FILE *f)
 		   "  sonde doctor                 can sonde run on this kernel?\n"
 		   "  sonde http --side server     every request the servers here answer\n"
 		   "  sonde exec --json            every exec and exit as JSON lines\n"
-		   "  sonde exec --comm curl       only processes named curl\n");
+		   "  sonde exec --comm curl       only processes named curl\n"
+		   "  sonde bench --quick          what sonde costs here, in about a minute\n");
 }
 
 int main(int argc, char **argv)
