@@ -99,26 +99,11 @@ static double pgrp_status_sum(pid_t pgid, const char *const keys[], bool per_tas
 		return NAN;
 	while ((pe = readdir(proc))) {
 		char path[600], line[256], dir[300];
-		long pg = 0;
 		FILE *f;
 		DIR *tasks;
 		struct dirent *te;
 
-		if (pe->d_name[0] < '1' || pe->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/stat", pe->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		if (fgets(line, sizeof(line), f)) {
-			const char *rp = strrchr(line, ')');
-
-			/* after ") ": state ppid pgrp */
-			if (!rp || sscanf(rp + 1, " %*c %*d %ld", &pg) != 1)
-				pg = 0;
-		}
-		fclose(f);
-		if (pg != pgid)
+		if (pe->d_name[0] < '1' || pe->d_name[0] > '9' || !lab_proc_in_pgrp(pe->d_name, pgid))
 			continue;
 		snprintf(dir, sizeof(dir), "/proc/%s/task", pe->d_name);
 		tasks = per_task ? opendir(dir) : NULL;
@@ -166,7 +151,7 @@ static double pgrp_fds(pid_t pgid)
 		char path[288];
 		DIR *fds;
 
-		if (pe->d_name[0] < '1' || pe->d_name[0] > '9' || getpgid(atoi(pe->d_name)) != pgid)
+		if (pe->d_name[0] < '1' || pe->d_name[0] > '9' || !lab_proc_in_pgrp(pe->d_name, pgid))
 			continue;
 		snprintf(path, sizeof(path), "/proc/%s/fd", pe->d_name);
 		fds = opendir(path);
@@ -196,43 +181,13 @@ static double pgrp_hwm_mb(pid_t pgid)
 	return kb * 1024.0 / 1e6;
 }
 
-/* CPU of one process (every thread), ns, from schedstat. */
-static uint64_t proc_cpu_ns(pid_t pid)
-{
-	char path[64];
-	DIR *tasks;
-	uint64_t total = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	tasks = opendir(path);
-	if (!tasks)
-		return 0;
-	for (struct dirent *te; (te = readdir(tasks));) {
-		char tpath[400];
-		unsigned long long ns;
-		FILE *f;
-
-		if (te->d_name[0] == '.')
-			continue;
-		snprintf(tpath, sizeof(tpath), "%s/%s/schedstat", path, te->d_name);
-		f = fopen(tpath, "r");
-		if (!f)
-			continue;
-		if (fscanf(f, "%llu", &ns) == 1)
-			total += ns;
-		fclose(f);
-	}
-	closedir(tasks);
-	return total;
-}
-
 /* --- the target --------------------------------------------------------- */
 
 static uint64_t server_cpu_ns(const struct target *tg)
 {
 	if (!tg->cpu_pid)
 		return 0;
-	return tg->cpu_is_pgrp ? lab_pgrp_cpu_ns(tg->cpu_pid) : proc_cpu_ns(tg->cpu_pid);
+	return tg->cpu_is_pgrp ? lab_pgrp_cpu_ns(tg->cpu_pid) : lab_proc_cpu_ns(tg->cpu_pid);
 }
 
 /* Requests the server answered so far; -1 when it cannot tell. */

@@ -219,8 +219,7 @@ int lab_prog_stat_read(uint32_t id, struct lab_prog_stat *ps)
 	return 0;
 }
 
-/* Is /proc/<pid> in process group pgid? */
-static bool proc_in_pgrp(const char *pid, pid_t pgid)
+bool lab_proc_in_pgrp(const char *pid, pid_t pgid)
 {
 	char path[64], buf[512], *p;
 	int pgrp = -1;
@@ -260,7 +259,7 @@ int lab_pgrp_prog_ids(pid_t pgid, uint32_t min_id, uint32_t *ids, int max)
 		DIR *fds;
 		struct dirent *fe;
 
-		if (!isdigit((unsigned char)pe->d_name[0]) || !proc_in_pgrp(pe->d_name, pgid))
+		if (!isdigit((unsigned char)pe->d_name[0]) || !lab_proc_in_pgrp(pe->d_name, pgid))
 			continue;
 		snprintf(path, sizeof(path), "/proc/%s/fdinfo", pe->d_name);
 		fds = opendir(path);
@@ -291,6 +290,36 @@ int lab_pgrp_prog_ids(pid_t pgid, uint32_t min_id, uint32_t *ids, int max)
 	return n;
 }
 
+uint64_t lab_proc_cpu_ns(pid_t pid)
+{
+	char path[LAB_PATH_BYTES];
+	DIR *tasks;
+	struct dirent *te;
+	uint64_t total = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	tasks = opendir(path);
+	if (!tasks)
+		return 0;
+	while ((te = readdir(tasks))) {
+		char tpath[LAB_PATH_BYTES + 288];
+		unsigned long long ns;
+		FILE *f;
+
+		if (te->d_name[0] == '.')
+			continue;
+		snprintf(tpath, sizeof(tpath), "%s/%s/schedstat", path, te->d_name);
+		f = fopen(tpath, "r");
+		if (!f)
+			continue;
+		if (fscanf(f, "%llu", &ns) == 1)
+			total += ns;
+		fclose(f);
+	}
+	closedir(tasks);
+	return total;
+}
+
 uint64_t lab_pgrp_cpu_ns(pid_t pgid)
 {
 	DIR *proc = opendir("/proc");
@@ -299,35 +328,9 @@ uint64_t lab_pgrp_cpu_ns(pid_t pgid)
 
 	if (!proc)
 		return 0;
-	while ((pe = readdir(proc))) {
-		char path[LAB_PATH_BYTES];
-		DIR *tasks;
-		struct dirent *te;
-
-		if (!isdigit((unsigned char)pe->d_name[0]) || !proc_in_pgrp(pe->d_name, pgid))
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/task", pe->d_name);
-		tasks = opendir(path);
-		if (!tasks)
-			continue;
-		while ((te = readdir(tasks))) {
-			char tpath[LAB_PATH_BYTES];
-			unsigned long long ns;
-			FILE *f;
-
-			if (te->d_name[0] == '.')
-				continue;
-			snprintf(tpath, sizeof(tpath), "/proc/%s/task/%s/schedstat", pe->d_name,
-				 te->d_name);
-			f = fopen(tpath, "r");
-			if (!f)
-				continue;
-			if (fscanf(f, "%llu", &ns) == 1)
-				total += ns;
-			fclose(f);
-		}
-		closedir(tasks);
-	}
+	while ((pe = readdir(proc)))
+		if (isdigit((unsigned char)pe->d_name[0]) && lab_proc_in_pgrp(pe->d_name, pgid))
+			total += lab_proc_cpu_ns(atoi(pe->d_name));
 	closedir(proc);
 	return total;
 }

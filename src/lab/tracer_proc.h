@@ -94,6 +94,10 @@ int lab_pgrp_prog_ids(pid_t pgid, uint32_t min_id, uint32_t *ids, int max);
 /* CPU time (ns) of every thread of every process of group pgid, from
  * schedstat: exact, unlike clock ticks. */
 uint64_t lab_pgrp_cpu_ns(pid_t pgid);
+/* The same for one process (every thread); 0 if it is gone. */
+uint64_t lab_proc_cpu_ns(pid_t pid);
+/* Is /proc/<pid> (a decimal string) in process group pgid? */
+bool lab_proc_in_pgrp(const char *pid, pid_t pgid);
 
 /* --- a tracer under test ----------------------------------------------- */
 /* Start argv with its output in out_path / err_path, tracked. 0 or a negative
