@@ -47,7 +47,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps demo test test-unit test-kernel test-fuzz bench-exec bench-http bench-lab clean
+.PHONY: all deps demo test test-unit test-kernel test-fuzz bench-exec bench-http bench-loadgen bench-lab clean
 
 all: $(BUILD)/sonde
 
@@ -134,6 +134,12 @@ bench-exec: deps
 bench-http: deps
 	$(Q)$(MAKE) --no-print-directory all $(BENCH_BINS)
 	$(Q)scripts/bench-http.sh $(BUILD)
+
+# The lab's load generator against wrk on nginx: closed-loop throughput,
+# interleaved rounds, target ratio >= 0.90.
+bench-loadgen: deps
+	$(Q)$(MAKE) --no-print-directory all $(BENCH_BINS)
+	$(Q)$(BUILD)/bench/loadgen_vs_wrk --rounds 5
 
 # The overhead lab: sonde against no tracer on the built-in server, every
 # scenario, 10 rounds (BENCH_ARGS="--quick", "--target nginx", ... to change).

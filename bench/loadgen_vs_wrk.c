@@ -1,21 +1,19 @@
 /* loadgen_vs_wrk: is the lab's load generator a fair stand-in for wrk? It
- * starts nginx (worker_processes 1, a generated config, a free loopback
- * port, a small static file), then measures closed-loop throughput of
- * `wrk -t1 -cC` and of lab_load_run (1 thread, C connections, max mode) for
- * S seconds each, in interleaved rounds (the order flips every round so
- * neither always runs on a warmer machine), and prints the per-round figures,
- * the medians and their ratio; the target is a ratio of at least 0.90. nginx
- * is stopped and its directory removed on every exit path. */
+ * starts nginx (lab/nginx.h: one unpinned worker, a generated config, a free
+ * loopback port, a 100-byte static page), then measures closed-loop
+ * throughput of `wrk -t1 -cC` and of lab_load_run (1 thread, C connections,
+ * max mode) for S seconds each, in interleaved rounds (the order flips every
+ * round so neither always runs on a warmer machine), and prints the
+ * per-round figures, the medians and their ratio; the target is a ratio of at
+ * least 0.90. nginx is stopped and its directory removed on every exit path,
+ * Ctrl-C included (lab_install_cleanup + lab_nginx_cleanup), and wrk, in a
+ * tracked process group of its own, never outlives the bench. */
 #include <errno.h>
 #include <getopt.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -23,15 +21,19 @@
 
 #include "cli/cli_common.h"
 #include "lab/loadgen.h"
+#include "lab/nginx.h"
+#include "lab/tracer_proc.h"
 
 #define ROUNDS_MAX 20
 #define CONNS_DEFAULT 50
+/* nginx's worker holds LAB_NGINX_CONNS_MAX connections, its listener
+ * included. */
+#define CONNS_MAX (LAB_NGINX_CONNS_MAX - 1 < (long)LAB_LOAD_CONNS_MAX ? \
+		   LAB_NGINX_CONNS_MAX - 1 : (long)LAB_LOAD_CONNS_MAX)
 #define ROUNDS_DEFAULT 3
 #define DURATION_DEFAULT_S 5
 #define DURATION_MAX_S 60
 #define BODY_BYTES 100
-#define NGINX_START_TIMEOUT_MS 5000
-#define NGINX_STOP_TIMEOUT_MS 5000
 #define WRK_OUTPUT_BYTES 8192
 /* Extra time wrk gets past its duration before it is killed. */
 #define WRK_GRACE_S 10
@@ -46,158 +48,14 @@ static const char usage_text[] =
 	"\n"
 	"  --rounds N     rounds (1..20, default 3)\n"
 	"  --duration S   seconds per run (1..60, default 5)\n"
-	"  --conns C      connections (1..10000, default 50)\n"
+	"  --conns C      connections (1..1023, default 50)\n"
 	"\n"
 	"EXAMPLES\n"
 	"  loadgen_vs_wrk\n"
 	"  loadgen_vs_wrk --rounds 5 --duration 3 --conns 100\n";
+_Static_assert(CONNS_MAX == 1023, "--conns range in usage_text");
 
-struct nginx {
-	char dir[64];
-	pid_t pid;
-	uint16_t port;
-};
-
-static int write_file(const char *path, const char *data, size_t len)
-{
-	FILE *f = fopen(path, "w");
-	size_t n;
-
-	if (!f)
-		return -errno;
-	n = fwrite(data, 1, len, f);
-	if (fclose(f) || n != len)
-		return -EIO;
-	return 0;
-}
-
-static uint16_t free_port(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	uint16_t port = 0;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd >= 0 && !bind(fd, (struct sockaddr *)&sa, sizeof(sa)) &&
-	    !getsockname(fd, (struct sockaddr *)&sa, &len))
-		port = ntohs(sa.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
-}
-
-static bool port_accepts(uint16_t port)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	bool ok;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-	if (fd >= 0)
-		close(fd);
-	return ok;
-}
-
-static void nginx_stop(struct nginx *n)
-{
-	char cmd[128];
-
-	if (n->pid > 0) {
-		int status, ms;
-
-		kill(n->pid, SIGTERM);
-		for (ms = 0; ms < NGINX_STOP_TIMEOUT_MS; ms++) {
-			if (waitpid(n->pid, &status, WNOHANG) != 0)
-				break;
-			usleep(1000);
-		}
-		if (ms == NGINX_STOP_TIMEOUT_MS) {
-			kill(n->pid, SIGKILL);
-			waitpid(n->pid, &status, 0);
-		}
-		n->pid = 0;
-	}
-	if (n->dir[0]) {
-		/* Our own mkdtemp directory, nothing else. */
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", n->dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "loadgen_vs_wrk: could not remove %s\n", n->dir);
-		n->dir[0] = 0;
-	}
-}
-
-static int nginx_start(struct nginx *n)
-{
-	char conf[4096], path[128], body[BODY_BYTES];
-	int len;
-
-	memset(n, 0, sizeof(*n));
-	snprintf(n->dir, sizeof(n->dir), "/tmp/sonde-lgbench.XXXXXX");
-	if (!mkdtemp(n->dir)) {
-		n->dir[0] = 0;
-		return -errno;
-	}
-	/* nginx's worker runs as nobody: it must be able to read the docroot. */
-	if (chmod(n->dir, 0755))
-		return -errno;
-	n->port = free_port();
-	if (!n->port)
-		return -EADDRNOTAVAIL;
-	len = snprintf(conf, sizeof(conf),
-		"daemon off;\n"
-		"worker_processes 1;\n"
-		"pid %1$s/nginx.pid;\n"
-		"error_log %1$s/error.log warn;\n"
-		"events { worker_connections 4096; }\n"
-		"http {\n"
-		"  access_log off;\n"
-		"  client_body_temp_path %1$s/tmp-body;\n"
-		"  proxy_temp_path %1$s/tmp-proxy;\n"
-		"  fastcgi_temp_path %1$s/tmp-fastcgi;\n"
-		"  uwsgi_temp_path %1$s/tmp-uwsgi;\n"
-		"  scgi_temp_path %1$s/tmp-scgi;\n"
-		"  default_type text/plain;\n"
-		"  keepalive_requests 1000000;\n"
-		"  server {\n"
-		"    listen 127.0.0.1:%2$u;\n"
-		"    root %1$s/html;\n"
-		"  }\n"
-		"}\n", n->dir, n->port);
-	snprintf(path, sizeof(path), "%s/nginx.conf", n->dir);
-	if (len < 0 || (size_t)len >= sizeof(conf) || write_file(path, conf, (size_t)len))
-		return -EIO;
-	snprintf(path, sizeof(path), "%s/html", n->dir);
-	if (mkdir(path, 0755))
-		return -errno;
-	memset(body, 'x', sizeof(body));
-	snprintf(path, sizeof(path), "%s/html/index.html", n->dir);
-	if (write_file(path, body, sizeof(body)))
-		return -EIO;
-	n->pid = fork();
-	if (n->pid < 0)
-		return -errno;
-	if (n->pid == 0) {
-		snprintf(path, sizeof(path), "%s/nginx.conf", n->dir);
-		execlp("nginx", "nginx", "-p", n->dir, "-c", path, (char *)NULL);
-		_exit(127);
-	}
-	for (int ms = 0; ms < NGINX_START_TIMEOUT_MS; ms += 10) {
-		int status;
-
-		if (port_accepts(n->port))
-			return 0;
-		if (waitpid(n->pid, &status, WNOHANG) == n->pid) {
-			n->pid = 0;
-			return -ECHILD;
-		}
-		usleep(10000);
-	}
-	return -ETIMEDOUT;
-}
-
-/* Run wrk, return its Requests/sec (or a negative errno). */
+/* CPU time (user + sys, seconds) of who: RUSAGE_SELF or RUSAGE_CHILDREN. */
 static double rusage_cpu_s(int who)
 {
 	struct rusage ru;
@@ -208,7 +66,8 @@ static double rusage_cpu_s(int who)
 }
 
 /* Run wrk, return its Requests/sec (or a negative errno); *cpu_s: CPU time
- * wrk used (nginx, the other child, is reaped only at the end). */
+ * wrk used (nginx, the other child, is reaped only at the end). wrk runs in a
+ * process group of its own, tracked: Ctrl-C kills it with nginx. */
 static double run_wrk(uint16_t port, long conns, long duration_s, double *cpu_s)
 {
 	double cpu0 = rusage_cpu_s(RUSAGE_CHILDREN);
@@ -228,6 +87,10 @@ static double run_wrk(uint16_t port, long conns, long duration_s, double *cpu_s)
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
+		setpgid(0, 0);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
 		dup2(pfd[1], STDOUT_FILENO);
 		close(pfd[0]);
 		close(pfd[1]);
@@ -235,12 +98,15 @@ static double run_wrk(uint16_t port, long conns, long duration_s, double *cpu_s)
 		execlp("wrk", "wrk", "-t1", c_arg, d_arg, url, (char *)NULL);
 		_exit(127);
 	}
+	setpgid(pid, pid);
+	lab_pgrp_track(pid);
 	close(pfd[1]);
 	while (got < sizeof(out) - 1 && (n = read(pfd[0], out + got, sizeof(out) - 1 - got)) > 0)
 		got += (size_t)n;
 	out[got] = 0;
 	close(pfd[0]);
 	waitpid(pid, &status, 0);
+	lab_pgrp_untrack(pid);
 	*cpu_s = rusage_cpu_s(RUSAGE_CHILDREN) - cpu0;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		fprintf(stderr, "loadgen_vs_wrk: wrk failed:\n%s", out);
@@ -308,12 +174,15 @@ int main(int argc, char **argv)
 	long rounds = ROUNDS_DEFAULT, duration = DURATION_DEFAULT_S, conns = CONNS_DEFAULT;
 	double wrk[ROUNDS_MAX], lab[ROUNDS_MAX], wrk_cpu[ROUNDS_MAX], lab_cpu[ROUNDS_MAX];
 	double mw, ml, mwc, mlc;
-	struct nginx ng;
+	struct lab_nginx_opts nopts = { .port = 0, .body_bytes = BODY_BYTES, .cpu = -1,
+					.dir = NULL };
+	struct lab_nginx ng;
+	char reason[LAB_REASON_BYTES];
 	int opt, err, ret = 1;
 
 	while ((opt = getopt_long(argc, argv, "r:d:c:h", longopts, NULL)) != -1) {
 		long *dst = opt == 'r' ? &rounds : opt == 'd' ? &duration : opt == 'c' ? &conns : NULL;
-		long max = opt == 'r' ? ROUNDS_MAX : opt == 'd' ? DURATION_MAX_S : LAB_LOAD_CONNS_MAX;
+		long max = opt == 'r' ? ROUNDS_MAX : opt == 'd' ? DURATION_MAX_S : CONNS_MAX;
 
 		if (!dst || cli_parse_long(optarg, 1, max, dst)) {
 			fputs(usage_text, opt == 'h' ? stdout : stderr);
@@ -321,11 +190,12 @@ int main(int argc, char **argv)
 		}
 	}
 	signal(SIGPIPE, SIG_IGN);
-	err = nginx_start(&ng);
+	/* Ctrl-C (SIGINT, SIGTERM, SIGHUP) kills wrk and nginx and removes
+	 * nginx's directory; so does exit. */
+	lab_install_cleanup(lab_nginx_cleanup);
+	err = lab_nginx_start(&nopts, &ng, reason, sizeof(reason));
 	if (err) {
-		fprintf(stderr, "loadgen_vs_wrk: nginx did not start (%s); is it installed?\n",
-			strerror(-err));
-		nginx_stop(&ng);
+		fprintf(stderr, "loadgen_vs_wrk: nginx did not start: %s\n", reason);
 		return 1;
 	}
 	printf("nginx 127.0.0.1:%u, worker_processes 1; %ld rounds x %ld s, %ld connections\n",
@@ -357,6 +227,8 @@ int main(int argc, char **argv)
 		       lab[i], p50 / 1e3, p99 / 1e3, (unsigned long long)errs, wrk_cpu[i],
 		       lab_cpu[i]);
 		fflush(stdout);
+		/* nginx logs every request: keep its log (under /tmp) small. */
+		lab_nginx_reset_log(&ng);
 	}
 	mw = median(wrk, (int)rounds);
 	ml = median(lab, (int)rounds);
@@ -370,6 +242,6 @@ int main(int argc, char **argv)
 	       "\"duration_s\":%ld,\"conns\":%ld}\n", mw, ml, ml / mw, rounds, mwc, mlc, duration, conns);
 	ret = 0;
 out:
-	nginx_stop(&ng);
+	lab_nginx_stop(&ng);
 	return ret;
 }
