@@ -61,6 +61,9 @@ int lab_sysinfo_write(const char *path, const char *const tools[][2])
 	fprintf(f, "model name: %s\n", buf);
 	lab_sysinfo_loadavg(buf, sizeof(buf));
 	fprintf(f, "loadavg: %s\n", buf);
+	lab_read_first_line("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor", buf,
+			    sizeof(buf));
+	fprintf(f, "governor: %s\n", buf[0] ? buf : "none (no cpufreq here: fixed frequency or a VM)");
 	for (int i = 0; tools && tools[i][0]; i++) {
 		FILE *p = popen(tools[i][1], "r");
 
