@@ -117,18 +117,6 @@ const char *lab_grade_name(enum lab_grade g)
 	}
 }
 
-__attribute__((format(printf, 3, 4)))
-static void set_err(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-}
-
 static bool is_traced(enum lab_tracer_kind k)
 {
 	return k == LAB_TRACER_SONDE || k == LAB_TRACER_COMMAND;
@@ -641,7 +629,7 @@ static void summarize_recommendations(struct lab_bench_result *res)
 
 static int baseline_fail(const char *path, const char *why, char *err, size_t len)
 {
-	set_err(err, len, "baseline %s: not a sonde bench results.json (%s)", path, why);
+	lab_set_err(err, len, "baseline %s: not a sonde bench results.json (%s)", path, why);
 	return -EINVAL;
 }
 
@@ -703,12 +691,12 @@ static int baseline_load(const char *path, json_t **rootp, char *err, size_t len
 	f = fopen(path, "r");
 	if (!f) {
 		ret = -errno;
-		set_err(err, len, "baseline %s: %s", path, strerror(errno));
+		lab_set_err(err, len, "baseline %s: %s", path, strerror(errno));
 		return ret;
 	}
 	if (!fstat(fileno(f), &st) && S_ISDIR(st.st_mode)) {
 		fclose(f);
-		set_err(err, len, "baseline %s: %s", path, strerror(EISDIR));
+		lab_set_err(err, len, "baseline %s: %s", path, strerror(EISDIR));
 		return -EISDIR;
 	}
 	root = json_loadf(f, 0, &jerr);
@@ -748,7 +736,7 @@ int lab_bench_baseline_check(const char *path, char *err, size_t len)
 	int ret;
 
 	if (!path || !path[0]) {
-		set_err(err, len, "baseline: no file given");
+		lab_set_err(err, len, "baseline: no file given");
 		return -EINVAL;
 	}
 	ret = baseline_load(path, &root, err, len);
@@ -772,7 +760,7 @@ static int summarize_baseline(struct lab_bench_result *res, char *err, size_t le
 	rows = calloc(LAB_COMPARE_N_MAX, sizeof(*rows));
 	if (!rows) {
 		json_decref(root);
-		set_err(err, len, "baseline %s: out of memory", path);
+		lab_set_err(err, len, "baseline %s: out of memory", path);
 		return -ENOMEM;
 	}
 	for (int s = 0; s < n_scenarios(cfg); s++)
@@ -799,7 +787,7 @@ int lab_bench_summarize(struct lab_bench_result *res, char *err, size_t len)
 	int ret = 0;
 
 	if (!res || !res->cfg || (res->nruns > 0 && !res->runs) || res->nruns < 0) {
-		set_err(err, len, "bench report: nothing to summarize");
+		lab_set_err(err, len, "bench report: nothing to summarize");
 		return -EINVAL;
 	}
 	cfg = res->cfg;
@@ -1829,7 +1817,7 @@ static int write_one(const struct lab_bench_result *res, const char *name, enum 
 	f = fopen(path, "w");
 	if (!f) {
 		ret = -errno;
-		set_err(err, len, "%s: %s", path, strerror(errno));
+		lab_set_err(err, len, "%s: %s", path, strerror(errno));
 		return ret;
 	}
 	switch (kind) {
@@ -1854,7 +1842,7 @@ static int write_one(const struct lab_bench_result *res, const char *name, enum 
 	if (fclose(f) && !ret)
 		ret = -errno;
 	if (ret)
-		set_err(err, len, "%s: %s", path, strerror(-ret));
+		lab_set_err(err, len, "%s: %s", path, strerror(-ret));
 	return ret;
 }
 
@@ -1864,7 +1852,7 @@ int lab_bench_write_all(const struct lab_bench_result *res, char *err, size_t le
 	int ret;
 
 	if (!res || !res->cfg || !res->cfg->out_dir[0]) {
-		set_err(err, len, "bench report: no results directory");
+		lab_set_err(err, len, "bench report: no results directory");
 		return -EINVAL;
 	}
 	ret = write_one(res, "results.json", OUT_JSON, -1, err, len);

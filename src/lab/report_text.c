@@ -2,6 +2,7 @@
 #include "lab/report_text.h"
 
 #include <math.h>
+#include <stdarg.h>
 
 const char *lab_fmt_num(double v, int prec)
 {
@@ -32,4 +33,15 @@ void lab_json_str(FILE *f, const char *s)
 			fputc(*p, f);
 	}
 	fputc('"', f);
+}
+
+void lab_set_err(char *err, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
 }

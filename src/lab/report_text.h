@@ -11,6 +11,9 @@
 const char *lab_fmt_num(double v, int prec);
 /* The same, "null" for NaN: a JSON value. */
 const char *lab_json_num_or_null(double v, int prec);
+/* printf into err[0..len) (nothing when err is NULL or len 0): the lab's
+ * one-line error messages. */
+void lab_set_err(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* s as a quoted, escaped JSON string. */
 void lab_json_str(FILE *f, const char *s);
 

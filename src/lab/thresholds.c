@@ -1,6 +1,7 @@
 /* Pass/fail limits of the lab: defaults, JSON file, environment, checks;
  * see thresholds.h. */
 #include "lab/thresholds.h"
+#include "lab/report_text.h"
 
 #include <errno.h>
 #include <math.h>
@@ -39,18 +40,6 @@ static const struct limit_desc {
 static double *limit_of(struct lab_thresholds *t, int i)
 {
 	return (double *)((char *)t + limits[i].off);
-}
-
-__attribute__((format(printf, 3, 4)))
-static void set_err(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
 }
 
 /* src cut to fit and with control characters as '?', so that an error
@@ -94,30 +83,30 @@ int lab_thresholds_load_file(struct lab_thresholds *t, const char *path,
 	int ret = 0;
 
 	if (!t || !path) {
-		set_err(err, len, "thresholds: no file given");
+		lab_set_err(err, len, "thresholds: no file given");
 		return -EINVAL;
 	}
 	f = fopen(path, "r");
 	if (!f) {
 		ret = -errno;
-		set_err(err, len, "thresholds %s: %s", path, strerror(-ret));
+		lab_set_err(err, len, "thresholds %s: %s", path, strerror(-ret));
 		return ret;
 	}
 	/* Reading a directory would fail as "'{' expected near end of file". */
 	if (!fstat(fileno(f), &st) && S_ISDIR(st.st_mode)) {
 		fclose(f);
-		set_err(err, len, "thresholds %s: %s", path, strerror(EISDIR));
+		lab_set_err(err, len, "thresholds %s: %s", path, strerror(EISDIR));
 		return -EISDIR;
 	}
 	root = json_loadf(f, JSON_REJECT_DUPLICATES, &jerr);
 	fclose(f);
 	if (!root) {
-		set_err(err, len, "thresholds %s: line %d column %d: %s",
+		lab_set_err(err, len, "thresholds %s: line %d column %d: %s",
 			path, jerr.line, jerr.column, jerr.text);
 		return -EINVAL;
 	}
 	if (!json_is_object(root)) {
-		set_err(err, len, "thresholds %s: expected a JSON object such as "
+		lab_set_err(err, len, "thresholds %s: expected a JSON object such as "
 			"{\"rss_mb\": 100}", path);
 		json_decref(root);
 		return -EINVAL;
@@ -128,7 +117,7 @@ int lab_thresholds_load_file(struct lab_thresholds *t, const char *path,
 		double v;
 
 		if (i < 0) {
-			set_err(err, len, "thresholds %s: unknown key \"%s\" (known: "
+			lab_set_err(err, len, "thresholds %s: unknown key \"%s\" (known: "
 				KNOWN_KEYS ")", path, printable(quoted, sizeof(quoted), key));
 			ret = -EINVAL;
 			break;
@@ -138,14 +127,14 @@ int lab_thresholds_load_file(struct lab_thresholds *t, const char *path,
 			continue;
 		}
 		if (!json_is_number(value)) {
-			set_err(err, len, "thresholds %s: \"%s\" must be a number >= 0, "
+			lab_set_err(err, len, "thresholds %s: \"%s\" must be a number >= 0, "
 				"or null to turn the check off", path, key);
 			ret = -EINVAL;
 			break;
 		}
 		v = json_number_value(value);
 		if (!(v >= 0) || !isfinite(v)) {
-			set_err(err, len, "thresholds %s: \"%s\" is %g, must be >= 0 "
+			lab_set_err(err, len, "thresholds %s: \"%s\" is %g, must be >= 0 "
 				"(or null to turn the check off)", path, key, v);
 			ret = -EINVAL;
 			break;
@@ -163,7 +152,7 @@ int lab_thresholds_load_env(struct lab_thresholds *t, char *err, size_t len)
 	struct lab_thresholds next;
 
 	if (!t) {
-		set_err(err, len, "thresholds: nothing to load into");
+		lab_set_err(err, len, "thresholds: nothing to load into");
 		return -EINVAL;
 	}
 	next = *t;
@@ -182,7 +171,7 @@ int lab_thresholds_load_env(struct lab_thresholds *t, char *err, size_t len)
 		errno = 0;
 		v = strtod(s, &end);
 		if (end == s || *end || errno || !isfinite(v) || v < 0) {
-			set_err(err, len, "%s=%s: expected a number >= 0 or \"off\"",
+			lab_set_err(err, len, "%s=%s: expected a number >= 0 or \"off\"",
 				limits[i].env, printable(quoted, sizeof(quoted), s));
 			return -EINVAL;
 		}
