@@ -77,8 +77,11 @@ int cli_output_run(struct cli_output *o, const char *cmd, double duration,
 		if (cli_stats_requested) {
 			cli_stats_requested = 0;
 			/* what was produced before the signal, then the counters */
-			for (int i = 0; i < STATS_DRAIN_POLLS_MAX && n > 0; i++)
+			int i = 0;
+
+			do
 				n = poll(ctx, 0);
+			while (n > 0 && ++i < STATS_DRAIN_POLLS_MAX);
 			if (n < 0) {
 				cli_error(cmd, "reading the ring buffer failed: %s", strerror(-n));
 				return n;
