@@ -373,7 +373,6 @@ struct session {
 	bool traced;
 	struct lab_tracer lt;
 	char out_path[LAB_PATH_BYTES], err_path[LAB_PATH_BYTES];
-	long stats_lines;     /* sonde: stats records seen so far */
 	double drops_before;  /* sonde: Σ dropped at the last stats record; peers: lost */
 };
 
@@ -407,24 +406,20 @@ static long count_events(const struct session *s, long offset, uint16_t port)
 }
 
 /* Ask sonde for its counters so far and wait for the record; Σ dropped, or
- * NaN when it did not come. */
-static double sonde_drops_now(struct session *s)
+ * NaN when it did not come. Only what sonde writes after the signal is read:
+ * its output may be hundreds of MB by then. */
+static double sonde_drops_now(const struct session *s)
 {
 	uint64_t start = lab_now_ns();
+	long offset = lab_file_size(s->out_path);
 
-	if (kill(s->lt.pid, SIGUSR1))
+	if (offset < 0 || kill(s->lt.pid, SIGUSR1))
 		return NAN;
 	while (lab_now_ns() - start < (uint64_t)INTERIM_STATS_TIMEOUT_MS * LAB_NS_PER_MS) {
-		long n = lab_count_lines(s->out_path, "\"type\":\"stats\"", NULL, NULL);
+		struct lab_sonde_stats st;
 
-		if (n > s->stats_lines) {
-			struct lab_sonde_stats st;
-
-			s->stats_lines = n;
-			if (lab_sonde_stats_read(s->out_path, &st) || st.drops < 0)
-				return NAN;
-			return (double)st.drops;
-		}
+		if (!lab_sonde_stats_read_from(s->out_path, offset, &st))
+			return st.drops < 0 ? NAN : (double)st.drops;
 		lab_sleep_ms(DRAIN_POLL_MS);
 	}
 	return NAN;

@@ -145,6 +145,11 @@ bool lab_json_obj_num(const char *s, const char *outer, const char *inner, doubl
 
 int lab_sonde_stats_read(const char *path, struct lab_sonde_stats *st)
 {
+	return lab_sonde_stats_read_from(path, 0, st);
+}
+
+int lab_sonde_stats_read_from(const char *path, long offset, struct lab_sonde_stats *st)
+{
 	char *line = NULL;
 	size_t cap = 0;
 	int err = -ENOENT;
@@ -152,6 +157,11 @@ int lab_sonde_stats_read(const char *path, struct lab_sonde_stats *st)
 
 	if (!f)
 		return -errno;
+	if (offset > 0 && fseek(f, offset, SEEK_SET)) {
+		err = -errno;
+		fclose(f);
+		return err;
+	}
 	while (getline(&line, &cap, f) > 0) {
 		const char *d, *end;
 		double v;

@@ -43,5 +43,8 @@ struct lab_sonde_stats {
 /* The last {"type":"stats"} line of path: 0, -ENOENT without one, or a
  * negative errno. */
 int lab_sonde_stats_read(const char *path, struct lab_sonde_stats *st);
+/* The same, among the lines from byte offset on (a record asked for after
+ * the file had that size): O(what follows offset), not O(file). */
+int lab_sonde_stats_read_from(const char *path, long offset, struct lab_sonde_stats *st);
 
 #endif
