@@ -86,83 +86,88 @@ static int fatal(struct runner *rn, int err, const char *fmt, ...)
 
 /* --- /proc figures of a process group ----------------------------------- */
 
-/* Sum of a "Key:  N" line of /proc/PID/status over the processes (threads:
- * per_task) of group pgid. */
+/* Add the numbers of the "Key:  N" lines of a status file to *total. */
+static bool status_add(const char *path, const char *const keys[], double *total)
+{
+	char line[256];
+	bool found = false;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		for (int k = 0; keys[k]; k++) {
+			size_t kl = strlen(keys[k]);
+
+			if (!strncmp(line, keys[k], kl)) {
+				*total += strtod(line + kl, NULL);
+				found = true;
+			}
+		}
+	fclose(f);
+	return found;
+}
+
+struct status_sum {
+	const char *const *keys;
+	bool per_task;  /* every thread's status (counters that are per thread) */
+	bool found;
+	double total;
+};
+
+static void status_of(pid_t pid, void *arg)
+{
+	struct status_sum *c = arg;
+	char dir[64], path[400];
+	DIR *tasks;
+
+	if (!c->per_task) {
+		snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+		c->found |= status_add(path, c->keys, &c->total);
+		return;
+	}
+	snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
+	tasks = opendir(dir);
+	if (!tasks)
+		return;
+	for (struct dirent *te; (te = readdir(tasks));) {
+		if (te->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/status", dir, te->d_name);
+		c->found |= status_add(path, c->keys, &c->total);
+	}
+	closedir(tasks);
+}
+
+/* Sum of "Key:  N" lines of /proc/PID/status over the processes (threads:
+ * per_task) of group pgid; NaN when none was found. */
 static double pgrp_status_sum(pid_t pgid, const char *const keys[], bool per_task)
 {
-	DIR *proc = opendir("/proc");
-	struct dirent *pe;
-	double total = 0;
-	bool found = false;
+	struct status_sum c = { .keys = keys, .per_task = per_task };
 
-	if (!proc)
-		return NAN;
-	while ((pe = readdir(proc))) {
-		char path[600], line[256], dir[300];
-		FILE *f;
-		DIR *tasks;
-		struct dirent *te;
+	lab_pgrp_for_each(pgid, status_of, &c);
+	return c.found ? c.total : NAN;
+}
 
-		if (pe->d_name[0] < '1' || pe->d_name[0] > '9' || !lab_proc_in_pgrp(pe->d_name, pgid))
-			continue;
-		snprintf(dir, sizeof(dir), "/proc/%s/task", pe->d_name);
-		tasks = per_task ? opendir(dir) : NULL;
-		for (te = tasks ? readdir(tasks) : NULL;; te = tasks ? readdir(tasks) : NULL) {
-			if (tasks && !te)
-				break;
-			if (te && te->d_name[0] == '.')
-				continue;
-			if (te)
-				snprintf(path, sizeof(path), "%s/%s/status", dir, te->d_name);
-			else
-				snprintf(path, sizeof(path), "/proc/%s/status", pe->d_name);
-			f = fopen(path, "r");
-			if (f) {
-				while (fgets(line, sizeof(line), f))
-					for (int k = 0; keys[k]; k++) {
-						size_t kl = strlen(keys[k]);
+static void fds_of(pid_t pid, void *arg)
+{
+	char path[64];
+	DIR *fds;
 
-						if (!strncmp(line, keys[k], kl)) {
-							total += strtod(line + kl, NULL);
-							found = true;
-						}
-					}
-				fclose(f);
-			}
-			if (!tasks)
-				break;
-		}
-		if (tasks)
-			closedir(tasks);
-	}
-	closedir(proc);
-	return found ? total : NAN;
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	fds = opendir(path);
+	if (!fds)
+		return;
+	for (struct dirent *fe; (fe = readdir(fds));)
+		*(double *)arg += fe->d_name[0] != '.';
+	closedir(fds);
 }
 
 static double pgrp_fds(pid_t pgid)
 {
-	DIR *proc = opendir("/proc");
-	struct dirent *pe;
 	double n = 0;
 
-	if (!proc)
-		return NAN;
-	while ((pe = readdir(proc))) {
-		char path[288];
-		DIR *fds;
-
-		if (pe->d_name[0] < '1' || pe->d_name[0] > '9' || !lab_proc_in_pgrp(pe->d_name, pgid))
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/fd", pe->d_name);
-		fds = opendir(path);
-		if (!fds)
-			continue;
-		for (struct dirent *fe; (fe = readdir(fds));)
-			n += fe->d_name[0] != '.';
-		closedir(fds);
-	}
-	closedir(proc);
-	return n;
+	return lab_pgrp_for_each(pgid, fds_of, &n) < 0 ? NAN : n;
 }
 
 static double pgrp_ctxsw(pid_t pgid)

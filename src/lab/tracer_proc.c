@@ -246,7 +246,7 @@ static bool ids_contain(const uint32_t *ids, int n, uint32_t id)
 	return false;
 }
 
-int lab_pgrp_prog_ids(pid_t pgid, uint32_t min_id, uint32_t *ids, int max)
+int lab_pgrp_for_each(pid_t pgid, void (*fn)(pid_t pid, void *ctx), void *ctx)
 {
 	DIR *proc = opendir("/proc");
 	struct dirent *pe;
@@ -254,40 +254,59 @@ int lab_pgrp_prog_ids(pid_t pgid, uint32_t min_id, uint32_t *ids, int max)
 
 	if (!proc)
 		return -errno;
-	while ((pe = readdir(proc))) {
-		char path[LAB_PATH_BYTES];
-		DIR *fds;
-		struct dirent *fe;
-
-		if (!isdigit((unsigned char)pe->d_name[0]) || !lab_proc_in_pgrp(pe->d_name, pgid))
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/fdinfo", pe->d_name);
-		fds = opendir(path);
-		if (!fds)
-			continue;
-		while ((fe = readdir(fds))) {
-			char fpath[LAB_PATH_BYTES], line[256];
-			FILE *f;
-
-			if (fe->d_name[0] == '.')
-				continue;
-			snprintf(fpath, sizeof(fpath), "/proc/%s/fdinfo/%s", pe->d_name, fe->d_name);
-			f = fopen(fpath, "r");
-			if (!f)
-				continue;
-			while (fgets(line, sizeof(line), f)) {
-				unsigned id;
-
-				if (sscanf(line, "prog_id: %u", &id) == 1 && id > min_id &&
-				    !ids_contain(ids, n, id) && n < max)
-					ids[n++] = id;
-			}
-			fclose(f);
+	while ((pe = readdir(proc)))
+		if (isdigit((unsigned char)pe->d_name[0]) && lab_proc_in_pgrp(pe->d_name, pgid)) {
+			fn(atoi(pe->d_name), ctx);
+			n++;
 		}
-		closedir(fds);
-	}
 	closedir(proc);
 	return n;
+}
+
+struct prog_ids_ctx {
+	uint32_t min_id, *ids;
+	int n, max;
+};
+
+static void prog_ids_of(pid_t pid, void *arg)
+{
+	struct prog_ids_ctx *c = arg;
+	char path[LAB_PATH_BYTES];
+	DIR *fds;
+	struct dirent *fe;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo", (int)pid);
+	fds = opendir(path);
+	if (!fds)
+		return;
+	while ((fe = readdir(fds))) {
+		char fpath[LAB_PATH_BYTES + 288], line[256];
+		FILE *f;
+
+		if (fe->d_name[0] == '.')
+			continue;
+		snprintf(fpath, sizeof(fpath), "%s/%s", path, fe->d_name);
+		f = fopen(fpath, "r");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f)) {
+			unsigned id;
+
+			if (sscanf(line, "prog_id: %u", &id) == 1 && id > c->min_id &&
+			    !ids_contain(c->ids, c->n, id) && c->n < c->max)
+				c->ids[c->n++] = id;
+		}
+		fclose(f);
+	}
+	closedir(fds);
+}
+
+int lab_pgrp_prog_ids(pid_t pgid, uint32_t min_id, uint32_t *ids, int max)
+{
+	struct prog_ids_ctx c = { .min_id = min_id, .ids = ids, .max = max };
+	int err = lab_pgrp_for_each(pgid, prog_ids_of, &c);
+
+	return err < 0 ? err : c.n;
 }
 
 uint64_t lab_proc_cpu_ns(pid_t pid)
@@ -320,18 +339,16 @@ uint64_t lab_proc_cpu_ns(pid_t pid)
 	return total;
 }
 
+static void cpu_of(pid_t pid, void *arg)
+{
+	*(uint64_t *)arg += lab_proc_cpu_ns(pid);
+}
+
 uint64_t lab_pgrp_cpu_ns(pid_t pgid)
 {
-	DIR *proc = opendir("/proc");
-	struct dirent *pe;
 	uint64_t total = 0;
 
-	if (!proc)
-		return 0;
-	while ((pe = readdir(proc)))
-		if (isdigit((unsigned char)pe->d_name[0]) && lab_proc_in_pgrp(pe->d_name, pgid))
-			total += lab_proc_cpu_ns(atoi(pe->d_name));
-	closedir(proc);
+	lab_pgrp_for_each(pgid, cpu_of, &total);
 	return total;
 }
 

@@ -98,6 +98,9 @@ uint64_t lab_pgrp_cpu_ns(pid_t pgid);
 uint64_t lab_proc_cpu_ns(pid_t pid);
 /* Is /proc/<pid> (a decimal string) in process group pgid? */
 bool lab_proc_in_pgrp(const char *pid, pid_t pgid);
+/* Call fn(pid, ctx) for every process of group pgid now: how many, or a
+ * negative errno when /proc cannot be read. O(processes on the host). */
+int lab_pgrp_for_each(pid_t pgid, void (*fn)(pid_t pid, void *ctx), void *ctx);
 
 /* --- a tracer under test ----------------------------------------------- */
 /* Start argv with its output in out_path / err_path, tracked. 0 or a negative
