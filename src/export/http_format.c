@@ -147,6 +147,7 @@ void http_pipeline_stats_json(const struct http_pipeline_stats *s, struct json_w
 	FIELD("conns_gone", s->conns_gone);
 	FIELD("conns_live_at_exit", s->conns_live);
 	FIELD("conn_table_full", s->conn_table_full);
+	FIELD("conns_evicted", s->conns_evicted);
 	FIELD("events_no_conn", s->events_no_conn);
 	FIELD("exchanges", h->exchanges);
 	FIELD("incomplete", h->incomplete);
@@ -159,6 +160,11 @@ void http_pipeline_stats_json(const struct http_pipeline_stats *s, struct json_w
 	FIELD("resyncs", h->resyncs);
 	FIELD("conns_not_http", h->conns_not_http);
 	FIELD("conns_upgraded", h->conns_upgraded);
+	FIELD("pool_exhausted", h->pool_exhausted);
+	FIELD("memory_bytes", s->memory_bytes);
+	FIELD("delivery_count", s->delivery_count);
+	FIELD("delivery_p50_us", s->delivery_p50_us);
+	FIELD("delivery_p99_us", s->delivery_p99_us);
 #undef FIELD
 	json_obj_end(w);
 }

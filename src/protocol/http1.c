@@ -1,11 +1,13 @@
 /* HTTP/1.x head parser and per-connection reconstruction engine (see
  * http1.h). Heads are parsed one line at a time, straight from the segment
- * when a line is whole in it (zero-copy), else from a one-line buffer per
- * direction; bodies are never looked at beyond their framing, and are skipped
- * by byte count, so captures shorter than the syscall cost nothing. */
+ * when a line is whole in it (zero-copy), else from a line buffer the
+ * direction borrows from the pool until the line ends; bodies are never
+ * looked at beyond their framing, and are skipped by byte count, so captures
+ * shorter than the syscall cost nothing. */
 #include "protocol/http1.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Bytes needed to tell a message start from anything else: a method of
@@ -525,11 +527,135 @@ int http1_redact_target(const char *in, size_t len, char *out, size_t out_size)
 }
 
 /* ---------------------------------------------------------------------- */
+/* Slabs and the pool.                                                      */
+
+#define SLAB_ALIGN_BYTES 16u
+
+/* Chunks start with this link, padded so blocks stay SLAB_ALIGN_BYTES
+ * aligned. */
+struct slab_chunk {
+	struct slab_chunk *next;
+	char pad_[SLAB_ALIGN_BYTES - sizeof(void *)];
+};
+
+static uint32_t slab_block_bytes(size_t block_bytes)
+{
+	return (uint32_t)((block_bytes + SLAB_ALIGN_BYTES - 1) & ~(size_t)(SLAB_ALIGN_BYTES - 1));
+}
+
+int http1_slab_init(struct http1_slab *s, size_t block_bytes, uint32_t max,
+		    uint32_t chunk_blocks)
+{
+	if (!s || block_bytes < sizeof(void *) || block_bytes > UINT32_MAX / 2 ||
+	    chunk_blocks == 0)
+		return -EINVAL;
+	memset(s, 0, sizeof(*s));
+	s->block_bytes = slab_block_bytes(block_bytes);
+	s->chunk_blocks = chunk_blocks;
+	s->max = max;
+	return 0;
+}
+
+void http1_slab_init_fixed(struct http1_slab *s, void *mem, size_t block_bytes, uint32_t n)
+{
+	memset(s, 0, sizeof(*s));
+	/* The caller's array stride: its blocks are already aligned. */
+	s->block_bytes = (uint32_t)block_bytes;
+	s->carve = mem;
+	s->carve_left = n;
+	s->held = n;
+	s->max = n;
+}
+
+/* One more chunk, as many blocks as the bound still allows. Runs only
+ * while the slab grows. */
+static bool slab_grow(struct http1_slab *s)
+{
+	uint32_t n = s->max - s->held < s->chunk_blocks ? s->max - s->held : s->chunk_blocks;
+	size_t bytes = sizeof(struct slab_chunk) + (size_t)n * s->block_bytes;
+	struct slab_chunk *ch;
+
+	if (n == 0 || s->chunk_blocks == 0)
+		return false;
+	ch = malloc(bytes);
+	if (!ch)
+		return false;
+	ch->next = s->chunks;
+	s->chunks = ch;
+	s->bytes += bytes;
+	s->allocs++;
+	s->held += n;
+	s->carve = (char *)(ch + 1);
+	s->carve_left = n;
+	return true;
+}
+
+void *http1_slab_get(struct http1_slab *s)
+{
+	void *b = s->free;
+
+	if (b) {
+		s->free = *(void **)b;
+	} else {
+		if (s->carve_left == 0 && !slab_grow(s))
+			return NULL;
+		b = s->carve;
+		s->carve += s->block_bytes;
+		s->carve_left--;
+	}
+	s->out++;
+	return b;
+}
+
+void http1_slab_put(struct http1_slab *s, void *block)
+{
+	*(void **)block = s->free;
+	s->free = block;
+	s->out--;
+}
+
+void http1_slab_destroy(struct http1_slab *s)
+{
+	struct slab_chunk *ch = s->chunks;
+
+	while (ch) {
+		struct slab_chunk *next = ch->next;
+
+		free(ch);
+		ch = next;
+	}
+	memset(s, 0, sizeof(*s));
+}
+
+int http1_pool_init(struct http1_pool *p, uint32_t lines_max, uint32_t slots_max)
+{
+	if (!p)
+		return -EINVAL;
+	if (http1_slab_init(&p->lines, HTTP1_LINE_BYTES_MAX, lines_max, HTTP1_POOL_CHUNK_BLOCKS) ||
+	    http1_slab_init(&p->slots, sizeof(struct http1_pending), slots_max,
+			    HTTP1_POOL_CHUNK_BLOCKS))
+		return -EINVAL;
+	return 0;
+}
+
+void http1_pool_destroy(struct http1_pool *p)
+{
+	http1_slab_destroy(&p->lines);
+	http1_slab_destroy(&p->slots);
+}
+
+size_t http1_pool_bytes(const struct http1_pool *p)
+{
+	return p->lines.bytes + p->slots.bytes;
+}
+
+/* ---------------------------------------------------------------------- */
 /* Connection engine.                                                       */
 
 #define STAT_ADD(c, field, n)                                  \
 	do {                                                   \
-		(c)->stats.field += (n);                       \
+		if ((c)->stats)                                \
+			(c)->stats->field += (n);              \
 		if ((c)->global)                               \
 			(c)->global->field += (n);             \
 	} while (0)
@@ -537,18 +663,76 @@ int http1_redact_target(const char *in, size_t len, char *out, size_t out_size)
 /* State of one http1_conn_feed/close call: the exchanges it emitted are
  * its return value. */
 struct feed_ctx {
-	struct http1_conn *c;
+	struct http1_engine *c;
 	int emitted;
 };
 
-static struct http1_pending *q_at(struct http1_conn *c, unsigned off)
+/* A zeroed exchange slot from the pool; NULL (counted) when it has none. */
+static struct http1_pending *slot_get(struct http1_engine *c)
 {
-	return &c->queue[(c->q_head + off) % HTTP1_PIPELINE_MAX];
+	struct http1_pending *pe = http1_slab_get(&c->pool->slots);
+
+	if (!pe) {
+		STAT_ADD(c, pool_exhausted, 1);
+		return NULL;
+	}
+	memset(pe, 0, sizeof(*pe));
+	return pe;
+}
+
+static void slot_put(struct http1_engine *c, struct http1_pending *pe)
+{
+	http1_slab_put(&c->pool->slots, pe);
+}
+
+/* The direction's line buffer, taken from the pool when a line starts to
+ * be buffered; NULL (counted) when the pool has none left. */
+static char *line_get(struct http1_engine *c, struct http1_dir_state *ds)
+{
+	if (!ds->line) {
+		ds->line = http1_slab_get(&c->pool->lines);
+		if (!ds->line)
+			STAT_ADD(c, pool_exhausted, 1);
+	}
+	return ds->line;
+}
+
+/* Give the line buffer back; whatever was buffered is dropped. */
+static void line_put(struct http1_engine *c, struct http1_dir_state *ds)
+{
+	ds->line_len = 0;
+	if (ds->line) {
+		http1_slab_put(&c->pool->lines, ds->line);
+		ds->line = NULL;
+	}
+}
+
+/* The request being read no longer needs its slot (queued elsewhere, or
+ * dropped). */
+static void req_cur_put(struct http1_engine *c)
+{
+	if (c->req_cur) {
+		slot_put(c, c->req_cur);
+		c->req_cur = NULL;
+	}
+	c->req_cut = 0;
+}
+
+/* Exchange off pending ones from the front: O(off), and every caller asks
+ * for the front, the back (O(1) below) or the first whose response is not
+ * done, which is the front unless a response overtook its request. */
+static struct http1_pending *q_at(struct http1_engine *c, unsigned off)
+{
+	struct http1_pending *pe = c->q_first;
+
+	while (off-- > 0)
+		pe = pe->next;
+	return pe;
 }
 
 static void emit(struct feed_ctx *f, struct http1_pending *pe, uint32_t extra)
 {
-	struct http1_conn *c = f->c;
+	struct http1_engine *c = f->c;
 
 	pe->ex.flags |= extra;
 	if (c->opts & HTTP1_CONN_TLS)
@@ -561,19 +745,25 @@ static void emit(struct feed_ctx *f, struct http1_pending *pe, uint32_t extra)
 	f->emitted++;
 }
 
-static void q_pop(struct http1_conn *c)
+/* Drop the front exchange (emitted) and give its slot back. */
+static void q_pop(struct http1_engine *c)
 {
-	c->q_head = (uint8_t)((c->q_head + 1) % HTTP1_PIPELINE_MAX);
+	struct http1_pending *pe = c->q_first;
+
+	c->q_first = pe->next;
+	if (!c->q_first)
+		c->q_last = NULL;
 	c->q_count--;
 	if (c->q_resp > 0)
 		c->q_resp--;
+	slot_put(c, pe);
 }
 
 /* Emit from the front while exchanges are finished. Responses finish in
  * order, so the front is always the first to finish. */
 static void try_emit(struct feed_ctx *f)
 {
-	struct http1_conn *c = f->c;
+	struct http1_engine *c = f->c;
 
 	while (c->q_count > 0) {
 		struct http1_pending *pe = q_at(c, 0);
@@ -585,25 +775,59 @@ static void try_emit(struct feed_ctx *f)
 	}
 }
 
-/* A slot at the back of the queue, or NULL when full. */
-static struct http1_pending *q_push(struct http1_conn *c)
+/* Put pe at the back of the queue (there is room). */
+static void q_link(struct http1_engine *c, struct http1_pending *pe)
 {
+	pe->next = NULL;
+	if (c->q_last)
+		c->q_last->next = pe;
+	else
+		c->q_first = pe;
+	c->q_last = pe;
+	c->q_count++;
+}
+
+/* The exchange of the request being read, taking a slot for it at its
+ * first use; NULL if the pool had none (the request is then not kept). */
+static struct http1_exchange *req_ex(struct http1_engine *c)
+{
+	if (!c->req_cur && !c->req_cut) {
+		c->req_cur = slot_get(c);
+		c->req_cut = c->req_cur == NULL;
+	}
+	return c->req_cur ? &c->req_cur->ex : NULL;
+}
+
+/* Queue the request whose head just ended (or was cut): its exchange gets
+ * the head's times and bytes and the extra flags. NULL if it is not kept:
+ * the queue is full (the caller counts it) or it had no slot (counted). */
+static struct http1_pending *req_queue(struct http1_engine *c, struct http1_dir_state *ds,
+				       uint64_t last_ts, uint32_t extra)
+{
+	struct http1_exchange *ex;
 	struct http1_pending *pe;
 
 	if (c->q_count >= HTTP1_PIPELINE_MAX)
 		return NULL;
-	pe = q_at(c, c->q_count);
-	c->q_count++;
-	memset(pe, 0, sizeof(*pe));
+	ex = req_ex(c);
+	if (!ex)
+		return NULL;
+	ex->req_first_ts = ds->head_first_ts;
+	ex->req_last_ts = last_ts;
+	ex->req_bytes = ds->head_bytes;
+	ex->flags |= extra;
+	pe = c->req_cur;
+	c->req_cur = NULL;
+	q_link(c, pe);
 	return pe;
 }
 
-static struct http1_dir_state *req_dir(struct http1_conn *c)
+static struct http1_dir_state *req_dir(struct http1_engine *c)
 {
 	return &c->dir[c->role == HTTP1_ROLE_CLIENT ? HTTP1_DIR_EGRESS : HTTP1_DIR_INGRESS];
 }
 
-static void set_role(struct http1_conn *c, enum http1_role role)
+static void set_role(struct http1_engine *c, enum http1_role role)
 {
 	enum http1_dir rd = role == HTTP1_ROLE_SERVER ? HTTP1_DIR_INGRESS : HTTP1_DIR_EGRESS;
 
@@ -612,15 +836,17 @@ static void set_role(struct http1_conn *c, enum http1_role role)
 	c->dir[!rd].kind = KIND_RESPONSE;
 }
 
-static void msg_reset(struct http1_conn *c, struct http1_dir_state *ds)
+static void msg_reset(struct http1_engine *c, struct http1_dir_state *ds)
 {
 	ds->state = DS_HEAD;
 	ds->body_remaining = 0;
 	ds->head_first_ts = 0;
 	ds->body_bytes = 0;
-	memset(&ds->head, 0, sizeof(ds->head));
+	ds->content_length = 0;
+	ds->head_flags = 0;
+	ds->status = 0;
 	ds->head_bytes = 0;
-	ds->line_len = 0;
+	line_put(c, ds);
 	ds->chunk_state = CS_SIZE;
 	ds->chunk_digits = 0;
 	ds->match = 0;
@@ -629,49 +855,60 @@ static void msg_reset(struct http1_conn *c, struct http1_dir_state *ds)
 	ds->head_lost = 0;
 	ds->estimated = 0;
 	if (ds->kind != KIND_RESPONSE)
-		memset(&c->req_cur, 0, sizeof(c->req_cur));
+		req_cur_put(c);
 }
 
 /* The request whose body is in flight, if it was queued. */
-static struct http1_pending *req_entry(struct http1_conn *c)
+static struct http1_pending *req_entry(struct http1_engine *c)
 {
-	return c->req_queued && c->q_count > 0 ? q_at(c, c->q_count - 1u) : NULL;
+	return c->req_queued && c->q_count > 0 ? c->q_last : NULL;
 }
 
 /* The exchange the response being read belongs to, if any. */
-static struct http1_pending *resp_entry(struct http1_conn *c)
+static struct http1_pending *resp_entry(struct http1_engine *c)
 {
+	if (c->resp_untracked)
+		return NULL;
 	return c->q_resp < c->q_count ? q_at(c, c->q_resp) : NULL;
 }
 
 /* A response came with no request to pair with: give it an exchange so it
- * is reported, not lost. Frees the oldest slot if the queue is full. */
+ * is reported, not lost. Frees the oldest slot if the queue is full. NULL
+ * if the pool has no slot: the response is then framed but not reported
+ * (counted in pool_exhausted). */
 static struct http1_pending *resp_entry_make(struct feed_ctx *f)
 {
-	struct http1_conn *c = f->c;
+	struct http1_engine *c = f->c;
 	struct http1_pending *pe;
+	uint32_t flag = HTTP1_EXCH_OVERFLOW;
 
 	if (c->q_count >= HTTP1_PIPELINE_MAX) {
 		if (c->req_queued && c->q_count == 1)
 			c->req_queued = 0;
-		emit(f, q_at(c, 0), HTTP1_EXCH_INCOMPLETE);
+		emit(f, c->q_first, HTTP1_EXCH_INCOMPLETE);
 		q_pop(c);
 	}
-	pe = q_push(c);
-	pe->req_done = 1;
+	/* Pairing first, so it stays right even if the response is lost. */
 	if (c->overflowed > 0) {
 		c->overflowed--;
-		pe->ex.flags |= HTTP1_EXCH_OVERFLOW;
 	} else {
-		pe->ex.flags |= HTTP1_EXCH_NO_REQUEST;
+		flag = HTTP1_EXCH_NO_REQUEST;
 		STAT_ADD(c, resp_unmatched, 1);
 	}
+	pe = slot_get(c);
+	if (!pe) {
+		c->resp_untracked = 1;
+		return NULL;
+	}
+	q_link(c, pe);
+	pe->req_done = 1;
+	pe->ex.flags |= flag;
 	return pe;
 }
 
 static void resp_finish(struct feed_ctx *f, struct http1_dir_state *ds, uint32_t extra)
 {
-	struct http1_conn *c = f->c;
+	struct http1_engine *c = f->c;
 	struct http1_pending *pe = resp_entry(c);
 
 	if (pe) {
@@ -682,13 +919,14 @@ static void resp_finish(struct feed_ctx *f, struct http1_dir_state *ds, uint32_t
 		c->q_resp++;
 	}
 	c->resp_active = 0;
+	c->resp_untracked = 0;
 	msg_reset(c, ds);
 	try_emit(f);
 }
 
 static void req_finish(struct feed_ctx *f, struct http1_dir_state *ds, uint32_t extra)
 {
-	struct http1_conn *c = f->c;
+	struct http1_engine *c = f->c;
 	struct http1_pending *pe = req_entry(c);
 
 	if (pe) {
@@ -712,7 +950,7 @@ static void body_done(struct feed_ctx *f, struct http1_dir_state *ds)
 static void body_progress(struct feed_ctx *f, struct http1_dir_state *ds,
 			  uint64_t ts, uint64_t n)
 {
-	struct http1_conn *c = f->c;
+	struct http1_engine *c = f->c;
 	struct http1_pending *pe;
 
 	if (n == 0)
@@ -730,9 +968,9 @@ static void body_progress(struct feed_ctx *f, struct http1_dir_state *ds,
 	}
 }
 
-static void copy_target(struct http1_conn *c, const char *t, size_t n, bool cut)
+static void copy_target(struct http1_engine *c, struct http1_exchange *ex, const char *t,
+			size_t n, bool cut)
 {
-	struct http1_exchange *ex = &c->req_cur;
 	size_t keep;
 
 	if (c->opts & HTTP1_CONN_REDACT_QUERY) {
@@ -755,24 +993,37 @@ static void copy_target(struct http1_conn *c, const char *t, size_t n, bool cut)
 
 /* The request/status line is parsed: keep what the exchange needs, since
  * the line's bytes are transient. */
-static void start_line_keep(struct http1_conn *c, struct http1_dir_state *ds, bool cut)
+static void start_line_keep(struct http1_engine *c, struct http1_dir_state *ds,
+			    const struct http1_head *h, bool cut)
 {
-	struct http1_head *h = &ds->head;
+	struct http1_exchange *ex;
 
 	ds->got_start_line = 1;
 	if (ds->kind != KIND_REQUEST)
 		return;
-	memcpy(c->req_cur.method, h->method, h->method_len);
-	c->req_cur.method[h->method_len] = '\0';
-	c->req_cur.method_len = (uint8_t)h->method_len;
-	copy_target(c, h->target, h->target_len, cut);
-	h->method = NULL;
-	h->target = NULL;
+	ex = req_ex(c);
+	if (!ex)
+		return;
+	memcpy(ex->method, h->method, h->method_len);
+	ex->method[h->method_len] = '\0';
+	ex->method_len = (uint8_t)h->method_len;
+	copy_target(c, ex, h->target, h->target_len, cut);
 }
 
-static void conn_ignore(struct http1_conn *c)
+/* The connection leaves HTTP: no more heads to read, so the line buffers
+ * and the request being read go back now; queued exchanges wait for the
+ * close. */
+static void conn_stop(struct http1_engine *c)
 {
 	c->state = CONN_IGNORED;
+	line_put(c, &c->dir[HTTP1_DIR_INGRESS]);
+	line_put(c, &c->dir[HTTP1_DIR_EGRESS]);
+	req_cur_put(c);
+}
+
+static void conn_ignore(struct http1_engine *c)
+{
+	conn_stop(c);
 	STAT_ADD(c, conns_not_http, 1);
 }
 
@@ -789,7 +1040,7 @@ enum head_error_kind {
 static void head_error(struct feed_ctx *f, struct http1_dir_state *ds,
 		       enum head_error_kind err)
 {
-	struct http1_conn *c = f->c;
+	struct http1_engine *c = f->c;
 	struct http1_pending *pe;
 	bool midstream = c->opts & HTTP1_CONN_MIDSTREAM;
 
@@ -798,6 +1049,11 @@ static void head_error(struct feed_ctx *f, struct http1_dir_state *ds,
 			conn_ignore(c);
 			return;
 		}
+		/* Nothing of this head is used again; a connection that never
+		 * resyncs must not keep its blocks. */
+		line_put(c, ds);
+		if (ds->kind != KIND_RESPONSE)
+			req_cur_put(c);
 		ds->state = DS_DESYNC;
 		return;
 	}
@@ -806,28 +1062,28 @@ static void head_error(struct feed_ctx *f, struct http1_dir_state *ds,
 	else
 		STAT_ADD(c, parse_errors, 1);
 	if (err != HEAD_ERR_NOT_MESSAGE && ds->kind == KIND_REQUEST) {
-		c->req_cur.req_first_ts = ds->head_first_ts;
-		c->req_cur.req_last_ts = c->last_ts[ds - c->dir];
-		c->req_cur.req_bytes = ds->head_bytes;
-		c->req_cur.flags |= HTTP1_EXCH_ERROR;
-		pe = q_push(c);
+		bool full = c->q_count >= HTTP1_PIPELINE_MAX;
+
+		pe = req_queue(c, ds, c->last_ts[ds - c->dir], HTTP1_EXCH_ERROR);
 		if (pe) {
-			pe->ex = c->req_cur;
 			pe->req_done = 1;
 		} else {
 			c->overflowed++;
-			STAT_ADD(c, pipeline_overflow, 1);
+			if (full)
+				STAT_ADD(c, pipeline_overflow, 1);
 		}
 		c->msgs++;
 	} else if (err != HEAD_ERR_NOT_MESSAGE && ds->kind == KIND_RESPONSE) {
 		pe = resp_entry(c);
 		if (!pe)
 			pe = resp_entry_make(f);
-		pe->ex.status = (uint16_t)ds->head.status;
-		pe->ex.resp_first_ts = ds->head_first_ts;
-		pe->ex.resp_last_ts = c->last_ts[ds - c->dir];
-		pe->ex.resp_bytes += ds->head_bytes;
-		pe->ex.flags |= HTTP1_EXCH_ERROR;
+		if (pe) {
+			pe->ex.status = ds->status;
+			pe->ex.resp_first_ts = ds->head_first_ts;
+			pe->ex.resp_last_ts = c->last_ts[ds - c->dir];
+			pe->ex.resp_bytes += ds->head_bytes;
+			pe->ex.flags |= HTTP1_EXCH_ERROR;
+		}
 		c->msgs++;
 		resp_finish(f, ds, 0);
 	}
@@ -843,40 +1099,37 @@ static bool is_method(const struct http1_exchange *ex, const char *m)
 
 static void request_head_done(struct feed_ctx *f, struct http1_dir_state *ds, uint64_t ts)
 {
-	struct http1_conn *c = f->c;
-	struct http1_head *h = &ds->head;
+	struct http1_engine *c = f->c;
 	struct http1_pending *pe;
-	bool has_body = true;
+	bool has_body = true, full = c->q_count >= HTTP1_PIPELINE_MAX;
+	uint32_t flags = 0;
 
-	if (h->flags & HTTP1_HEAD_TE_OTHER) {
+	if (ds->head_flags & HTTP1_HEAD_TE_OTHER) {
 		/* A request body must be chunked or counted (RFC 9112 6.3). */
 		head_error(f, ds, HEAD_ERR_SYNTAX);
 		return;
 	}
-	c->req_cur.req_first_ts = ds->head_first_ts;
-	c->req_cur.req_last_ts = ts;
-	c->req_cur.req_bytes = ds->head_bytes;
 	if (ds->head_lost)
-		c->req_cur.flags |= HTTP1_EXCH_HEAD_LOST;
+		flags |= HTTP1_EXCH_HEAD_LOST;
 	if (c->q_resp < c->q_count || c->overflowed > 0)
-		c->req_cur.flags |= HTTP1_EXCH_PIPELINED;
-	pe = q_push(c);
+		flags |= HTTP1_EXCH_PIPELINED;
+	pe = req_queue(c, ds, ts, flags);
 	if (pe) {
-		pe->ex = c->req_cur;
 		pe->method_head = is_method(&pe->ex, "HEAD");
 		pe->method_connect = is_method(&pe->ex, "CONNECT");
 		c->req_queued = 1;
 	} else {
 		c->overflowed++;
 		c->req_queued = 0;
-		STAT_ADD(c, pipeline_overflow, 1);
+		if (full)
+			STAT_ADD(c, pipeline_overflow, 1);
 	}
-	if (h->flags & HTTP1_HEAD_CHUNKED) {
+	if (ds->head_flags & HTTP1_HEAD_CHUNKED) {
 		ds->state = DS_BODY_CHUNKED;
 		ds->chunk_state = CS_SIZE;
-	} else if ((h->flags & HTTP1_HEAD_CONTENT_LENGTH) && h->content_length > 0) {
+	} else if ((ds->head_flags & HTTP1_HEAD_CONTENT_LENGTH) && ds->content_length > 0) {
 		ds->state = DS_BODY_LENGTH;
-		ds->body_remaining = h->content_length;
+		ds->body_remaining = ds->content_length;
 	} else {
 		has_body = false;
 	}
@@ -891,10 +1144,10 @@ static bool status_is_interim(int status)
 
 static void response_head_done(struct feed_ctx *f, struct http1_dir_state *ds, uint64_t ts)
 {
-	struct http1_conn *c = f->c;
-	struct http1_head *h = &ds->head;
+	struct http1_engine *c = f->c;
 	struct http1_pending *pe = resp_entry(c);
-	int status = h->status;
+	int status = ds->status;
+	uint32_t hflags = ds->head_flags;
 
 	if (status_is_interim(status)) {
 		/* 100 Continue, 103 Early Hints: the final response follows. */
@@ -909,35 +1162,38 @@ static void response_head_done(struct feed_ctx *f, struct http1_dir_state *ds, u
 	}
 	if (!pe)
 		pe = resp_entry_make(f);
-	pe->ex.status = (uint16_t)status;
-	pe->ex.resp_first_ts = ds->head_first_ts;
-	pe->ex.resp_last_ts = ts;
-	pe->ex.resp_bytes += ds->head_bytes;
-	if (ds->head_lost)
-		pe->ex.flags |= HTTP1_EXCH_HEAD_LOST;
-	if (h->flags & HTTP1_HEAD_CONN_CLOSE)
-		pe->ex.flags |= HTTP1_EXCH_CONN_CLOSE;
+	if (pe) {
+		pe->ex.status = (uint16_t)status;
+		pe->ex.resp_first_ts = ds->head_first_ts;
+		pe->ex.resp_last_ts = ts;
+		pe->ex.resp_bytes += ds->head_bytes;
+		if (ds->head_lost)
+			pe->ex.flags |= HTTP1_EXCH_HEAD_LOST;
+		if (hflags & HTTP1_HEAD_CONN_CLOSE)
+			pe->ex.flags |= HTTP1_EXCH_CONN_CLOSE;
+	}
 	c->resp_active = 1;
-	if (status == 101 || (pe->method_connect && status >= 200 && status < 300)) {
+	if (status == 101 || (pe && pe->method_connect && status >= 200 && status < 300)) {
 		resp_finish(f, ds, HTTP1_EXCH_UPGRADED);
-		c->state = CONN_IGNORED;
+		conn_stop(c);
 		STAT_ADD(c, conns_upgraded, 1);
 		return;
 	}
-	if (pe->method_head || status == 204 || status == 304 || status < 200) {
+	if ((pe && pe->method_head) || status == 204 || status == 304 || status < 200) {
 		resp_finish(f, ds, 0);
-	} else if (h->flags & HTTP1_HEAD_CHUNKED) {
-		pe->ex.flags |= HTTP1_EXCH_CHUNKED;
+	} else if (hflags & HTTP1_HEAD_CHUNKED) {
+		if (pe)
+			pe->ex.flags |= HTTP1_EXCH_CHUNKED;
 		ds->state = DS_BODY_CHUNKED;
 		ds->chunk_state = CS_SIZE;
-	} else if (h->flags & HTTP1_HEAD_TE_OTHER) {
+	} else if (hflags & HTTP1_HEAD_TE_OTHER) {
 		ds->state = DS_BODY_CLOSE;
-	} else if (h->flags & HTTP1_HEAD_CONTENT_LENGTH) {
-		if (h->content_length == 0) {
+	} else if (hflags & HTTP1_HEAD_CONTENT_LENGTH) {
+		if (ds->content_length == 0) {
 			resp_finish(f, ds, 0);
 		} else {
 			ds->state = DS_BODY_LENGTH;
-			ds->body_remaining = h->content_length;
+			ds->body_remaining = ds->content_length;
 		}
 	} else if (ds->head_lost) {
 		/* The framing headers may have been in the lost bytes. */
@@ -973,56 +1229,75 @@ static bool head_add(struct feed_ctx *f, struct http1_dir_state *ds, uint64_t ts
 	return false;
 }
 
+/* Parse one line s[0..n) (no line end) of the current head into h and the
+ * direction's framing facts, which h starts from and which keep what the
+ * parser set even on an error (the status of a bad status line). */
+static int head_line_parse(struct http1_dir_state *ds, const char *s, size_t n, bool complete,
+			   struct http1_head *h)
+{
+	int r;
+
+	memset(h, 0, sizeof(*h));
+	h->content_length = ds->content_length;
+	h->flags = ds->head_flags;
+	h->status = ds->status;
+	if (!ds->got_start_line)
+		r = ds->kind == KIND_REQUEST ? parse_request_line(s, n, complete, h)
+					     : parse_status_line(s, n, complete, h);
+	else
+		r = parse_header_line(s, n, complete, h);
+	ds->content_length = h->content_length;
+	ds->head_flags = h->flags;
+	ds->status = (uint16_t)h->status;
+	return r;
+}
+
 /* A whole line s[0..n) (LF included) of the current head. */
 static void line_done(struct feed_ctx *f, struct http1_dir_state *ds, uint64_t ts,
 		      const char *s, size_t n)
 {
-	int r;
+	struct http1_head h;
+	bool start = !ds->got_start_line;
 
 	n--; /* the LF */
 	if (n > 0 && s[n - 1] == '\r')
 		n--;
-	if (!ds->got_start_line) {
-		r = ds->kind == KIND_REQUEST ? parse_request_line(s, n, true, &ds->head)
-					     : parse_status_line(s, n, true, &ds->head);
-		if (r < 0) {
-			head_error(f, ds, HEAD_ERR_SYNTAX);
-			return;
-		}
-		start_line_keep(f->c, ds, false);
-		return;
-	}
-	if (n == 0) {
+	if (!start && n == 0) {
 		head_done(f, ds, ts);
 		return;
 	}
-	if (parse_header_line(s, n, true, &ds->head) < 0)
+	if (head_line_parse(ds, s, n, true, &h) < 0) {
 		head_error(f, ds, HEAD_ERR_SYNTAX);
+		return;
+	}
+	if (start)
+		start_line_keep(f->c, ds, &h, false);
 }
 
 /* The buffered line is cut short (too long, followed by uncaptured bytes,
- * or by the close): take what its start says. 0 or HTTP1_PARSE_ERROR. */
+ * or by the close): take what its start says, and give the buffer back.
+ * 0, HTTP1_PARSE_ERROR, or 1 if nothing was buffered. */
 static int line_prefix_parse(struct feed_ctx *f, struct http1_dir_state *ds)
 {
 	const char *s = ds->line;
 	size_t n = ds->line_len;
+	struct http1_head h;
+	bool start = !ds->got_start_line;
 	int r = 0;
 
-	ds->line_len = 0;
-	if (n == 0)
-		return true;
+	if (n == 0) {
+		line_put(f->c, ds);
+		return 1; /* nothing buffered: nothing to take */
+	}
 	while (n > 0 && (s[n - 1] == '\r' || s[n - 1] == '\n'))
 		n--;
-	if (!ds->got_start_line) {
-		r = ds->kind == KIND_REQUEST ? parse_request_line(s, n, false, &ds->head)
-					     : parse_status_line(s, n, false, &ds->head);
-		/* The target is cut only if it runs to the end of the prefix. */
-		if (r == 0)
-			start_line_keep(f->c, ds, ds->kind == KIND_REQUEST &&
-					ds->head.target + ds->head.target_len == s + n);
-	} else if (n > 0) {
-		r = parse_header_line(s, n, false, &ds->head);
-	}
+	if (start || n > 0)
+		r = head_line_parse(ds, s, n, false, &h);
+	/* The target is cut only if it runs to the end of the prefix. */
+	if (start && r == 0)
+		start_line_keep(f->c, ds, &h, ds->kind == KIND_REQUEST &&
+				h.target + h.target_len == s + n);
+	line_put(f->c, ds);
 	return r;
 }
 
@@ -1040,13 +1315,14 @@ static bool line_prefix(struct feed_ctx *f, struct http1_dir_state *ds)
 static bool message_sniff(struct feed_ctx *f, struct http1_dir_state *ds,
 			  const uint8_t *p, size_t n, bool *need_more)
 {
-	struct http1_conn *c = f->c;
+	struct http1_engine *c = f->c;
 	char probe[SNIFF_BYTES_MAX];
 	size_t have = ds->line_len < SNIFF_BYTES_MAX ? ds->line_len : SNIFF_BYTES_MAX;
 	size_t more = n < SNIFF_BYTES_MAX - have ? n : SNIFF_BYTES_MAX - have;
 	enum sniff_result r;
 
-	memcpy(probe, ds->line, have);
+	if (have > 0)
+		memcpy(probe, ds->line, have);
 	memcpy(probe + have, p, more);
 	r = sniff(probe, have + more, (enum dir_kind)ds->kind);
 	*need_more = r == SNIFF_NEED_MORE;
@@ -1066,8 +1342,27 @@ static bool message_sniff(struct feed_ctx *f, struct http1_dir_state *ds,
 	return true;
 }
 
+/* A line must be buffered but the pool has no line buffer: its bytes are
+ * taken as uncaptured, as a gap would be (the head is flagged
+ * HTTP1_EXCH_HEAD_LOST), unless nothing tells yet what the direction
+ * carries. Returns 0: the new state takes the bytes. */
+static size_t head_unbuffered(struct http1_dir_state *ds)
+{
+	if (ds->kind == KIND_UNKNOWN) {
+		ds->state = DS_DESYNC;
+		return 0;
+	}
+	ds->state = DS_HEAD_LOST;
+	ds->head_lost = 1;
+	ds->sniffed = 1;
+	/* At a line start after the start line, the LF before it counts
+	 * toward the blank line that ends the head. */
+	ds->match = ds->got_start_line ? H_LF : H_NONE;
+	return 0;
+}
+
 /* DS_HEAD over captured bytes. Returns bytes consumed (>= 1 unless the
- * connection got ignored). */
+ * connection got ignored or the state changed). */
 static size_t head_consume(struct feed_ctx *f, struct http1_dir_state *ds, uint64_t ts,
 			   const uint8_t *p, size_t n)
 {
@@ -1084,6 +1379,8 @@ static size_t head_consume(struct feed_ctx *f, struct http1_dir_state *ds, uint6
 		if (need_more) {
 			/* Fewer than SNIFF_BYTES_MAX bytes, all a valid start:
 			 * keep them for the next segment. */
+			if (!line_get(f->c, ds))
+				return head_unbuffered(ds);
 			memcpy(ds->line + ds->line_len, p, n);
 			ds->line_len = (uint16_t)(ds->line_len + n);
 			head_add(f, ds, ts, n);
@@ -1098,6 +1395,8 @@ static size_t head_consume(struct feed_ctx *f, struct http1_dir_state *ds, uint6
 			line_done(f, ds, ts, (const char *)p, take);
 		return take;
 	}
+	if (!line_get(f->c, ds))
+		return head_unbuffered(ds);
 	room = HTTP1_LINE_BYTES_MAX - ds->line_len;
 	if (take > room) {
 		/* Overlong line: parse its start, skip the rest to its LF. */
@@ -1116,8 +1415,11 @@ static size_t head_consume(struct feed_ctx *f, struct http1_dir_state *ds, uint6
 	if (lf) {
 		size_t len = ds->line_len;
 
+		/* Parsed from the buffer, then the buffer goes back (unless
+		 * the line ended the message and msg_reset gave it back). */
 		ds->line_len = 0;
 		line_done(f, ds, ts, ds->line, len);
+		line_put(f->c, ds);
 	}
 	return take;
 }
@@ -1342,7 +1644,7 @@ static size_t chunk_lost_consume(struct feed_ctx *f, struct http1_dir_state *ds,
 static void bytes_consume(struct feed_ctx *f, struct http1_dir_state *ds, uint64_t ts,
 			  const uint8_t *p, size_t n)
 {
-	struct http1_conn *c = f->c;
+	struct http1_engine *c = f->c;
 	size_t off = 0;
 
 	while (off < n && c->state == CONN_ACTIVE) {
@@ -1386,7 +1688,7 @@ static void bytes_consume(struct feed_ctx *f, struct http1_dir_state *ds, uint64
 static void gap_consume(struct feed_ctx *f, struct http1_dir_state *ds, uint64_t ts,
 			uint64_t n)
 {
-	struct http1_conn *c = f->c;
+	struct http1_engine *c = f->c;
 
 	while (n > 0 && c->state == CONN_ACTIVE) {
 		uint64_t r = n;
@@ -1447,7 +1749,7 @@ static void gap_consume(struct feed_ctx *f, struct http1_dir_state *ds, uint64_t
 static void segment_start(struct feed_ctx *f, struct http1_dir_state *ds,
 			  const uint8_t *data, uint32_t cap)
 {
-	struct http1_conn *c = f->c;
+	struct http1_engine *c = f->c;
 	enum sniff_result r;
 	bool expect_skipped;
 
@@ -1457,7 +1759,7 @@ static void segment_start(struct feed_ctx *f, struct http1_dir_state *ds,
 	 * send its next request without the announced body. */
 	expect_skipped = ds->kind == KIND_REQUEST && ds->body_bytes == 0 &&
 			 (ds->state == DS_BODY_LENGTH || ds->state == DS_BODY_CHUNKED) &&
-			 (ds->head.flags & HTTP1_HEAD_EXPECT_CONTINUE) && req_entry(c) &&
+			 (ds->head_flags & HTTP1_HEAD_EXPECT_CONTINUE) && req_entry(c) &&
 			 req_entry(c)->resp_done;
 	if (ds->state != DS_DESYNC && ds->state != DS_CHUNK_LOST &&
 	    ds->state != DS_BODY_UNKNOWN && !expect_skipped)
@@ -1480,23 +1782,25 @@ static void segment_start(struct feed_ctx *f, struct http1_dir_state *ds,
 	body_done(f, ds);
 }
 
-static void feed_init(struct feed_ctx *f, struct http1_conn *c)
+static void feed_init(struct feed_ctx *f, struct http1_engine *c)
 {
 	f->c = c;
 	f->emitted = 0;
 }
 
-int http1_conn_init(struct http1_conn *c, enum http1_role role, uint32_t opts,
-		    http1_exchange_fn on_exchange, void *ctx,
-		    struct http1_stats *global)
+int http1_engine_init(struct http1_engine *c, struct http1_pool *pool, enum http1_role role,
+		      uint32_t opts, http1_exchange_fn on_exchange, void *ctx,
+		      struct http1_stats *stats, struct http1_stats *global)
 {
-	if (!c || (role != HTTP1_ROLE_UNKNOWN && role != HTTP1_ROLE_SERVER &&
-		   role != HTTP1_ROLE_CLIENT))
+	if (!c || !pool || (role != HTTP1_ROLE_UNKNOWN && role != HTTP1_ROLE_SERVER &&
+			    role != HTTP1_ROLE_CLIENT))
 		return -EINVAL;
 	memset(c, 0, sizeof(*c));
-	c->opts = opts;
+	c->pool = pool;
+	c->opts = (uint8_t)opts;
 	c->on_exchange = on_exchange;
 	c->ctx = ctx;
+	c->stats = stats;
 	c->global = global;
 	c->state = CONN_ACTIVE;
 	if (role != HTTP1_ROLE_UNKNOWN)
@@ -1508,9 +1812,9 @@ int http1_conn_init(struct http1_conn *c, enum http1_role role, uint32_t opts,
 	return 0;
 }
 
-int http1_conn_feed(struct http1_conn *c, enum http1_dir dir, uint64_t ts_ns,
-		    const uint8_t *data, uint32_t cap, uint32_t len,
-		    const uint8_t *tail, uint32_t tail_len)
+int http1_engine_feed(struct http1_engine *c, enum http1_dir dir, uint64_t ts_ns,
+		      const uint8_t *data, uint32_t cap, uint32_t len,
+		      const uint8_t *tail, uint32_t tail_len)
 {
 	struct feed_ctx f;
 	struct http1_dir_state *ds;
@@ -1545,7 +1849,7 @@ int http1_conn_feed(struct http1_conn *c, enum http1_dir dir, uint64_t ts_ns,
 /* Close on one direction: what was in flight ends here. */
 static void close_dir(struct feed_ctx *f, struct http1_dir_state *ds)
 {
-	struct http1_conn *c = f->c;
+	struct http1_engine *c = f->c;
 	struct http1_pending *pe;
 
 	if (ds->kind == KIND_REQUEST) {
@@ -1554,15 +1858,9 @@ static void close_dir(struct feed_ctx *f, struct http1_dir_state *ds)
 				return;
 			if (ds->line_len > 0 && !ds->got_start_line)
 				line_prefix_parse(f, ds); /* method and path, if there */
-			c->req_cur.req_first_ts = ds->head_first_ts;
-			c->req_cur.req_last_ts = c->last_ts[ds - c->dir];
-			c->req_cur.req_bytes = ds->head_bytes;
-			c->req_cur.flags |= HTTP1_EXCH_INCOMPLETE;
-			pe = q_push(c);
-			if (pe) {
-				pe->ex = c->req_cur;
+			pe = req_queue(c, ds, c->last_ts[ds - c->dir], HTTP1_EXCH_INCOMPLETE);
+			if (pe)
 				pe->req_done = 1;
-			}
 			msg_reset(c, ds);
 		} else if (ds->state == DS_BODY_LENGTH || ds->state == DS_BODY_CHUNKED ||
 			   ds->state == DS_CHUNK_LOST) {
@@ -1581,16 +1879,18 @@ static void close_dir(struct feed_ctx *f, struct http1_dir_state *ds)
 		pe = resp_entry(c);
 		if (!pe)
 			pe = resp_entry_make(f);
-		pe->ex.status = (uint16_t)(status_is_interim(ds->head.status) ? 0 : ds->head.status);
-		pe->ex.resp_first_ts = ds->head_first_ts;
-		pe->ex.resp_last_ts = c->last_ts[ds - c->dir];
-		pe->ex.resp_bytes += ds->head_bytes;
+		if (pe) {
+			pe->ex.status = status_is_interim(ds->status) ? 0 : ds->status;
+			pe->ex.resp_first_ts = ds->head_first_ts;
+			pe->ex.resp_last_ts = c->last_ts[ds - c->dir];
+			pe->ex.resp_bytes += ds->head_bytes;
+		}
 		c->resp_active = 1;
 		resp_finish(f, ds, HTTP1_EXCH_INCOMPLETE);
 	}
 }
 
-int http1_conn_close(struct http1_conn *c)
+int http1_engine_close(struct http1_engine *c)
 {
 	struct feed_ctx f;
 
@@ -1614,16 +1914,62 @@ int http1_conn_close(struct http1_conn *c)
 		emit(&f, pe, (pe->req_done && pe->resp_done) ? 0 : HTTP1_EXCH_INCOMPLETE);
 		q_pop(c);
 	}
+	conn_stop(c);
 	c->state = CONN_CLOSED;
 	return f.emitted;
 }
 
-bool http1_conn_ignored(const struct http1_conn *c)
+bool http1_engine_ignored(const struct http1_engine *c)
 {
 	return c->state == CONN_IGNORED;
 }
 
-enum http1_role http1_conn_role(const struct http1_conn *c)
+enum http1_role http1_engine_role(const struct http1_engine *c)
 {
 	return (enum http1_role)c->role;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Self-contained connections.                                              */
+
+int http1_conn_init(struct http1_conn *c, enum http1_role role, uint32_t opts,
+		    http1_exchange_fn on_exchange, void *ctx,
+		    struct http1_stats *global)
+{
+	if (!c)
+		return -EINVAL;
+	memset(&c->stats, 0, sizeof(c->stats));
+	/* Blocks are handed out uninitialised and zeroed on use: only the
+	 * headers need resetting, not the 13 KiB of storage. */
+	http1_slab_init_fixed(&c->pool.lines, c->lines, sizeof(c->lines[0]), HTTP1_DIR_COUNT);
+	http1_slab_init_fixed(&c->pool.slots, c->slots, sizeof(c->slots[0]),
+			      HTTP1_PIPELINE_MAX + 1);
+	return http1_engine_init(&c->engine, &c->pool, role, opts, on_exchange, ctx, &c->stats,
+				 global);
+}
+
+int http1_conn_feed(struct http1_conn *c, enum http1_dir dir, uint64_t ts_ns,
+		    const uint8_t *data, uint32_t cap, uint32_t len,
+		    const uint8_t *tail, uint32_t tail_len)
+{
+	if (!c)
+		return -EINVAL;
+	return http1_engine_feed(&c->engine, dir, ts_ns, data, cap, len, tail, tail_len);
+}
+
+int http1_conn_close(struct http1_conn *c)
+{
+	if (!c)
+		return -EINVAL;
+	return http1_engine_close(&c->engine);
+}
+
+bool http1_conn_ignored(const struct http1_conn *c)
+{
+	return http1_engine_ignored(&c->engine);
+}
+
+enum http1_role http1_conn_role(const struct http1_conn *c)
+{
+	return http1_engine_role(&c->engine);
 }

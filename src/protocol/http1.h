@@ -2,7 +2,11 @@
  * per-connection engine that turns captured socket segments (possibly
  * truncated: only the first `cap` of `len` bytes, plus a short tail) into
  * request/response exchanges with byte counts and timestamps. Pure logic, no
- * kernel, no allocation: the caller owns every struct. */
+ * kernel. An engine is small (struct http1_engine, 232 B); the big parts of
+ * a connection (a line being reassembled, an exchange in flight) are lent by
+ * a bounded struct http1_pool only while needed, so 10,000 idle keep-alive
+ * connections cost a few MiB. The engine never allocates: the pool grows in
+ * chunks up to its bound, and once warm lends and takes back in O(1). */
 #ifndef SONDE_PROTOCOL_HTTP1_H
 #define SONDE_PROTOCOL_HTTP1_H
 
@@ -119,7 +123,8 @@ enum http1_exch_flag {
 	HTTP1_EXCH_TLS            = 1u << 4, /* reserved: set from HTTP1_CONN_TLS */
 	HTTP1_EXCH_INTERIM        = 1u << 5, /* 1xx interim response(s) came first */
 	HTTP1_EXCH_NO_REQUEST     = 1u << 6, /* response whose request was not seen */
-	HTTP1_EXCH_OVERFLOW       = 1u << 7, /* request not kept: pipeline queue full */
+	HTTP1_EXCH_OVERFLOW       = 1u << 7, /* request not kept: pipeline queue
+					      * full, or no pool slot for it */
 	HTTP1_EXCH_HEAD_LOST      = 1u << 8, /* part of a head was not captured:
 					      * framing headers may have been missed */
 	HTTP1_EXCH_ESTIMATED      = 1u << 9, /* response end inferred (chunk framing
@@ -167,20 +172,79 @@ struct http1_stats {
 	uint64_t chunk_tail_ends;    /* chunked ends found only in a segment tail */
 	uint64_t conns_not_http;     /* connections ignored as not HTTP/1.x */
 	uint64_t conns_upgraded;     /* connections that left HTTP (101, CONNECT) */
+	uint64_t pool_exhausted;     /* a line buffer or exchange slot was refused by
+				      * the pool: that head lost (HTTP1_EXCH_HEAD_LOST),
+				      * that request not kept (HTTP1_EXCH_OVERFLOW) or
+				      * that unmatched response not reported */
 };
 
 /* Called for each completed exchange, in request order. ex is valid only
  * during the call. */
 typedef void (*http1_exchange_fn)(void *ctx, const struct http1_exchange *ex);
 
+/* A free list of equal-sized blocks with a bound: blocks come from chunks
+ * allocated on demand (http1_slab_init) or from one region the caller owns
+ * (http1_slab_init_fixed). Lending and taking back are O(1); a chunk is
+ * allocated only when no block is free and the bound is not reached, so once
+ * warm a slab never allocates. Never-lent blocks are not touched, so they
+ * cost no resident memory. Not thread-safe. */
+struct http1_slab {
+	void *free;            /* blocks given back, linked through their first bytes */
+	char *carve;           /* next never-lent block */
+	uint32_t carve_left;   /* blocks left from carve on */
+	uint32_t block_bytes;  /* block size, rounded up to 16 */
+	uint32_t chunk_blocks; /* blocks per chunk; 0: fixed region, never grows */
+	uint32_t held;         /* blocks in the chunks (or the region) */
+	uint32_t max;          /* bound on held */
+	uint32_t out;          /* blocks lent now */
+	void *chunks;          /* allocated chunks, linked; freed by http1_slab_destroy */
+	size_t bytes;          /* bytes allocated for chunks */
+	uint64_t allocs;       /* chunk allocations so far */
+};
+
+/* Blocks of block_bytes, at most max of them, allocated chunk_blocks at a
+ * time (nothing is allocated here). 0 or -EINVAL. */
+int http1_slab_init(struct http1_slab *s, size_t block_bytes, uint32_t max,
+		    uint32_t chunk_blocks);
+/* n blocks of block_bytes carved from mem (aligned for a pointer; the
+ * caller keeps it alive and frees it). */
+void http1_slab_init_fixed(struct http1_slab *s, void *mem, size_t block_bytes, uint32_t n);
+/* A block (content undefined), or NULL at the bound or if a chunk
+ * allocation failed. */
+void *http1_slab_get(struct http1_slab *s);
+void http1_slab_put(struct http1_slab *s, void *block);
+/* Free every chunk; blocks still lent become invalid. */
+void http1_slab_destroy(struct http1_slab *s);
+
+/* What engines borrow: line buffers of HTTP1_LINE_BYTES_MAX (a head line
+ * split across segments) and exchange slots (struct http1_pending: one per
+ * request in flight). One pool serves every connection of a pipeline. */
+struct http1_pool {
+	struct http1_slab lines;
+	struct http1_slab slots;
+};
+
+/* Blocks per chunk of a growing pool: 32 KiB of line buffers at a time. */
+#define HTTP1_POOL_CHUNK_BLOCKS 64u
+
+/* A pool that grows up to lines_max line buffers and slots_max exchange
+ * slots. 0 or -EINVAL. */
+int http1_pool_init(struct http1_pool *p, uint32_t lines_max, uint32_t slots_max);
+void http1_pool_destroy(struct http1_pool *p);
+/* Bytes the pool has allocated. */
+size_t http1_pool_bytes(const struct http1_pool *p);
+
 /* Framing state of one direction. Internal: fields may change. */
 struct http1_dir_state {
 	uint64_t body_remaining;  /* Content-Length or chunk bytes still due */
 	uint64_t head_first_ts;   /* ts of the current head's first byte */
 	uint64_t body_bytes;      /* body bytes of the current message so far */
-	struct http1_head head;   /* framing facts of the current head */
+	uint64_t content_length;  /* framing facts of the current head: ... */
+	uint32_t head_flags;      /* ... enum http1_head_flag */
+	uint16_t status;          /* ... response status */
+	uint16_t line_len;        /* bytes buffered in line */
+	char *line;               /* pool line buffer, held only while line_len > 0 */
 	uint32_t head_bytes;      /* bytes of the current head so far */
-	uint16_t line_len;        /* bytes buffered in line[] */
 	uint8_t state;            /* internal enum */
 	uint8_t kind;             /* requests, responses or not yet known */
 	uint8_t chunk_state;      /* internal enum */
@@ -190,11 +254,12 @@ struct http1_dir_state {
 	uint8_t sniffed;          /* the current message's start was checked */
 	uint8_t head_lost;        /* part of the current head was not captured */
 	uint8_t estimated;        /* framing of the current body is a guess */
-	uint8_t pad_;
-	char line[HTTP1_LINE_BYTES_MAX];
 };
 
+/* An exchange in flight: a pool slot, from its request line until it is
+ * emitted. */
 struct http1_pending {
+	struct http1_pending *next; /* queue order (first bytes: the pool's link) */
 	struct http1_exchange ex;
 	uint8_t req_done;
 	uint8_t resp_done;
@@ -202,56 +267,86 @@ struct http1_pending {
 	uint8_t method_connect; /* CONNECT: 2xx makes a tunnel */
 };
 
-/* One connection. Fixed size: 12752 B on x86-64, of which the pipeline
- * queue is 32 x 344 B and the two direction states (line buffers included)
- * 2 x 624 B; 10,000 connections cost 122 MiB. Allocated by the caller, so a
- * connection table can pool them; no allocation ever happens inside. */
-struct http1_conn {
+/* The reconstruction state of one connection: 232 B on x86-64. An idle
+ * keep-alive connection holds nothing else; each exchange in flight holds a
+ * pool slot (352 B), each direction in the middle of a split head line a
+ * line buffer (512 B). The caller owns it (so a connection table can pool
+ * them); no allocation ever happens inside. */
+struct http1_engine {
 	struct http1_dir_state dir[HTTP1_DIR_COUNT];
-	struct http1_pending queue[HTTP1_PIPELINE_MAX]; /* ring, FIFO */
-	struct http1_exchange req_cur; /* request whose head is being read */
-	struct http1_stats stats;
-	struct http1_stats *global;    /* optional, may be NULL */
+	struct http1_pool *pool;
+	struct http1_pending *q_first; /* exchanges in flight, FIFO */
+	struct http1_pending *q_last;
+	struct http1_pending *req_cur; /* request whose head is being read */
+	struct http1_stats *stats;     /* this connection's counters, may be NULL */
+	struct http1_stats *global;    /* summed over connections, may be NULL */
 	http1_exchange_fn on_exchange;
 	void *ctx;
 	uint64_t last_ts[HTTP1_DIR_COUNT]; /* ts of the last segment per direction */
 	uint32_t overflowed;   /* requests not queued whose responses are due */
-	uint32_t opts;         /* enum http1_conn_opt */
 	uint32_t msgs;         /* heads parsed so far */
-	uint8_t q_head;        /* ring index of the oldest pending exchange */
+	uint8_t opts;          /* enum http1_conn_opt */
 	uint8_t q_count;       /* pending exchanges */
 	uint8_t q_resp;        /* leading pending exchanges whose response is done */
 	uint8_t req_queued;    /* the newest pending one is the request in flight */
+	uint8_t req_cut;       /* the request being read got no slot: not kept */
 	uint8_t resp_active;   /* a final response body is being framed */
+	uint8_t resp_untracked; /* ... with no slot: framed, not reported */
 	uint8_t role;          /* enum http1_role */
 	uint8_t state;         /* internal: active, ignored, closed */
 };
 
-/* Prepare c (any prior content is discarded). global may be NULL; the caller
- * sums it across connections (not thread-safe: one per pipeline thread).
- * 0 or -EINVAL. */
-int http1_conn_init(struct http1_conn *c, enum http1_role role, uint32_t opts,
-		    http1_exchange_fn on_exchange, void *ctx,
-		    struct http1_stats *global);
+/* Prepare e to borrow from pool (any prior content is discarded: close an
+ * engine before reusing it, or its blocks stay lent). stats and global may
+ * be NULL; global is summed across connections (not thread-safe: one per
+ * pipeline thread). 0 or -EINVAL. */
+int http1_engine_init(struct http1_engine *e, struct http1_pool *pool, enum http1_role role,
+		      uint32_t opts, http1_exchange_fn on_exchange, void *ctx,
+		      struct http1_stats *stats, struct http1_stats *global);
 
 /* Feed one segment, in capture order: len is the real byte count of the
  * syscall, data[0..cap) its first captured bytes (cap <= len; cap == 0 for
  * sendfile), tail[0..tail_len) its last bytes when len > cap (may be NULL).
  * Returns the number of exchanges emitted by this call, or -EINVAL on bad
- * arguments, -EPIPE after http1_conn_close. Cost: O(cap + tail_len), O(1)
+ * arguments, -EPIPE after http1_engine_close. Cost: O(cap + tail_len), O(1)
  * once the connection is ignored; no allocation. */
+int http1_engine_feed(struct http1_engine *e, enum http1_dir dir, uint64_t ts_ns,
+		      const uint8_t *data, uint32_t cap, uint32_t len,
+		      const uint8_t *tail, uint32_t tail_len);
+
+/* The connection closed: finish a response delimited by the close, emit every
+ * pending exchange (unfinished ones flagged HTTP1_EXCH_INCOMPLETE) and give
+ * every block back to the pool. Returns the number of exchanges emitted, or
+ * -EPIPE if already closed. */
+int http1_engine_close(struct http1_engine *e);
+
+/* True once the connection is ignored (not HTTP, or upgraded). */
+bool http1_engine_ignored(const struct http1_engine *e);
+/* Role as given or inferred so far. */
+enum http1_role http1_engine_role(const struct http1_engine *e);
+
+/* A self-contained connection: an engine with its own counters and a
+ * private pool big enough for everything it can hold at once (both line
+ * buffers, HTTP1_PIPELINE_MAX queued exchanges and the request being read),
+ * so it never runs short. 13 KiB; for one connection on its own (tests,
+ * tools); a table of many uses engines and one shared pool. */
+struct http1_conn {
+	struct http1_engine engine;
+	struct http1_stats stats;
+	struct http1_pool pool;
+	char lines[HTTP1_DIR_COUNT][HTTP1_LINE_BYTES_MAX];
+	struct http1_pending slots[HTTP1_PIPELINE_MAX + 1];
+};
+
+/* http1_engine_* on a self-contained connection; c->stats counts it. */
+int http1_conn_init(struct http1_conn *c, enum http1_role role, uint32_t opts,
+		    http1_exchange_fn on_exchange, void *ctx,
+		    struct http1_stats *global);
 int http1_conn_feed(struct http1_conn *c, enum http1_dir dir, uint64_t ts_ns,
 		    const uint8_t *data, uint32_t cap, uint32_t len,
 		    const uint8_t *tail, uint32_t tail_len);
-
-/* The connection closed: finish a response delimited by the close, emit every
- * pending exchange (unfinished ones flagged HTTP1_EXCH_INCOMPLETE). Returns
- * the number of exchanges emitted, or -EPIPE if already closed. */
 int http1_conn_close(struct http1_conn *c);
-
-/* True once the connection is ignored (not HTTP, or upgraded). */
 bool http1_conn_ignored(const struct http1_conn *c);
-/* Role as given or inferred so far. */
 enum http1_role http1_conn_role(const struct http1_conn *c);
 
 #endif

@@ -3,9 +3,12 @@
  * table and the HTTP/1.x engines, then the output formats. Must never crash,
  * leak or read out of bounds.
  * Input: records of [kind:1][conn_id:1][size:2 little-endian][size bytes]; a
- * record's bytes overlay the event struct after its header.
+ * record's bytes overlay the event struct after its header. Byte 0 also sets
+ * options: bit 0 show_query, bit 1 evict_oldest, bits 2..3 and 4..5 tiny
+ * pool bounds (0: the default), bit 6 delivery timing. After the finish every
+ * pool block must be back and every connection accounted for.
  */
-// fuzz-sources: src/pipeline/http_pipeline.c src/protocol/http1.c src/export/http_format.c src/export/json_writer.c
+// fuzz-sources: src/pipeline/http_pipeline.c src/protocol/http1.c src/export/http_format.c src/export/json_writer.c src/lab/histogram.c
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -32,10 +35,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct http_pipeline_opts o = { .max_conns = FUZZ_MAX_CONNS };
 	struct http_pipeline *p;
+	struct http_pipeline_stats ps;
 	size_t at = 0;
 
-	if (size && (data[0] & 1))
-		o.show_query = true;
+	if (size) {
+		o.show_query = data[0] & 1;
+		o.evict_oldest = (data[0] >> 1) & 1;
+		o.max_line_bufs = (data[0] >> 2) & 3u;
+		o.max_exchanges = (data[0] >> 4) & 3u;
+		o.measure_delivery = (data[0] >> 6) & 1;
+	}
 	if (http_pipeline_new(&p, &o, sink, NULL))
 		return 0;
 	while (at + 4 <= size) {
@@ -60,6 +69,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		at += body;
 	}
 	http_pipeline_finish(p);
+	http_pipeline_stats(p, &ps);
+	if (ps.line_bufs_used || ps.exchanges_used || ps.conns_live ||
+	    ps.conns_opened != ps.conns_closed + ps.conns_evicted)
+		abort();
 	http_pipeline_free(p);
 	return 0;
 }

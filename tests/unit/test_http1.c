@@ -861,6 +861,95 @@ static void test_bad_args(void **state)
 	assert_int_equal(http1_conn_init(c, (enum http1_role)9, 0, NULL, NULL, NULL), -EINVAL);
 }
 
+/* ---- engines sharing a bounded pool ------------------------------------- */
+
+/* What a connection holds between messages, and with one exchange in flight,
+ * is small; the big parts are lent by the pool only while needed. */
+static void test_engine_small_and_blocks_lent(void **state)
+{
+	struct http1_pool pool;
+	struct http1_engine e;
+	struct sink *s = sink_of(state);
+
+	assert_true(sizeof(struct http1_engine) <= 256);
+	assert_true(sizeof(struct http1_pending) <= 384);
+	assert_int_equal(http1_pool_init(&pool, 4, 4), 0);
+	assert_int_equal(http1_engine_init(&e, &pool, HTTP1_ROLE_SERVER, 0, sink_add, s, NULL,
+					   NULL), 0);
+	assert_int_equal(http1_pool_bytes(&pool), 0); /* nothing until needed */
+	http1_engine_feed(&e, IN, 1, (const uint8_t *)"GET /a HTTP/1.1\r\nHo", 19, 19, NULL, 0);
+	assert_int_equal(pool.slots.out, 1);
+	assert_int_equal(pool.lines.out, 1);
+	http1_engine_feed(&e, IN, 2, (const uint8_t *)"st: x\r\n\r\n", 9, 9, NULL, 0);
+	assert_int_equal(pool.lines.out, 0);
+	assert_int_equal(pool.slots.out, 1);
+	http1_engine_feed(&e, OUT, 3, (const uint8_t *)RESP_HELLO, sizeof(RESP_HELLO) - 1,
+			  sizeof(RESP_HELLO) - 1, NULL, 0);
+	assert_int_equal(s->n, 1);
+	assert_exchange(&s->ex[0], "GET", "/a", 200);
+	assert_int_equal(pool.slots.out, 0); /* idle keep-alive: nothing lent */
+	assert_true(http1_pool_bytes(&pool) > 0);
+	http1_engine_feed(&e, IN, 4, (const uint8_t *)"GET /b HTTP/1.1\r\n", 17, 17, NULL, 0);
+	assert_int_equal(http1_engine_close(&e), 1);
+	assert_int_equal(pool.slots.out + pool.lines.out, 0);
+	http1_pool_destroy(&pool);
+}
+
+static int feed_engine(struct http1_engine *e, enum http1_dir d, uint64_t ts, const char *str)
+{
+	return http1_engine_feed(e, d, ts, (const uint8_t *)str, (uint32_t)strlen(str),
+				 (uint32_t)strlen(str), NULL, 0);
+}
+
+/* A pool with no line buffer and one exchange slot for two connections:
+ * a split line is taken as lost (flagged), a request with no slot is not
+ * kept and its response not reported, all counted; framing stays right,
+ * so the next exchange is exact once a slot is free again. */
+static void test_engine_pool_shortage(void **state)
+{
+	struct fixture *fx = *state;
+	struct sink *s = &fx->sink;
+	struct http1_stats *g = &fx->global;
+	struct http1_pool pool;
+	struct http1_engine a, b;
+
+	assert_int_equal(http1_pool_init(&pool, 0, 1), 0);
+	assert_int_equal(http1_engine_init(&a, &pool, HTTP1_ROLE_SERVER, 0, sink_add, s, NULL, g), 0);
+	assert_int_equal(http1_engine_init(&b, &pool, HTTP1_ROLE_SERVER, 0, sink_add, s, NULL, g), 0);
+	feed_engine(&a, IN, 1, "GET /a HTTP/1.1\r\nHo");
+	assert_int_equal(g->pool_exhausted, 1); /* no line buffer */
+	feed_engine(&a, IN, 2, "st: x\r\n\r\n");
+	feed_engine(&b, IN, 3, "GET /b HTTP/1.1\r\n\r\n");
+	assert_int_equal(g->pool_exhausted, 2); /* no slot for /b */
+	feed_engine(&b, OUT, 4, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhel");
+	assert_int_equal(g->pool_exhausted, 3); /* nor for its response */
+	feed_engine(&b, OUT, 5, "lo");
+	assert_int_equal(s->n, 0);
+	feed_engine(&a, OUT, 6, RESP_HELLO);
+	assert_int_equal(s->n, 1);
+	assert_exchange(&s->ex[0], "GET", "/a", 200);
+	assert_int_equal(s->ex[0].flags, HTTP1_EXCH_HEAD_LOST);
+	assert_int_equal(s->ex[0].req_bytes, 17 + 2 + 9);
+	/* the slot is back: b's next exchange is whole */
+	feed_engine(&b, IN, 7, "GET /c HTTP/1.1\r\n\r\n");
+	feed_engine(&b, OUT, 8, RESP_HELLO);
+	assert_int_equal(s->n, 2);
+	assert_exchange(&s->ex[1], "GET", "/c", 200);
+	assert_int_equal(s->ex[1].flags, 0);
+	/* a start line split with no buffer: the head is lost, not the pairing */
+	feed_engine(&a, IN, 9, "GE");
+	feed_engine(&a, IN, 10, "T /d HTTP/1.1\r\n\r\n");
+	feed_engine(&a, OUT, 11, RESP_HELLO);
+	assert_int_equal(s->n, 3);
+	assert_exchange(&s->ex[2], "", "", 200);
+	assert_true(s->ex[2].flags & HTTP1_EXCH_HEAD_LOST);
+	assert_int_equal(g->resp_unmatched, 0);
+	assert_int_equal(http1_engine_close(&a), 0);
+	assert_int_equal(http1_engine_close(&b), 0);
+	assert_int_equal(pool.slots.out + pool.lines.out, 0);
+	http1_pool_destroy(&pool);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -893,6 +982,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_upgrade_and_midstream, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_args, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_engine_small_and_blocks_lent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_engine_pool_shortage, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
