@@ -13,6 +13,8 @@ PKGS=(
   # kernel tests and benchmarks: real servers, clients and peer tracers
   nginx wrk apache2-utils curl nodejs bpftrace libbpf-tools libcap2-bin
   procps util-linux iproute2
+  # make bench-pipeline: instructions per event under callgrind
+  valgrind
 )
 
 missing=()

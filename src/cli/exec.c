@@ -9,11 +9,17 @@
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "cli/replay.h"
 #include "export/exec_format.h"
 #include "loader/bpf_env.h"
 #include "loader/exec_tracer.h"
 
 #define CMD "exec"
+
+struct exec_cli {
+	struct cli_output *o;
+	struct cli_record rec;   /* --record FILE */
+};
 
 static void usage(FILE *f)
 {
@@ -31,6 +37,9 @@ static void usage(FILE *f)
 		"  --json             one JSON object per line\n"
 		"  --duration SECONDS stop after this long (default: until Ctrl-C)\n"
 		"  --ringbuf-kb KB    ring buffer size (default %d, rounded up to a power of 2)\n"
+		"  --record FILE      also write the raw kernel events to FILE (mode 0600), for\n"
+		"                     'sonde replay FILE'; it holds argv as run (secrets\n"
+		"                     passed as arguments too): keep it private\n"
 		"  -v, --verbose      show libbpf's messages\n"
 		"  -h, --help         this help\n\n"
 		"On exit it prints a stats record: produced, delivered, and every drop by\n"
@@ -40,15 +49,19 @@ static void usage(FILE *f)
 		"  sonde exec --forks                  forks too\n"
 		"  sonde exec --json --duration 10     ten seconds of JSON lines\n"
 		"  sonde exec --impl syscalls --comm curl   curl runs, failed execs included\n"
-		"  sonde exec --uid 1000 --json | jq .args  argv of one user's processes\n",
+		"  sonde exec --uid 1000 --json | jq .args  argv of one user's processes\n"
+		"  sonde exec --record procs.cap; sonde replay procs.cap --json\n",
 		EXEC_RINGBUF_KB_DEFAULT);
 }
 
 static int on_record(const struct exec_record *r, void *ctx)
 {
-	struct cli_output *o = ctx;
+	struct exec_cli *c = ctx;
+	struct cli_output *o = c->o;
 	int n;
 
+	if (c->rec.w)
+		cli_record_check(&c->rec, capture_writer_exec_record(c->rec.w, r));
 	if (o->json) {
 		if (exec_record_to_json(r, cli_output_json(o)))
 			return -ENOSPC;
@@ -81,12 +94,15 @@ int cmd_exec(int argc, char **argv)
 		{ "impl", required_argument, NULL, 'i' },
 		{ "uid", required_argument, NULL, 'u' },
 		{ "forks", no_argument, NULL, 'f' },
+		{ "record", required_argument, NULL, 'R' },
 		CLI_TRACER_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	struct exec_tracer_opts opts = { .impl = EXEC_IMPL_TRACEPOINT };
 	struct cli_tracer_opts common = { 0 };
 	struct exec_tracer *t = NULL;
+	struct exec_cli c = { 0 };
+	const char *record_path = NULL;
 	struct cli_output *o;
 	struct tracer_stats stats;
 	char err[256];
@@ -114,6 +130,9 @@ int cmd_exec(int argc, char **argv)
 		case 'f':
 			opts.forks = true;
 			break;
+		case 'R':
+			record_path = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
@@ -133,10 +152,24 @@ int cmd_exec(int argc, char **argv)
 		cli_error(CMD, "out of memory");
 		return EXIT_USAGE;
 	}
+	c.o = o;
+	if (record_path) {
+		struct capture_info info;
+
+		/* exit durations are recorded as printed: see capture.h */
+		capture_info_init(&info, CAPTURE_KIND_EXEC, o->t0_ns);
+		info.capture_bytes = EXEC_ARGS_BYTES_MAX;
+		info.flags = CAPTURE_F_EXEC_DURATION_RESOLVED;
+		if (cli_record_open(&c.rec, CMD, record_path, &info)) {
+			cli_output_free(o);
+			return EXIT_USAGE;
+		}
+	}
 	if (bpf_env_prepare(common.verbose))
 		cli_error(CMD, "warning: tracefs is not mounted and could not be: %s", strerror(errno));
-	if (exec_tracer_open(&t, &opts, on_record, o, err, sizeof(err))) {
+	if (exec_tracer_open(&t, &opts, on_record, &c, err, sizeof(err))) {
 		cli_error(CMD, "%s", err);
+		cli_record_close(&c.rec);
 		cli_output_free(o);
 		return EXIT_USAGE;
 	}
@@ -149,6 +182,8 @@ int cmd_exec(int argc, char **argv)
 	if (exec_tracer_stats(t, &stats))
 		cli_error(CMD, "reading the kernel counters failed");
 	print_stats(o, &stats);
+	if (cli_record_close(&c.rec) && ret == EXIT_OK)
+		ret = EXIT_USAGE;
 	exec_tracer_close(t);
 	cli_output_free(o);
 	return ret;

@@ -11,6 +11,7 @@
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "cli/replay.h"
 #include "export/http_format.h"
 #include "http.h"
 #include "loader/bpf_env.h"
@@ -28,6 +29,7 @@ struct http_cli {
 	struct http_tracer *tracer;
 	uint64_t output_errors;
 	uint64_t last_sweep_ns;
+	struct cli_record rec;   /* --record FILE */
 };
 
 static void usage(FILE *f)
@@ -45,10 +47,13 @@ static void usage(FILE *f)
 		"  --duration SECONDS   stop after this long (default: until Ctrl-C)\n"
 		"  --capture-bytes N    bytes copied per read/write (default %d, at most %d);\n"
 		"                       framing needs only the heads, bodies are counted\n"
-		"  --max-conns N        connections tracked at once (default %d); more are\n"
-		"                       counted in stats as conn_table_full\n"
+		"  --max-conns N        connections tracked at once (default %d); when full,\n"
+		"                       the least recently active one is evicted, its\n"
+		"                       unfinished requests reported incomplete (stats:\n"
+		"                       conns_evicted); at most ~1.1 KiB of memory each\n"
 		"  --ringbuf-kb KB      ring buffer size (default %d)\n"
 		"  --unsafe-show-query  show query-string values (default: REDACTED)\n"
+		CLI_RECORD_HELP
 		"  -v, --verbose        show libbpf's messages\n"
 		"  -h, --help           this help\n\n"
 		"Privacy: query values are replaced by REDACTED before they are stored, and\n"
@@ -59,7 +64,8 @@ static void usage(FILE *f)
 		"  sonde http                              all requests, as text\n"
 		"  sonde http --side server --port 8080    what the server on 8080 answers\n"
 		"  sonde http --json --duration 30 > reqs.jsonl\n"
-		"  sonde http --comm curl --json | jq '.status'\n",
+		"  sonde http --comm curl --json | jq '.status'\n"
+		"  sonde http --record web.cap --duration 30; sonde replay web.cap --json\n",
 		HTTP_CAPTURE_BYTES_DEFAULT, HTTP_CAPTURE_BYTES_MAX, HTTP_MAX_CONNS_DEFAULT,
 		HTTP_RINGBUF_KB_DEFAULT);
 }
@@ -105,6 +111,8 @@ static int on_raw(const void *data, size_t size, void *ctx)
 		debug = getenv("SONDE_DEBUG_RAW") != NULL;
 	if (debug)
 		debug_raw(data, size);
+	if (c->rec.w)
+		cli_record_check(&c->rec, capture_writer_raw(c->rec.w, data, size));
 
 	return http_pipeline_event(c->pipeline, data, size);
 }
@@ -113,7 +121,24 @@ static void on_conn_gone(uint64_t conn_id, void *ctx)
 {
 	struct http_cli *c = ctx;
 
+	if (c->rec.w)
+		cli_record_check(&c->rec, capture_writer_conn_gone(c->rec.w, conn_id, cli_now_ns()));
 	http_pipeline_conn_gone(c->pipeline, conn_id);
+}
+
+/* --record FILE: the header says how to read the raw records and what the
+ * text output took as time 0. */
+static int record_open(struct http_cli *c, const char *path, const struct http_tracer_opts *t,
+		       const struct http_pipeline_opts *p)
+{
+	struct capture_info info;
+
+	capture_info_init(&info, CAPTURE_KIND_HTTP, c->o->t0_ns);
+	info.capture_bytes = t->capture_bytes ? t->capture_bytes : HTTP_CAPTURE_BYTES_DEFAULT;
+	info.max_conns = p->max_conns;
+	if (p->evict_oldest)
+		info.flags |= CAPTURE_F_HTTP_EVICT_OLDEST;
+	return cli_record_open(&c->rec, CMD, path, &info);
 }
 
 static int poll_tracer(void *ctx, int timeout_ms)
@@ -183,6 +208,7 @@ int cmd_http(int argc, char **argv)
 		{ "capture-bytes", required_argument, NULL, 'b' },
 		{ "max-conns", required_argument, NULL, 'm' },
 		{ "unsafe-show-query", no_argument, NULL, 'Q' },
+		{ "record", required_argument, NULL, 'R' },
 		CLI_TRACER_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -190,6 +216,7 @@ int cmd_http(int argc, char **argv)
 	struct http_pipeline_opts popts = { 0 };
 	struct cli_tracer_opts common = { 0 };
 	struct http_cli c = { 0 };
+	const char *record_path = NULL;
 	char err[256];
 	long v;
 	int opt, ret;
@@ -235,6 +262,9 @@ int cmd_http(int argc, char **argv)
 		case 'Q':
 			popts.show_query = true;
 			break;
+		case 'R':
+			record_path = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
@@ -248,6 +278,8 @@ int cmd_http(int argc, char **argv)
 	topts.filter_pid = common.pid;
 	topts.ringbuf_kb = common.ringbuf_kb;
 	popts.comm = common.comm;
+	popts.evict_oldest = true;
+	popts.measure_delivery = true; /* live: kernel timestamps are now's clock */
 
 	c.o = cli_output_new(common.json);
 	if (c.o)
@@ -257,10 +289,16 @@ int cmd_http(int argc, char **argv)
 		cli_output_free(c.o);
 		return EXIT_USAGE;
 	}
+	if (record_path && record_open(&c, record_path, &topts, &popts)) {
+		http_pipeline_free(c.pipeline);
+		cli_output_free(c.o);
+		return EXIT_USAGE;
+	}
 	if (bpf_env_prepare(common.verbose))
 		cli_error(CMD, "warning: tracefs is not mounted and could not be: %s", strerror(errno));
 	if (http_tracer_open(&c.tracer, &topts, on_raw, &c, err, sizeof(err))) {
 		cli_error(CMD, "%s", err);
+		cli_record_close(&c.rec);
 		http_pipeline_free(c.pipeline);
 		cli_output_free(c.o);
 		return EXIT_USAGE;
@@ -274,6 +312,8 @@ int cmd_http(int argc, char **argv)
 	/* connections still open: what they carried so far, marked incomplete */
 	http_pipeline_finish(c.pipeline);
 	print_stats(&c, false);
+	if (cli_record_close(&c.rec) && ret == EXIT_OK)
+		ret = EXIT_USAGE;
 	http_tracer_close(c.tracer);
 	http_pipeline_free(c.pipeline);
 	cli_output_free(c.o);

@@ -14,6 +14,7 @@ struct command {
 static const struct command commands[] = {
 	{ "http", cmd_http, "trace HTTP/1.x requests served and made on this host" },
 	{ "exec", cmd_exec, "trace process starts (exec; fork with --forks) and exits" },
+	{ "replay", cmd_replay, "print the records of a capture written with --record, as live" },
 	{ "doctor", cmd_doctor, "what this kernel offers and what sonde will use" },
 	{ "bench", cmd_bench, "measure a tracer's overhead against no tracer, with statistics" },
 };
@@ -31,6 +32,7 @@ static void usage(FILE *f)
 		   "  sonde http --side server     every request the servers here answer\n"
 		   "  sonde exec --json            every exec and exit as JSON lines\n"
 		   "  sonde exec --comm curl       only processes named curl\n"
+		   "  sonde http --record web.cap  trace, and keep the raw events for 'sonde replay'\n"
 		   "  sonde bench --quick          what sonde costs here, in about a minute\n");
 }
 
