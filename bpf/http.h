@@ -40,6 +40,7 @@ enum http_dir {
 /* data record flags */
 #define HTTP_DATA_F_SENDFILE (1u << 0)   /* bytes sent from a file: none captured */
 #define HTTP_DATA_F_READ_FAULT (1u << 1) /* the payload could not be read: cap is 0 */
+#define HTTP_DATA_F_SHED (1u << 2)       /* payload shed, the ring was filling up: cap is 0 */
 
 struct http_event_hdr {
 	__u32 kind;     /* enum http_event_kind */
@@ -63,7 +64,7 @@ struct http_open_event {
 
 struct http_data_event {
 	struct http_event_hdr hdr;
-	__u64 enter_ns;  /* syscall entry */
+	__u64 enter_ns;  /* = ts_ns since the exit-only hooks; kept for the layout */
 	__u32 len;       /* real byte count of the syscall */
 	__u16 cap;       /* bytes of data[] captured */
 	__u8 dir;        /* enum http_dir */

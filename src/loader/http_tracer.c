@@ -70,6 +70,7 @@ int http_tracer_open(struct http_tracer **out, const struct http_tracer_opts *o,
 	rb_bytes = ringbuf_bytes(o->ringbuf_kb, HTTP_RINGBUF_KB_DEFAULT);
 	bpf_map__set_max_entries(t->skel->maps.events, rb_bytes);
 	t->skel->rodata->ringbuf_wakeup_bytes = ringbuf_wakeup_bytes(rb_bytes);
+	t->skel->rodata->shed_bytes = (uint64_t)rb_bytes / 4 * 3;
 	ret = http_bpf__load(t->skel);
 	if (ret) {
 		snprintf(err, err_size,

@@ -66,6 +66,8 @@ void tracer_stats_json_fields(const struct tracer_stats *s, struct json_writer *
 	json_obj_begin(w);
 	json_key(w, "read_fault");
 	json_u64(w, s->kernel[STAT_PARTIAL_READ_FAULT]);
+	json_key(w, "payload_shed");
+	json_u64(w, s->kernel[STAT_PARTIAL_SHED]);
 	json_obj_end(w);
 }
 

@@ -155,17 +155,25 @@ static void keep_port(struct ctx *c, int port)
 	c->ports[c->nports++] = port;
 }
 
+static void trace_start_opts(struct ctx *c, bool show_query, const struct http_tracer_opts *topts);
+
 static void trace_start(struct ctx *c, bool show_query)
 {
-	struct http_pipeline_opts popts = { .show_query = show_query };
 	struct http_tracer_opts topts = { 0 };
+
+	trace_start_opts(c, show_query, &topts);
+}
+
+static void trace_start_opts(struct ctx *c, bool show_query, const struct http_tracer_opts *topts)
+{
+	struct http_pipeline_opts popts = { .show_query = show_query };
 	char err[256];
 	int ret;
 
 	KERNEL_TEST_REQUIRE_ROOT();
 	assert_int_equal(http_pipeline_new(&c->pipeline, &popts, on_record, c), 0);
 	bpf_env_prepare(getenv("SONDE_TEST_VERBOSE") != NULL);
-	ret = http_tracer_open(&c->tracer, &topts, on_raw, c, err, sizeof(err));
+	ret = http_tracer_open(&c->tracer, topts, on_raw, c, err, sizeof(err));
 	if (ret) {
 		char why[400];
 
@@ -1600,6 +1608,94 @@ static void test_bad_input(void **state)
 	assert_accounting(c);
 }
 
+/* ---- a reader that stalls: payload is shed before opens and closes ---- */
+
+#define STALL_REQUESTS 60
+#define STALL_RING_KB 64
+
+/* STALL_REQUESTS keep-alive requests, one at a time, on one connection. */
+static void child_sequential(int out, void *arg)
+{
+	const int *port = arg;
+	struct raw_result res = { 0 };
+	int fd = env_connect(*port, false);
+	char req[128];
+
+	res.ok = fd >= 0;
+	if (fd >= 0)
+		res.lport = local_port(fd);
+	for (int i = 0; i < STALL_REQUESTS && res.ok; i++) {
+		int n = snprintf(req, sizeof(req), "GET /p0 HTTP/1.1\r\nHost: t\r\n%s\r\n",
+				 i == STALL_REQUESTS - 1 ? "Connection: close\r\n" : "");
+
+		if (env_write_all(fd, req, (size_t)n) || read_response(fd, &res, 0))
+			res.ok = 0;
+	}
+	if (fd >= 0)
+		close(fd);
+	send_result(out, &res);
+}
+
+/* Nobody reads a 64 KiB ring while 60 requests run (240 segments, about
+ * 60 KiB with their payload): past three quarters of the ring the segments
+ * arrive without their bytes, counted as payload_shed, so that the
+ * connection's opens and closes still find room. Nothing is dropped, the
+ * accounting balances, and every request before the shedding is exact. */
+static void test_stalled_reader_sheds_payload(void **state)
+{
+	struct ctx *c = *state;
+	struct http_tracer_opts topts = { .ringbuf_kb = STALL_RING_KB };
+	struct http_pipeline_stats ps;
+	uint64_t k[STAT_COUNT];
+	struct nginx_opts o = { 0 };
+	struct nginx n;
+	struct raw_result res;
+	size_t exact = 0;
+	char p[ENV_PATH_BYTES];
+	ssize_t got;
+	int fd;
+	pid_t pid;
+
+	start_nginx(c, &o, &n);
+	env_path(&c->env, p, sizeof(p), "html/p0");
+	assert_int_equal(env_write_file(p, "stalled\n", 8), 0);
+	trace_start_opts(c, false, &topts);
+	pid = fork_child(c, child_sequential, &n.port, &fd);
+	/* the stall: wait for the client without polling the tracer */
+	assert_int_not_equal(env_wait(&c->env, pid, CLIENT_TIMEOUT_MS), -1);
+	got = read(fd, &res, sizeof(res));
+	close(fd);
+	assert_int_equal(got, (ssize_t)sizeof(res));
+	assert_int_equal(res.ok, 1);
+	wait_log_lines(&n, STALL_REQUESTS);
+	trace_stop(c);
+
+	assert_int_equal(http_tracer_kernel_stats(c->tracer, k), 0);
+	http_pipeline_stats(c->pipeline, &ps);
+	if (!k[STAT_PARTIAL_SHED] || k[STAT_DROP_RINGBUF_FULL])
+		dump_recs(c);
+	assert_true(k[STAT_PARTIAL_SHED] > 0);
+	assert_int_equal(k[STAT_DROP_RINGBUF_FULL], 0);
+	assert_int_equal(k[STAT_PRODUCED], http_tracer_delivered(c->tracer));
+	/* both ends of the connection were announced and closed */
+	assert_true(ps.conns_opened >= 2);
+	assert_true(ps.conns_closed >= 2);
+	assert_int_equal(ps.conns_live, 0);
+	/* the requests before the shedding are exact, on both sides */
+	for (size_t i = 0; i < c->nrecs; i++) {
+		const struct rec *r = &c->recs[i];
+
+		if (r->status == 200 && !strcmp(r->path, "/p0") &&
+		    !(r->flags & HTTP1_EXCH_INCOMPLETE))
+			exact++;
+	}
+	print_message("  %llu of %llu records shed their payload; %zu exact records of %d\n",
+		      (unsigned long long)k[STAT_PARTIAL_SHED], (unsigned long long)k[STAT_PRODUCED],
+		      exact, 2 * STALL_REQUESTS);
+	assert_true(exact >= 2 * 10);
+	assert_true(exact < 2 * STALL_REQUESTS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1616,6 +1712,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_client_disconnects, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_privacy_canaries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stalled_reader_sheds_payload, setup, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
