@@ -27,6 +27,8 @@ const volatile __u16 filter_port = 0;      /* 0: all ports (local or remote) */
 /* Ring fill (bytes waiting) from which payload bytes are shed: set by the
  * loader to three quarters of the ring. */
 const volatile __u64 shed_bytes = 12 << 20;
+/* The loader attached the SSL uprobes (--tls on). */
+const volatile bool tls_on = false;
 
 /* All records of this tracer; size set by the loader. */
 struct {
@@ -145,7 +147,7 @@ static __always_inline void emit_close(struct conn_key *key, struct conn_state *
 {
 	struct http_close_event ev = {};
 
-	if (st->state != CONN_HTTP)
+	if (!st->announced)
 		return; /* userspace never heard of it */
 	ev.hdr.kind = HTTP_EV_CLOSE;
 	ev.hdr.pid = key->pid;
@@ -177,13 +179,15 @@ static __always_inline struct conn_state *conn_track(struct conn_key *key, struc
 	return bpf_map_lookup_elem(&conns, key);
 }
 
-/* Tell userspace about a connection that turned out to be HTTP. */
-static __always_inline void announce(struct conn_key *key, struct conn_state *st)
+/* Tell userspace about a connection that turned out to be HTTP, in the
+ * clear or (tls) in the plaintext of its SSL calls. */
+static __always_inline void announce(struct conn_key *key, struct conn_state *st, bool tls)
 {
 	struct sock *sk = (void *)st->sk;
 	struct http_open_event ev = {};
 
-	st->state = CONN_HTTP;
+	st->announced = 1;
+	ev.flags = tls ? HTTP_OPEN_F_TLS : 0;
 	ev.hdr.kind = HTTP_EV_OPEN;
 	ev.hdr.pid = key->pid;
 	ev.hdr.conn_id = st->conn_id;
@@ -412,26 +416,98 @@ static __always_inline struct conn_state *conn_of_fd(struct conn_key *key)
 	return conn_track(key, sk, HTTP_ORIGIN_EXISTING);
 }
 
+/* ---- TLS: the plaintext of SSL_read/SSL_write, through uprobes ---- */
+
+/* An SSL call in flight on a thread: what its return needs. */
+struct ssl_call {
+	__u64 ssl;        /* SSL * */
+	__u64 buf;        /* the caller's plaintext buffer */
+	__u64 nbytes_ptr; /* size_t * of SSL_read_ex/SSL_write_ex, else 0 */
+	__s32 fd;         /* socket of a syscall made inside the call, or -1 */
+	__u8 dir;         /* enum http_dir */
+	__u8 depth;       /* SSL calls nested in this one (not handled twice) */
+	__u8 pad[2];
+};
+
+/* Keyed by pid_tgid. LRU: a call whose return never came is evicted. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct ssl_call);
+} ssl_calls SEC(".maps");
+
+/* The socket of each SSL *, learned from a syscall inside one of its calls
+ * (libssl doing its own socket I/O), or from the last TLS socket the thread
+ * read (node and other users of memory BIOs, whose socket I/O happens
+ * outside the SSL calls). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct ssl_key);
+	__type(value, __s32);
+} ssl_fds SEC(".maps");
+
+/* Per thread (tid): the last TLS socket it read. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __s32);
+} tls_last_read SEC(".maps");
+
+/* A syscall on a socket that is not (yet) plain HTTP: inside an SSL call
+ * of this thread, its bytes are TLS records of the connection the call is
+ * on; the call learns its socket, and the bytes are not HTTP. Outside, a
+ * read on a TLS socket is remembered for the memory-BIO case. true: the
+ * caller stops here. */
+static __always_inline bool tls_socket_io(struct conn_key *key, struct conn_state *st, __u8 dir)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ssl_call *c = bpf_map_lookup_elem(&ssl_calls, &id);
+	__u32 tid = (__u32)id;
+	__s32 fd = key->fd;
+
+	if (c) {
+		c->fd = fd;
+		st->state = CONN_IGNORED;
+		st->tls_io = 1;
+		return true;
+	}
+	if (st->tls_io && dir == HTTP_DIR_INGRESS)
+		bpf_map_update_elem(&tls_last_read, &tid, &fd, BPF_ANY);
+	return false;
+}
+
 /* Exit of any data syscall that moved bytes: find the connection, copy the
  * payload of what really moved (the syscall's arguments are still in its
  * registers), decide whether a new connection is HTTP, send the segment.
- * Payload is shed first when the ring is filling up: the record keeps its
- * byte count (so framing survives) and drops its bytes, counted, leaving the
- * room to opens and closes, whose loss would corrupt later records. A global
- * function: the verifier checks it once, not along every path of its
- * caller. how: enum call_kind | enum http_dir << 8. */
-__noinline int data_exit(__u32 fd, __u64 buf, __u64 iovcnt, __u32 how, long ret)
+ * The return of an SSL call takes the same steps (tls) with the plaintext
+ * buffer, on the connection's plaintext stream. Payload is shed first when
+ * the ring is filling up: the record keeps its byte count (so framing
+ * survives) and drops its bytes, counted, leaving the room to opens and
+ * closes, whose loss would corrupt later records. how: enum call_kind |
+ * enum http_dir << 8. tls is a constant in each caller, so the verifier
+ * walks only one side of each of its branches. */
+static __always_inline int segment_exit(__u32 fd, __u64 buf, __u64 iovcnt, __u32 how, long ret,
+					const bool tls)
 {
 	struct conn_key key = { .pid = current_pid(), .fd = fd };
 	__u32 kind = how & 0xff;
 	struct http_data_event *e;
 	struct conn_state *st;
+	__u8 state;
 	int verdict;
 
 	if (!pid_traced(key.pid))
 		return 0;
 	st = conn_of_fd(&key);
-	if (!st || st->state == CONN_IGNORED)
+	if (!st)
+		return 0;
+	if (!tls && tls_on && st->state != CONN_HTTP && tls_socket_io(&key, st, (how >> 8) & 0xff))
+		return 0;
+	state = tls ? st->tls : st->state;
+	if (state == CONN_IGNORED)
 		return 0;
 	e = scratch_record();
 	if (!e)
@@ -443,13 +519,13 @@ __noinline int data_exit(__u32 fd, __u64 buf, __u64 iovcnt, __u32 how, long ret)
 	e->enter_ns = e->hdr.ts_ns;
 	e->len = ret;
 	e->cap = 0;
-	e->dir = how >> 8;
+	e->dir = (how >> 8) & 0xff;
 	e->tail_len = 0;
-	e->flags = 0;
+	e->flags = tls ? HTTP_DATA_F_TLS : 0;
 	e->tid = (__u32)bpf_get_current_pid_tgid();
 	if (kind == CALL_SENDFILE) {
 		e->flags |= HTTP_DATA_F_SENDFILE;
-	} else if (st->state == CONN_HTTP &&
+	} else if (state == CONN_HTTP &&
 		   bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= shed_bytes) {
 		e->flags |= HTTP_DATA_F_SHED;
 		stat_inc(STAT_PARTIAL_SHED);
@@ -478,16 +554,29 @@ __noinline int data_exit(__u32 fd, __u64 buf, __u64 iovcnt, __u32 how, long ret)
 			stat_inc(STAT_PARTIAL_READ_FAULT);
 		}
 	}
-	if (st->state == CONN_UNKNOWN) {
+	if (state == CONN_UNKNOWN) {
 		verdict = infer_http(e->data, e->cap);
 		if (verdict == INFER_NO) {
+			/* a TLS record (handshake, 0x16 0x03): its reads are
+			 * remembered for SSL calls that do no socket I/O */
+			if (!tls && e->cap >= 2 && e->data[0] == 0x16 && e->data[1] == 0x03)
+				st->tls_io = 1;
 			/* a fresh connection shows its protocol in its first bytes;
 			 * an old one may be mid-message: give it some time */
-			if (st->origin != HTTP_ORIGIN_EXISTING || ++st->misses >= HTTP_INFER_MISSES_MAX)
-				st->state = CONN_IGNORED;
+			if (st->origin != HTTP_ORIGIN_EXISTING || ++st->misses >= HTTP_INFER_MISSES_MAX) {
+				if (tls)
+					st->tls = CONN_IGNORED;
+				else
+					st->state = CONN_IGNORED;
+			}
 			return 0;
 		}
-		announce(&key, st);
+		if (tls)
+			st->tls = CONN_HTTP;
+		else
+			st->state = CONN_HTTP;
+		if (!st->announced)
+			announce(&key, st, tls);
 	}
 	{
 		__u64 size = HTTP_DATA_HEAD_BYTES + (__u64)e->cap;
@@ -497,6 +586,18 @@ __noinline int data_exit(__u32 fd, __u64 buf, __u64 iovcnt, __u32 how, long ret)
 		emit_event(&events, e, size);
 	}
 	return 0;
+}
+
+/* Global functions: the verifier checks each once, not along every path of
+ * its callers. */
+__noinline int data_exit(__u32 fd, __u64 buf, __u64 iovcnt, __u32 how, long ret)
+{
+	return segment_exit(fd, buf, iovcnt, how, ret, false);
+}
+
+__noinline int tls_data_exit(__u32 fd, __u64 buf, long ret, __u32 dir)
+{
+	return segment_exit(fd, buf, 0, CALL_BUF | dir << 8, ret, true);
 }
 
 /* accept/accept4 returned a new fd (the process is its server), or
@@ -568,6 +669,119 @@ int BPF_PROG(sys_exit_any, struct pt_regs *regs, long ret)
 		return open_exit(regs->di, HTTP_ORIGIN_CONNECT);
 	}
 	return 0;
+}
+
+/* Entry of SSL_read/SSL_write and their _ex forms. */
+static __always_inline int ssl_enter(__u64 ssl, __u64 buf, __u64 nbytes_ptr, __u8 dir)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ssl_call call = { .ssl = ssl, .buf = buf, .nbytes_ptr = nbytes_ptr, .fd = -1,
+				 .dir = dir };
+	struct ssl_call *c;
+
+	if (!pid_traced(id >> 32))
+		return 0;
+	c = bpf_map_lookup_elem(&ssl_calls, &id);
+	if (c) {
+		c->depth++; /* an SSL call inside another: the outer one counts */
+		return 0;
+	}
+	if (bpf_map_update_elem(&ssl_calls, &id, &call, BPF_ANY))
+		drop_event(STAT_DROP_MAP_FULL);
+	return 0;
+}
+
+/* Return of an SSL call: rc is its return value; the _ex forms return 1
+ * and store the byte count through nbytes_ptr. */
+static __always_inline int ssl_exit(long rc, bool ex)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ssl_key sk = { .pid = id >> 32 };
+	struct ssl_call *c = bpf_map_lookup_elem(&ssl_calls, &id);
+	struct ssl_call call;
+	__u32 tid = (__u32)id;
+	__s32 *known;
+	__u64 n = 0;
+
+	if (!c)
+		return 0;
+	if (c->depth) {
+		c->depth--;
+		return 0;
+	}
+	call = *c;
+	bpf_map_delete_elem(&ssl_calls, &id);
+	if (ex) {
+		if (rc != 1 || bpf_probe_read_user(&n, sizeof(n), (void *)call.nbytes_ptr))
+			return 0;
+	} else {
+		if (rc <= 0)
+			return 0;
+		n = rc;
+	}
+	if (!n)
+		return 0;
+	sk.ssl = call.ssl;
+	if (call.fd < 0) {
+		known = bpf_map_lookup_elem(&ssl_fds, &sk);
+		if (!known)
+			known = bpf_map_lookup_elem(&tls_last_read, &tid);
+		if (!known) {
+			drop_event(STAT_DROP_TLS_NO_CONN);
+			return 0;
+		}
+		call.fd = *known;
+	}
+	bpf_map_update_elem(&ssl_fds, &sk, &call.fd, BPF_ANY);
+	return tls_data_exit(call.fd, call.buf, n, call.dir);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_read_enter, void *ssl, void *buf)
+{
+	return ssl_enter((__u64)ssl, (__u64)buf, 0, HTTP_DIR_INGRESS);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_read_exit, int rc)
+{
+	return ssl_exit(rc, false);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_read_ex_enter, void *ssl, void *buf, __u64 num, __u64 *readbytes)
+{
+	return ssl_enter((__u64)ssl, (__u64)buf, (__u64)readbytes, HTTP_DIR_INGRESS);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_read_ex_exit, int rc)
+{
+	return ssl_exit(rc, true);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_enter, void *ssl, const void *buf)
+{
+	return ssl_enter((__u64)ssl, (__u64)buf, 0, HTTP_DIR_EGRESS);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_write_exit, int rc)
+{
+	return ssl_exit(rc, false);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_ex_enter, void *ssl, const void *buf, __u64 num, __u64 *written)
+{
+	return ssl_enter((__u64)ssl, (__u64)buf, (__u64)written, HTTP_DIR_EGRESS);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_write_ex_exit, int rc)
+{
+	return ssl_exit(rc, true);
 }
 
 /* close is seen at entry: at its exit the fd may already belong to a

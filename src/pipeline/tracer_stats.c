@@ -13,7 +13,7 @@ static const char *const user_drop_names[USER_DROP_COUNT] = {
 
 /* Kernel counters that are drops (the others are production or partial). */
 static const enum sonde_stat kernel_drops[] = {
-	STAT_DROP_RINGBUF_FULL, STAT_DROP_READ_FAULT, STAT_DROP_MAP_FULL,
+	STAT_DROP_RINGBUF_FULL, STAT_DROP_READ_FAULT, STAT_DROP_MAP_FULL, STAT_DROP_TLS_NO_CONN,
 };
 #define KERNEL_DROPS_COUNT (sizeof(kernel_drops) / sizeof(kernel_drops[0]))
 
