@@ -41,8 +41,9 @@ int doctor_sched_tp(void *ctx)
 	return 0;
 }
 
-SEC("raw_tp/sys_enter")
-int doctor_raw_tp(void *ctx)
+/* A BTF-typed raw tracepoint on the syscall exit, as `sonde http` uses. */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(doctor_raw_tp, struct pt_regs *regs, long ret)
 {
 	if (from_target())
 		__sync_fetch_and_add(&hits_raw_tp, 1);

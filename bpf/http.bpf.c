@@ -24,6 +24,11 @@ const volatile __u32 capture_bytes = 512;  /* <= HTTP_CAPTURE_BYTES_MAX */
 const volatile __u32 filter_pid = 0;       /* 0: all processes */
 const volatile __u32 self_pid = 0;         /* sonde itself: never traced */
 const volatile __u16 filter_port = 0;      /* 0: all ports (local or remote) */
+/* Ring fill (bytes waiting) from which payload bytes are shed: set by the
+ * loader to three quarters of the ring. */
+const volatile __u64 shed_bytes = 12 << 20;
+/* The loader attached the SSL uprobes (--tls on). */
+const volatile bool tls_on = false;
 
 /* All records of this tracer; size set by the loader. */
 struct {
@@ -51,39 +56,24 @@ struct {
 
 enum call_kind {
 	CALL_BUF = 1,      /* read/write/recvfrom/sendto: one user buffer */
-	CALL_IOV = 2,      /* readv/writev/recvmsg/sendmsg: an iovec array */
-	CALL_SENDFILE = 3, /* bytes from a file: counted, never copied */
-	CALL_ACCEPT = 4,
-	CALL_CONNECT = 5,
+	CALL_IOV = 2,      /* readv/writev: an iovec array */
+	CALL_MSG = 3,      /* recvmsg/sendmsg: a msghdr and its iovec array */
+	CALL_SENDFILE = 4, /* bytes from a file: counted, never copied */
 };
 
-/* A syscall in flight on a traced socket: what its exit needs. Kept in
- * task-local storage: cheaper than a hash keyed by tid, and freed with the
- * thread. */
-struct call {
-	__u64 buf;       /* user buffer, or struct iovec array */
-	__u64 enter_ns;
-	__u64 conn_id;   /* of an announced connection: exit needs no lookup */
-	__u32 fd;
-	__u32 iovcnt;
-	__u8 kind;       /* enum call_kind, 0: no call in flight */
-	__u8 dir;        /* enum http_dir */
-	__u8 announced;  /* the connection was CONN_HTTP at entry */
-	__u8 pad[5];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct call);
-} calls SEC(".maps");
-
-static __always_inline struct call *call_get(bool create)
-{
-	return bpf_task_storage_get(&calls, bpf_get_current_task_btf(), 0,
-				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
-}
+/* x86_64 syscall numbers seen by the one sys_exit program. */
+#define NR_read 0
+#define NR_write 1
+#define NR_readv 19
+#define NR_writev 20
+#define NR_sendfile 40
+#define NR_connect 42
+#define NR_accept 43
+#define NR_sendto 44
+#define NR_recvfrom 45
+#define NR_sendmsg 46
+#define NR_recvmsg 47
+#define NR_accept4 288
 
 /* A data record being built, per CPU, with room past data[] so that an
  * iovec copy at any offset below the bound stays inside the value. */
@@ -157,7 +147,7 @@ static __always_inline void emit_close(struct conn_key *key, struct conn_state *
 {
 	struct http_close_event ev = {};
 
-	if (st->state != CONN_HTTP)
+	if (!st->announced)
 		return; /* userspace never heard of it */
 	ev.hdr.kind = HTTP_EV_CLOSE;
 	ev.hdr.pid = key->pid;
@@ -189,13 +179,15 @@ static __always_inline struct conn_state *conn_track(struct conn_key *key, struc
 	return bpf_map_lookup_elem(&conns, key);
 }
 
-/* Tell userspace about a connection that turned out to be HTTP. */
-static __always_inline void announce(struct conn_key *key, struct conn_state *st)
+/* Tell userspace about a connection that turned out to be HTTP, in the
+ * clear or (tls) in the plaintext of its SSL calls. */
+static __always_inline void announce(struct conn_key *key, struct conn_state *st, bool tls)
 {
 	struct sock *sk = (void *)st->sk;
 	struct http_open_event ev = {};
 
-	st->state = CONN_HTTP;
+	st->announced = 1;
+	ev.flags = tls ? HTTP_OPEN_F_TLS : 0;
 	ev.hdr.kind = HTTP_EV_OPEN;
 	ev.hdr.pid = key->pid;
 	ev.hdr.conn_id = st->conn_id;
@@ -254,51 +246,6 @@ static __always_inline int infer_http(const __u8 *d, __u32 cap)
 	if (cap > 2)
 		w |= (__u32)d[2] << 16;
 	return start_word(w, 0xffffffffu >> (8 * (4 - cap))) ? INFER_MAYBE : INFER_NO;
-}
-
-/* Entry of any data syscall: one lookup for a known socket; for an unknown
- * fd, a second one, and the socket check only the first time. Global, like
- * io_exit: see there. */
-__noinline int io_enter(__u32 fd, __u64 buf, __u32 iovcnt, __u32 kind, __u32 dir)
-{
-	struct conn_key key = { .pid = current_pid(), .fd = fd };
-	struct conn_state *st;
-	struct call *c;
-
-	if (!pid_traced(key.pid))
-		return 0;
-	st = bpf_map_lookup_elem(&conns, &key);
-	if (!st) {
-		struct sock *sk;
-		__u8 one = 1;
-
-		if (bpf_map_lookup_elem(&fd_skip, &key))
-			return 0;
-		sk = fd_tcp_sock(fd);
-		if (!sk) {
-			bpf_map_update_elem(&fd_skip, &key, &one, BPF_ANY);
-			return 0;
-		}
-		st = conn_track(&key, sk, HTTP_ORIGIN_EXISTING);
-		if (!st)
-			return 0;
-	}
-	if (st->state == CONN_IGNORED)
-		return 0;
-	c = call_get(true);
-	if (!c) {
-		drop_event(STAT_DROP_MAP_FULL);
-		return 0;
-	}
-	c->buf = buf;
-	c->enter_ns = bpf_ktime_get_ns();
-	c->fd = fd;
-	c->iovcnt = iovcnt;
-	c->kind = kind;
-	c->dir = dir;
-	c->announced = st->state == CONN_HTTP;
-	c->conn_id = st->conn_id;
-	return 0;
 }
 
 static __always_inline struct http_data_event *scratch_record(void)
@@ -447,54 +394,159 @@ static __always_inline int copy_iov(__u64 iov_ptr, __u32 iovcnt, __u64 len, __u6
 	return 0;
 }
 
-/* Exit of any data syscall: copy the payload of what really moved, decide
- * whether a new connection is HTTP, send the segment. A global function:
- * the verifier checks it on its own, not along every path of its callers
- * (measured: 23k instead of 74k instructions per exit program, about 1 s
- * less to start sonde http). */
-__noinline int io_exit(long ret)
+/* The connection behind fd of the current process, tracked from now on if
+ * it is a TCP socket sonde had not seen (opened before it started): one
+ * lookup for a known socket; for an unknown fd a second one, and the socket
+ * check only the first time. NULL: not a TCP socket, or the map is full. */
+static __always_inline struct conn_state *conn_of_fd(struct conn_key *key)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct conn_key key = { .pid = current_pid() };
+	struct conn_state *st = bpf_map_lookup_elem(&conns, key);
+	struct sock *sk;
+	__u8 one = 1;
+
+	if (st)
+		return st;
+	if (bpf_map_lookup_elem(&fd_skip, key))
+		return NULL;
+	sk = fd_tcp_sock(key->fd);
+	if (!sk) {
+		bpf_map_update_elem(&fd_skip, key, &one, BPF_ANY);
+		return NULL;
+	}
+	return conn_track(key, sk, HTTP_ORIGIN_EXISTING);
+}
+
+/* ---- TLS: the plaintext of SSL_read/SSL_write, through uprobes ---- */
+
+/* An SSL call in flight on a thread: what its return needs. */
+struct ssl_call {
+	__u64 ssl;        /* SSL * */
+	__u64 buf;        /* the caller's plaintext buffer */
+	__u64 nbytes_ptr; /* size_t * of SSL_read_ex/SSL_write_ex, else 0 */
+	__s32 fd;         /* socket of a syscall made inside the call, or -1 */
+	__u8 dir;         /* enum http_dir */
+	__u8 depth;       /* SSL calls nested in this one (not handled twice) */
+	__u8 pad[2];
+};
+
+/* Keyed by pid_tgid. LRU: a call whose return never came is evicted. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct ssl_call);
+} ssl_calls SEC(".maps");
+
+/* The socket of each SSL *, learned from a syscall inside one of its calls
+ * (libssl doing its own socket I/O), or from the last TLS socket the thread
+ * read (node and other users of memory BIOs, whose socket I/O happens
+ * outside the SSL calls). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct ssl_key);
+	__type(value, __s32);
+} ssl_fds SEC(".maps");
+
+/* Per thread (tid): the last TLS socket it read. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __s32);
+} tls_last_read SEC(".maps");
+
+/* A syscall on a socket that is not (yet) plain HTTP: inside an SSL call
+ * of this thread, its bytes are TLS records of the connection the call is
+ * on; the call learns its socket, and the bytes are not HTTP. Outside, a
+ * read on a TLS socket is remembered for the memory-BIO case. true: the
+ * caller stops here. */
+static __always_inline bool tls_socket_io(struct conn_key *key, struct conn_state *st, __u8 dir)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ssl_call *c = bpf_map_lookup_elem(&ssl_calls, &id);
+	__u32 tid = (__u32)id;
+	__s32 fd = key->fd;
+
+	if (c) {
+		c->fd = fd;
+		st->state = CONN_IGNORED;
+		st->tls_io = 1;
+		return true;
+	}
+	if (st->tls_io && dir == HTTP_DIR_INGRESS)
+		bpf_map_update_elem(&tls_last_read, &tid, &fd, BPF_ANY);
+	return false;
+}
+
+/* Exit of any data syscall that moved bytes: find the connection, copy the
+ * payload of what really moved (the syscall's arguments are still in its
+ * registers), decide whether a new connection is HTTP, send the segment.
+ * The return of an SSL call takes the same steps (tls) with the plaintext
+ * buffer, on the connection's plaintext stream. Payload is shed first when
+ * the ring is filling up: the record keeps its byte count (so framing
+ * survives) and drops its bytes, counted, leaving the room to opens and
+ * closes, whose loss would corrupt later records. how: enum call_kind |
+ * enum http_dir << 8. tls is a constant in each caller, so the verifier
+ * walks only one side of each of its branches. */
+static __always_inline int segment_exit(__u32 fd, __u64 buf, __u64 iovcnt, __u32 how, long ret,
+					const bool tls)
+{
+	struct conn_key key = { .pid = current_pid(), .fd = fd };
+	__u32 kind = how & 0xff;
 	struct http_data_event *e;
 	struct conn_state *st;
-	struct call *c;
+	__u8 state;
 	int verdict;
 
-	c = call_get(false);
-	if (!c || !c->kind || c->kind == CALL_ACCEPT || c->kind == CALL_CONNECT)
+	if (!pid_traced(key.pid))
 		return 0;
-	if (ret <= 0)
-		goto out;
-	/* an announced connection needs nothing from the map; a new one may
-	 * be announced now */
-	st = NULL;
-	if (!c->announced) {
-		key.fd = c->fd;
-		st = bpf_map_lookup_elem(&conns, &key);
-		if (!st || st->state == CONN_IGNORED)
-			goto out;
-	}
+	st = conn_of_fd(&key);
+	if (!st)
+		return 0;
+	if (!tls && tls_on && st->state != CONN_HTTP && tls_socket_io(&key, st, (how >> 8) & 0xff))
+		return 0;
+	state = tls ? st->tls : st->state;
+	if (state == CONN_IGNORED)
+		return 0;
 	e = scratch_record();
 	if (!e)
-		goto out;
+		return 0;
 	e->hdr.kind = HTTP_EV_DATA;
 	e->hdr.pid = key.pid;
-	e->hdr.conn_id = c->conn_id;
+	e->hdr.conn_id = st->conn_id;
 	e->hdr.ts_ns = bpf_ktime_get_ns();
-	e->enter_ns = c->enter_ns;
+	e->enter_ns = e->hdr.ts_ns;
 	e->len = ret;
 	e->cap = 0;
-	e->dir = c->dir;
+	e->dir = (how >> 8) & 0xff;
 	e->tail_len = 0;
-	e->flags = 0;
-	e->tid = tid;
-	if (c->kind == CALL_SENDFILE) {
+	e->flags = tls ? HTTP_DATA_F_TLS : 0;
+	e->tid = (__u32)bpf_get_current_pid_tgid();
+	if (kind == CALL_SENDFILE) {
 		e->flags |= HTTP_DATA_F_SENDFILE;
+	} else if (state == CONN_HTTP &&
+		   bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= shed_bytes) {
+		e->flags |= HTTP_DATA_F_SHED;
+		stat_inc(STAT_PARTIAL_SHED);
 	} else {
 		__u64 want = (__u64)ret < capture_bytes ? (__u64)ret : capture_bytes;
-		int err = c->kind == CALL_IOV ? copy_iov(c->buf, c->iovcnt, ret, want)
-					      : copy_buf(c->buf, ret, want);
+		int err;
+
+		if (kind == CALL_MSG) {
+			struct user_msghdr m;
+
+			/* only msg_iov and msg_iovlen are used: the kernel
+			 * writes back names and flags, never these */
+			if (bpf_probe_read_user(&m, sizeof(m), (void *)buf)) {
+				m.msg_iov = NULL;
+				m.msg_iovlen = 0;
+			}
+			buf = (__u64)m.msg_iov;
+			iovcnt = m.msg_iovlen;
+			kind = CALL_IOV;
+		}
+		err = kind == CALL_IOV ? copy_iov(buf, iovcnt, ret, want) : copy_buf(buf, ret, want);
 		if (err) {
 			e->cap = 0;
 			e->tail_len = 0;
@@ -502,16 +554,29 @@ __noinline int io_exit(long ret)
 			stat_inc(STAT_PARTIAL_READ_FAULT);
 		}
 	}
-	if (st && st->state == CONN_UNKNOWN) {
+	if (state == CONN_UNKNOWN) {
 		verdict = infer_http(e->data, e->cap);
 		if (verdict == INFER_NO) {
+			/* a TLS record (handshake, 0x16 0x03): its reads are
+			 * remembered for SSL calls that do no socket I/O */
+			if (!tls && e->cap >= 2 && e->data[0] == 0x16 && e->data[1] == 0x03)
+				st->tls_io = 1;
 			/* a fresh connection shows its protocol in its first bytes;
 			 * an old one may be mid-message: give it some time */
-			if (st->origin != HTTP_ORIGIN_EXISTING || ++st->misses >= HTTP_INFER_MISSES_MAX)
-				st->state = CONN_IGNORED;
-			goto out;
+			if (st->origin != HTTP_ORIGIN_EXISTING || ++st->misses >= HTTP_INFER_MISSES_MAX) {
+				if (tls)
+					st->tls = CONN_IGNORED;
+				else
+					st->state = CONN_IGNORED;
+			}
+			return 0;
 		}
-		announce(&key, st);
+		if (tls)
+			st->tls = CONN_HTTP;
+		else
+			st->state = CONN_HTTP;
+		if (!st->announced)
+			announce(&key, st, tls);
 	}
 	{
 		__u64 size = HTTP_DATA_HEAD_BYTES + (__u64)e->cap;
@@ -520,161 +585,207 @@ __noinline int io_exit(long ret)
 			size = sizeof(*e);
 		emit_event(&events, e, size);
 	}
-out:
-	c->kind = 0;
 	return 0;
 }
 
-/* ---- read side ---- */
-
-SEC("tp/syscalls/sys_enter_read")
-int sys_enter_read(struct trace_event_raw_sys_enter *ctx)
+/* Global functions: the verifier checks each once, not along every path of
+ * its callers. */
+__noinline int data_exit(__u32 fd, __u64 buf, __u64 iovcnt, __u32 how, long ret)
 {
-	return io_enter(ctx->args[0], ctx->args[1], 0, CALL_BUF, HTTP_DIR_INGRESS);
+	return segment_exit(fd, buf, iovcnt, how, ret, false);
 }
 
-SEC("tp/syscalls/sys_enter_recvfrom")
-int sys_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
+__noinline int tls_data_exit(__u32 fd, __u64 buf, long ret, __u32 dir)
 {
-	return io_enter(ctx->args[0], ctx->args[1], 0, CALL_BUF, HTTP_DIR_INGRESS);
+	return segment_exit(fd, buf, 0, CALL_BUF | dir << 8, ret, true);
 }
 
-SEC("tp/syscalls/sys_enter_readv")
-int sys_enter_readv(struct trace_event_raw_sys_enter *ctx)
+/* accept/accept4 returned a new fd (the process is its server), or
+ * connect(fd) succeeded or is under way (the process is the client). */
+static __always_inline int open_exit(__u32 fd, __u8 origin)
 {
-	return io_enter(ctx->args[0], ctx->args[1], ctx->args[2], CALL_IOV, HTTP_DIR_INGRESS);
-}
-
-static __always_inline int msg_enter(struct trace_event_raw_sys_enter *ctx, __u8 dir)
-{
-	struct user_msghdr *msg = (void *)ctx->args[1];
-	struct user_msghdr m;
-
-	/* the iovec pointer is needed at exit; read it now, the header is
-	 * the caller's and was just written */
-	if (bpf_probe_read_user(&m, sizeof(m), msg))
-		return io_enter(ctx->args[0], 0, 0, CALL_IOV, dir);
-	return io_enter(ctx->args[0], (__u64)m.msg_iov, m.msg_iovlen, CALL_IOV, dir);
-}
-
-SEC("tp/syscalls/sys_enter_recvmsg")
-int sys_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
-{
-	return msg_enter(ctx, HTTP_DIR_INGRESS);
-}
-
-SEC("tp/syscalls/sys_exit_read")
-int sys_exit_read(struct trace_event_raw_sys_exit *ctx) { return io_exit(ctx->ret); }
-SEC("tp/syscalls/sys_exit_recvfrom")
-int sys_exit_recvfrom(struct trace_event_raw_sys_exit *ctx) { return io_exit(ctx->ret); }
-SEC("tp/syscalls/sys_exit_readv")
-int sys_exit_readv(struct trace_event_raw_sys_exit *ctx) { return io_exit(ctx->ret); }
-SEC("tp/syscalls/sys_exit_recvmsg")
-int sys_exit_recvmsg(struct trace_event_raw_sys_exit *ctx) { return io_exit(ctx->ret); }
-
-/* ---- write side ---- */
-
-SEC("tp/syscalls/sys_enter_write")
-int sys_enter_write(struct trace_event_raw_sys_enter *ctx)
-{
-	return io_enter(ctx->args[0], ctx->args[1], 0, CALL_BUF, HTTP_DIR_EGRESS);
-}
-
-SEC("tp/syscalls/sys_enter_sendto")
-int sys_enter_sendto(struct trace_event_raw_sys_enter *ctx)
-{
-	return io_enter(ctx->args[0], ctx->args[1], 0, CALL_BUF, HTTP_DIR_EGRESS);
-}
-
-SEC("tp/syscalls/sys_enter_writev")
-int sys_enter_writev(struct trace_event_raw_sys_enter *ctx)
-{
-	return io_enter(ctx->args[0], ctx->args[1], ctx->args[2], CALL_IOV, HTTP_DIR_EGRESS);
-}
-
-SEC("tp/syscalls/sys_enter_sendmsg")
-int sys_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
-{
-	return msg_enter(ctx, HTTP_DIR_EGRESS);
-}
-
-SEC("tp/syscalls/sys_enter_sendfile64")
-int sys_enter_sendfile64(struct trace_event_raw_sys_enter *ctx)
-{
-	/* sendfile(out_fd, in_fd, offset, count): the socket is out_fd */
-	return io_enter(ctx->args[0], 0, 0, CALL_SENDFILE, HTTP_DIR_EGRESS);
-}
-
-SEC("tp/syscalls/sys_exit_write")
-int sys_exit_write(struct trace_event_raw_sys_exit *ctx) { return io_exit(ctx->ret); }
-SEC("tp/syscalls/sys_exit_sendto")
-int sys_exit_sendto(struct trace_event_raw_sys_exit *ctx) { return io_exit(ctx->ret); }
-SEC("tp/syscalls/sys_exit_writev")
-int sys_exit_writev(struct trace_event_raw_sys_exit *ctx) { return io_exit(ctx->ret); }
-SEC("tp/syscalls/sys_exit_sendmsg")
-int sys_exit_sendmsg(struct trace_event_raw_sys_exit *ctx) { return io_exit(ctx->ret); }
-SEC("tp/syscalls/sys_exit_sendfile64")
-int sys_exit_sendfile64(struct trace_event_raw_sys_exit *ctx) { return io_exit(ctx->ret); }
-
-/* ---- connection life ---- */
-
-static __always_inline int open_enter(__u32 fd, __u8 kind)
-{
-	struct call *c;
-
-	if (!pid_traced(current_pid()))
-		return 0;
-	c = call_get(true);
-	if (!c) {
-		drop_event(STAT_DROP_MAP_FULL);
-		return 0;
-	}
-	c->fd = fd;
-	c->kind = kind;
-	return 0;
-}
-
-static __always_inline int open_exit(long ret)
-{
-	struct conn_key key = { .pid = current_pid() };
-	struct call *c = call_get(false);
+	struct conn_key key = { .pid = current_pid(), .fd = fd };
 	struct sock *sk;
-	__u8 origin;
 
-	if (!c || (c->kind != CALL_ACCEPT && c->kind != CALL_CONNECT))
+	if (!pid_traced(key.pid))
 		return 0;
-	if (c->kind == CALL_ACCEPT) {
-		if (ret < 0)
-			goto out;
-		key.fd = ret;
-		origin = HTTP_ORIGIN_ACCEPT;
-	} else {
-		if (ret < 0 && ret != -EINPROGRESS)
-			goto out;
-		key.fd = c->fd;
-		origin = HTTP_ORIGIN_CONNECT;
-	}
 	sk = fd_tcp_sock(key.fd);
 	if (sk)
 		conn_track(&key, sk, origin);
-out:
-	c->kind = 0;
 	return 0;
 }
 
-SEC("tp/syscalls/sys_enter_accept")
-int sys_enter_accept(struct trace_event_raw_sys_enter *ctx) { return open_enter(ctx->args[0], CALL_ACCEPT); }
-SEC("tp/syscalls/sys_enter_accept4")
-int sys_enter_accept4(struct trace_event_raw_sys_enter *ctx) { return open_enter(ctx->args[0], CALL_ACCEPT); }
-SEC("tp/syscalls/sys_enter_connect")
-int sys_enter_connect(struct trace_event_raw_sys_enter *ctx) { return open_enter(ctx->args[0], CALL_CONNECT); }
-SEC("tp/syscalls/sys_exit_accept")
-int sys_exit_accept(struct trace_event_raw_sys_exit *ctx) { return open_exit(ctx->ret); }
-SEC("tp/syscalls/sys_exit_accept4")
-int sys_exit_accept4(struct trace_event_raw_sys_exit *ctx) { return open_exit(ctx->ret); }
-SEC("tp/syscalls/sys_exit_connect")
-int sys_exit_connect(struct trace_event_raw_sys_exit *ctx) { return open_exit(ctx->ret); }
+#define HOW(kind, dir) ((kind) | (dir) << 8)
 
+/* One program for the exit of every syscall: a switch on the syscall number
+ * stops everything else at once. The arguments are read at exit (they are
+ * still in the saved registers), so there is no entry hook and no per-call
+ * state, and a call that moved no bytes (EAGAIN, EOF) costs no lookup. */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit_any, struct pt_regs *regs, long ret)
+{
+	long nr = regs->orig_ax;
+
+	switch (nr) {
+	case NR_read:
+	case NR_recvfrom:
+		if (ret <= 0)
+			return 0;
+		return data_exit(regs->di, regs->si, 0, HOW(CALL_BUF, HTTP_DIR_INGRESS), ret);
+	case NR_readv:
+		if (ret <= 0)
+			return 0;
+		return data_exit(regs->di, regs->si, regs->dx, HOW(CALL_IOV, HTTP_DIR_INGRESS), ret);
+	case NR_recvmsg:
+		if (ret <= 0)
+			return 0;
+		return data_exit(regs->di, regs->si, 0, HOW(CALL_MSG, HTTP_DIR_INGRESS), ret);
+	case NR_write:
+	case NR_sendto:
+		if (ret <= 0)
+			return 0;
+		return data_exit(regs->di, regs->si, 0, HOW(CALL_BUF, HTTP_DIR_EGRESS), ret);
+	case NR_writev:
+		if (ret <= 0)
+			return 0;
+		return data_exit(regs->di, regs->si, regs->dx, HOW(CALL_IOV, HTTP_DIR_EGRESS), ret);
+	case NR_sendmsg:
+		if (ret <= 0)
+			return 0;
+		return data_exit(regs->di, regs->si, 0, HOW(CALL_MSG, HTTP_DIR_EGRESS), ret);
+	case NR_sendfile:
+		/* sendfile(out_fd, in_fd, offset, count): the socket is out_fd */
+		if (ret <= 0)
+			return 0;
+		return data_exit(regs->di, 0, 0, HOW(CALL_SENDFILE, HTTP_DIR_EGRESS), ret);
+	case NR_accept:
+	case NR_accept4:
+		if (ret < 0)
+			return 0;
+		return open_exit(ret, HTTP_ORIGIN_ACCEPT);
+	case NR_connect:
+		if (ret < 0 && ret != -EINPROGRESS)
+			return 0;
+		return open_exit(regs->di, HTTP_ORIGIN_CONNECT);
+	}
+	return 0;
+}
+
+/* Entry of SSL_read/SSL_write and their _ex forms. */
+static __always_inline int ssl_enter(__u64 ssl, __u64 buf, __u64 nbytes_ptr, __u8 dir)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ssl_call call = { .ssl = ssl, .buf = buf, .nbytes_ptr = nbytes_ptr, .fd = -1,
+				 .dir = dir };
+	struct ssl_call *c;
+
+	if (!pid_traced(id >> 32))
+		return 0;
+	c = bpf_map_lookup_elem(&ssl_calls, &id);
+	if (c) {
+		c->depth++; /* an SSL call inside another: the outer one counts */
+		return 0;
+	}
+	if (bpf_map_update_elem(&ssl_calls, &id, &call, BPF_ANY))
+		drop_event(STAT_DROP_MAP_FULL);
+	return 0;
+}
+
+/* Return of an SSL call: rc is its return value; the _ex forms return 1
+ * and store the byte count through nbytes_ptr. */
+static __always_inline int ssl_exit(long rc, bool ex)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ssl_key sk = { .pid = id >> 32 };
+	struct ssl_call *c = bpf_map_lookup_elem(&ssl_calls, &id);
+	struct ssl_call call;
+	__u32 tid = (__u32)id;
+	__s32 *known;
+	__u64 n = 0;
+
+	if (!c)
+		return 0;
+	if (c->depth) {
+		c->depth--;
+		return 0;
+	}
+	call = *c;
+	bpf_map_delete_elem(&ssl_calls, &id);
+	if (ex) {
+		if (rc != 1 || bpf_probe_read_user(&n, sizeof(n), (void *)call.nbytes_ptr))
+			return 0;
+	} else {
+		if (rc <= 0)
+			return 0;
+		n = rc;
+	}
+	if (!n)
+		return 0;
+	sk.ssl = call.ssl;
+	if (call.fd < 0) {
+		known = bpf_map_lookup_elem(&ssl_fds, &sk);
+		if (!known)
+			known = bpf_map_lookup_elem(&tls_last_read, &tid);
+		if (!known) {
+			drop_event(STAT_DROP_TLS_NO_CONN);
+			return 0;
+		}
+		call.fd = *known;
+	}
+	bpf_map_update_elem(&ssl_fds, &sk, &call.fd, BPF_ANY);
+	return tls_data_exit(call.fd, call.buf, n, call.dir);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_read_enter, void *ssl, void *buf)
+{
+	return ssl_enter((__u64)ssl, (__u64)buf, 0, HTTP_DIR_INGRESS);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_read_exit, int rc)
+{
+	return ssl_exit(rc, false);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_read_ex_enter, void *ssl, void *buf, __u64 num, __u64 *readbytes)
+{
+	return ssl_enter((__u64)ssl, (__u64)buf, (__u64)readbytes, HTTP_DIR_INGRESS);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_read_ex_exit, int rc)
+{
+	return ssl_exit(rc, true);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_enter, void *ssl, const void *buf)
+{
+	return ssl_enter((__u64)ssl, (__u64)buf, 0, HTTP_DIR_EGRESS);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_write_exit, int rc)
+{
+	return ssl_exit(rc, false);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_ex_enter, void *ssl, const void *buf, __u64 num, __u64 *written)
+{
+	return ssl_enter((__u64)ssl, (__u64)buf, (__u64)written, HTTP_DIR_EGRESS);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_write_ex_exit, int rc)
+{
+	return ssl_exit(rc, true);
+}
+
+/* close is seen at entry: at its exit the fd may already belong to a
+ * connection another thread just accepted. */
 SEC("tp/syscalls/sys_enter_close")
 int sys_enter_close(struct trace_event_raw_sys_enter *ctx)
 {

@@ -37,9 +37,14 @@ enum http_dir {
 	HTTP_DIR_EGRESS = 1,  /* the process wrote them */
 };
 
+/* open record flags */
+#define HTTP_OPEN_F_TLS (1u << 0) /* the HTTP is the plaintext of TLS (SSL_read/SSL_write) */
+
 /* data record flags */
 #define HTTP_DATA_F_SENDFILE (1u << 0)   /* bytes sent from a file: none captured */
 #define HTTP_DATA_F_READ_FAULT (1u << 1) /* the payload could not be read: cap is 0 */
+#define HTTP_DATA_F_SHED (1u << 2)       /* payload shed, the ring was filling up: cap is 0 */
+#define HTTP_DATA_F_TLS (1u << 3)        /* plaintext of an SSL_read/SSL_write */
 
 struct http_event_hdr {
 	__u32 kind;     /* enum http_event_kind */
@@ -52,7 +57,7 @@ struct http_open_event {
 	struct http_event_hdr hdr;
 	__u32 fd;
 	__u8 origin;     /* enum http_origin */
-	__u8 pad;
+	__u8 flags;      /* HTTP_OPEN_F_* */
 	__u16 family;    /* AF_INET or AF_INET6 */
 	__u16 lport;     /* host byte order */
 	__u16 rport;
@@ -63,7 +68,7 @@ struct http_open_event {
 
 struct http_data_event {
 	struct http_event_hdr hdr;
-	__u64 enter_ns;  /* syscall entry */
+	__u64 enter_ns;  /* = ts_ns since the exit-only hooks; kept for the layout */
 	__u32 len;       /* real byte count of the syscall */
 	__u16 cap;       /* bytes of data[] captured */
 	__u8 dir;        /* enum http_dir */
@@ -94,13 +99,24 @@ struct conn_key {
 	__u32 fd;
 };
 
+/* Key of the map from an SSL * to its socket (TLS); swept by the loader
+ * when the process is gone. */
+struct ssl_key {
+	__u32 pid;  /* tgid */
+	__u32 pad;
+	__u64 ssl;  /* SSL * in the process */
+};
+
 struct conn_state {
 	__u64 conn_id;
 	__u64 sk;       /* struct sock *, to read the 4-tuple when announced */
-	__u8 state;     /* enum conn_state_kind */
+	__u8 state;     /* enum conn_state_kind of the bytes on the socket */
 	__u8 origin;    /* enum http_origin */
 	__u8 misses;    /* non-HTTP segments seen while CONN_UNKNOWN */
-	__u8 pad[5];
+	__u8 tls;       /* enum conn_state_kind of the plaintext of SSL calls */
+	__u8 announced; /* userspace had its open record */
+	__u8 tls_io;    /* the socket carries TLS records */
+	__u8 pad[2];
 };
 
 #define HTTP_DATA_HEAD_BYTES __builtin_offsetof(struct http_data_event, data)

@@ -9,6 +9,8 @@ enum sonde_stat {
 	STAT_DROP_READ_FAULT,    /* lost: memory the event needs could not be read */
 	STAT_DROP_MAP_FULL,      /* lost: a state map had no room for the event's state */
 	STAT_PARTIAL_READ_FAULT, /* delivered, but an optional field could not be read */
+	STAT_PARTIAL_SHED,       /* delivered without its payload bytes: the ring was filling up */
+	STAT_DROP_TLS_NO_CONN,   /* lost: an SSL call whose socket could not be found */
 	STAT_COUNT
 };
 

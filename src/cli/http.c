@@ -22,6 +22,7 @@
 #define MAX_CONNS_MAX (1 << 22)
 /* How often connections of exited processes are swept from the maps. */
 #define SWEEP_INTERVAL_NS (2ull * 1000000000ull)
+#define TLS_SCAN_INTERVAL_NS (1ull * 1000000000ull)
 
 struct http_cli {
 	struct cli_output *o;
@@ -30,6 +31,7 @@ struct http_cli {
 	uint64_t output_errors;
 	uint64_t last_sweep_ns;
 	struct cli_record rec;   /* --record FILE */
+	uint64_t last_tls_scan_ns;
 };
 
 static void usage(FILE *f)
@@ -54,6 +56,9 @@ static void usage(FILE *f)
 		"  --ringbuf-kb KB      ring buffer size (default %d)\n"
 		"  --unsafe-show-query  show query-string values (default: REDACTED)\n"
 		CLI_RECORD_HELP
+		"  --tls on|off         HTTPS: the plaintext of SSL_read/SSL_write in every\n"
+		"                       OpenSSL (libssl, or linked in like node), through\n"
+		"                       uprobes; records say \"tls\":true (default on)\n"
 		"  -v, --verbose        show libbpf's messages\n"
 		"  -h, --help           this help\n\n"
 		"Privacy: query values are replaced by REDACTED before they are stored, and\n"
@@ -152,6 +157,12 @@ static int poll_tracer(void *ctx, int timeout_ms)
 		c->last_sweep_ns = now;
 		http_tracer_sweep(c->tracer, on_conn_gone, c);
 	}
+	/* OpenSSL in processes started since (a libssl already hooked covers
+	 * every process that maps it, from its first call) */
+	if (n >= 0 && now - c->last_tls_scan_ns >= TLS_SCAN_INTERVAL_NS) {
+		c->last_tls_scan_ns = now;
+		http_tracer_tls_rescan(c->tracer);
+	}
 	return n;
 }
 
@@ -161,6 +172,7 @@ static void print_stats(struct http_cli *c, bool interim)
 {
 	struct tracer_stats s = { 0 };
 	struct http_pipeline_stats ps;
+	struct http_tls_stats tls;
 	struct cli_output *o = c->o;
 	int n;
 
@@ -175,6 +187,18 @@ static void print_stats(struct http_cli *c, bool interim)
 		json_obj_begin(w);
 		tracer_stats_json_fields(&s, w);
 		http_pipeline_stats_json(&ps, w);
+		http_tracer_tls_stats(c->tracer, &tls);
+		json_key(w, "tls");
+		json_obj_begin(w);
+		json_key(w, "files_hooked");
+		json_u64(w, tls.files_hooked);
+		json_key(w, "files_unhooked");
+		json_u64(w, tls.files_unhooked);
+		json_key(w, "files_failed");
+		json_u64(w, tls.files_failed);
+		json_key(w, "uprobes");
+		json_u64(w, tls.links);
+		json_obj_end(w);
 		json_key(w, "output_errors");
 		json_u64(w, c->output_errors);
 		if (interim) {
@@ -209,10 +233,11 @@ int cmd_http(int argc, char **argv)
 		{ "max-conns", required_argument, NULL, 'm' },
 		{ "unsafe-show-query", no_argument, NULL, 'Q' },
 		{ "record", required_argument, NULL, 'R' },
+		{ "tls", required_argument, NULL, 'T' },
 		CLI_TRACER_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
-	struct http_tracer_opts topts = { 0 };
+	struct http_tracer_opts topts = { .tls = true };
 	struct http_pipeline_opts popts = { 0 };
 	struct cli_tracer_opts common = { 0 };
 	struct http_cli c = { 0 };
@@ -264,6 +289,13 @@ int cmd_http(int argc, char **argv)
 			break;
 		case 'R':
 			record_path = optarg;
+			break;
+		case 'T':
+			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
+				cli_error(CMD, "--tls takes on or off, not '%s'", optarg);
+				return EXIT_USAGE;
+			}
+			topts.tls = !strcmp(optarg, "on");
 			break;
 		case 'h':
 			usage(stdout);

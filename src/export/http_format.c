@@ -19,8 +19,25 @@ const char *http_side_name(enum http_side side)
 	}
 }
 
+/* IPv4 by hand: inet_ntop formats it with sprintf, a cost paid twice per
+ * record. size is at least INET6_ADDRSTRLEN. */
 static void addr_str(uint16_t family, const uint8_t *a, char *buf, size_t size)
 {
+	if (family != AF_INET6) {
+		char *p = buf;
+
+		for (int i = 0; i < 4; i++) {
+			unsigned v = a[i];
+
+			if (v >= 100)
+				*p++ = (char)('0' + v / 100);
+			if (v >= 10)
+				*p++ = (char)('0' + v / 10 % 10);
+			*p++ = (char)('0' + v % 10);
+			*p++ = i < 3 ? '.' : '\0';
+		}
+		return;
+	}
 	if (!inet_ntop(family == AF_INET6 ? AF_INET6 : AF_INET, a, buf, (socklen_t)size))
 		snprintf(buf, size, "?");
 }
@@ -116,14 +133,23 @@ int http_record_to_text(const struct http_record *r, uint64_t t0_ns, char *buf, 
 		return -ENOSPC;
 	off = (size_t)n;
 	for (size_t i = 0; i < ex->path_len; i++) {
+		static const char hex[] = "0123456789abcdef";
 		unsigned char c = (unsigned char)ex->path[i];
 
-		n = (c >= 0x20 && c < 0x7F) ? snprintf(buf + off, size - off, "%c", c)
-					    : snprintf(buf + off, size - off, "\\x%02x", c);
-		if (n < 0 || (size_t)n >= size - off)
+		bool plain = c >= 0x20 && c < 0x7F;
+
+		if (off + (plain ? 1 : 4) >= size) /* and the final NUL */
 			return -ENOSPC;
-		off += (size_t)n;
+		if (plain) {
+			buf[off++] = (char)c;
+		} else {
+			buf[off++] = '\\';
+			buf[off++] = 'x';
+			buf[off++] = hex[c >> 4];
+			buf[off++] = hex[c & 15];
+		}
 	}
+	buf[off] = '\0';
 	if (ex->flags & HTTP1_EXCH_INCOMPLETE) {
 		n = snprintf(buf + off, size - off, " [incomplete]");
 		if (n < 0 || (size_t)n >= size - off)

@@ -77,6 +77,8 @@ const char *bpf_env_stat_name(enum sonde_stat s)
 	case STAT_DROP_READ_FAULT: return "read_fault";
 	case STAT_DROP_MAP_FULL: return "map_full";
 	case STAT_PARTIAL_READ_FAULT: return "partial_read_fault";
+	case STAT_PARTIAL_SHED: return "partial_payload_shed";
+	case STAT_DROP_TLS_NO_CONN: return "tls_no_conn";
 	case STAT_COUNT: break;
 	}
 	return "unknown";

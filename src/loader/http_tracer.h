@@ -4,6 +4,7 @@
 #ifndef SONDE_LOADER_HTTP_TRACER_H
 #define SONDE_LOADER_HTTP_TRACER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,6 +21,15 @@ struct http_tracer_opts {
 	uint32_t filter_pid;     /* 0: all */
 	uint16_t filter_port;    /* 0: all */
 	uint32_t ringbuf_kb;     /* 0: default; rounded up to a power of 2 */
+	bool tls;                /* hook SSL_read/SSL_write in OpenSSL (uprobes) */
+};
+
+/* What the TLS side found and hooked so far. */
+struct http_tls_stats {
+	uint32_t files_hooked;   /* libssl copies and executables with OpenSSL */
+	uint32_t files_unhooked; /* detached: no process mapped them any more */
+	uint32_t files_failed;   /* candidates the uprobes could not attach to */
+	uint32_t links;          /* uprobes attached */
 };
 
 /* Called for each raw record; return 0 if it was used, -EINVAL if it was
@@ -48,6 +58,12 @@ uint64_t http_tracer_decode_errors(const struct http_tracer *t);
  * seconds. Returns the number removed or a negative errno. */
 int http_tracer_sweep(struct http_tracer *t, void (*closed)(uint64_t conn_id, void *ctx),
 		      void *ctx);
+/* With opts.tls: look for OpenSSL in processes started since the last
+ * look (and libraries loaded late) and hook it. Cost: reads every
+ * process's maps; run it every second or so. New files hooked, or a
+ * negative errno. */
+int http_tracer_tls_rescan(struct http_tracer *t);
+void http_tracer_tls_stats(const struct http_tracer *t, struct http_tls_stats *out);
 void http_tracer_close(struct http_tracer *t);
 
 #endif

@@ -284,7 +284,7 @@ static const struct hook_spec hook_specs[PROBE_COUNT] = {
 			       trigger_getpid, offsetof(struct doctor_bpf__bss, hits_syscall_tp) },
 	[PROBE_SCHED_TP] = { "doctor_sched_tp", "tp/sched/sched_process_fork", attach_auto,
 			     trigger_fork, offsetof(struct doctor_bpf__bss, hits_sched_tp) },
-	[PROBE_RAW_TP] = { "doctor_raw_tp", "raw_tp/sys_enter", attach_auto,
+	[PROBE_RAW_TP] = { "doctor_raw_tp", "tp_btf/sys_exit", attach_auto,
 			   trigger_getpid, offsetof(struct doctor_bpf__bss, hits_raw_tp) },
 	[PROBE_KPROBE] = { "doctor_kprobe", "kprobe/" KERNEL_PROBE_FUNC, attach_kprobe,
 			   trigger_nanosleep, offsetof(struct doctor_bpf__bss, hits_kprobe) },

@@ -262,6 +262,8 @@ static int on_open(struct http_pipeline *p, const struct http_open_event *e)
 		role = HTTP1_ROLE_CLIENT;
 	else
 		opts |= HTTP1_CONN_MIDSTREAM;
+	if (e->flags & HTTP_OPEN_F_TLS)
+		opts |= HTTP1_CONN_TLS;
 	http1_engine_init(&c->engine, &p->pool, role, opts, on_exchange, c, NULL,
 			  &p->stats.http);
 	table_insert(p, c);

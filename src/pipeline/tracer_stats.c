@@ -13,7 +13,7 @@ static const char *const user_drop_names[USER_DROP_COUNT] = {
 
 /* Kernel counters that are drops (the others are production or partial). */
 static const enum sonde_stat kernel_drops[] = {
-	STAT_DROP_RINGBUF_FULL, STAT_DROP_READ_FAULT, STAT_DROP_MAP_FULL,
+	STAT_DROP_RINGBUF_FULL, STAT_DROP_READ_FAULT, STAT_DROP_MAP_FULL, STAT_DROP_TLS_NO_CONN,
 };
 #define KERNEL_DROPS_COUNT (sizeof(kernel_drops) / sizeof(kernel_drops[0]))
 
@@ -66,6 +66,8 @@ void tracer_stats_json_fields(const struct tracer_stats *s, struct json_writer *
 	json_obj_begin(w);
 	json_key(w, "read_fault");
 	json_u64(w, s->kernel[STAT_PARTIAL_READ_FAULT]);
+	json_key(w, "payload_shed");
+	json_u64(w, s->kernel[STAT_PARTIAL_SHED]);
 	json_obj_end(w);
 }
 

@@ -374,12 +374,26 @@ static inline bool env_wait_listening(pid_t pid, int port, bool v6)
 	return false;
 }
 
+/* A self-signed certificate for localhost in the test dir: key.pem and
+ * cert.pem, their paths in key and cert (ENV_PATH_BYTES each). */
+static inline int env_make_cert(struct test_env *e, char *key, char *cert)
+{
+	char *argv[] = { "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+			 "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=localhost",
+			 NULL };
+
+	env_path(e, key, ENV_PATH_BYTES, "key.pem");
+	env_path(e, cert, ENV_PATH_BYTES, "cert.pem");
+	return env_run(e, argv, NULL, 20000) ? -1 : 0;
+}
+
 /* nginx in the foreground, one process (master_process off), on a free
  * loopback port, docroot <dir>/html, access log <dir>/access.log with one
  * "METHOD URI STATUS BYTES_SENT" line per request. */
 struct nginx_opts {
 	bool v6;
 	bool sendfile;
+	bool tls;            /* HTTPS, with a self-signed certificate made here */
 	const char *extra;   /* more directives inside server { } */
 };
 
@@ -393,7 +407,7 @@ struct nginx {
 
 static inline int nginx_start(struct test_env *e, const struct nginx_opts *o, struct nginx *n)
 {
-	char conf[8192], path[ENV_PATH_BYTES], html[ENV_PATH_BYTES];
+	char conf[8192], path[ENV_PATH_BYTES], html[ENV_PATH_BYTES], tls[2 * ENV_PATH_BYTES + 96] = "";
 	char *argv[8];
 	int len;
 
@@ -408,6 +422,13 @@ static inline int nginx_start(struct test_env *e, const struct nginx_opts *o, st
 	env_path(e, n->error_log, sizeof(n->error_log), "error.log");
 	env_path(e, path, sizeof(path), "nginx-tmp");
 	mkdir(path, 0755);
+	if (o->tls) {
+		char key[ENV_PATH_BYTES], cert[ENV_PATH_BYTES];
+
+		if (env_make_cert(e, key, cert))
+			return -1;
+		snprintf(tls, sizeof(tls), "ssl_certificate %s; ssl_certificate_key %s;", cert, key);
+	}
 	len = snprintf(conf, sizeof(conf),
 		"daemon off;\n"
 		"master_process off;\n"
@@ -429,13 +450,14 @@ static inline int nginx_start(struct test_env *e, const struct nginx_opts *o, st
 		"  keepalive_requests 100000;\n"
 		"  keepalive_timeout 30s;\n"
 		"  server {\n"
-		"    listen %3$s%4$d;\n"
+		"    listen %3$s%4$d%6$s;\n"
 		"    root %1$s/html;\n"
 		"    %5$s\n"
+		"    %7$s\n"
 		"  }\n"
 		"}\n",
 		e->dir, o->sendfile ? "on" : "off", o->v6 ? "[::1]:" : "127.0.0.1:", n->port,
-		o->extra ? o->extra : "");
+		o->extra ? o->extra : "", o->tls ? " ssl" : "", tls);
 	if (len < 0 || (size_t)len >= sizeof(conf))
 		return -1;
 	env_path(e, path, sizeof(path), "nginx.conf");

@@ -38,6 +38,28 @@ static void test_object_and_array(void **st)
 	assert_string_equal(buf, "{\"a\":18446744073709551615,\"b\":[\"x\",-5,true,null],\"c\":{},\"d\":0.5}");
 }
 
+/* Numbers are formatted by hand (no printf): the edges. */
+static void test_number_edges(void **st)
+{
+	char buf[256];
+	struct json_writer w;
+
+	(void)st;
+	json_init(&w, buf, sizeof(buf));
+	json_arr_begin(&w);
+	json_u64(&w, 0);
+	json_u64(&w, 9);
+	json_u64(&w, 10);
+	json_u64(&w, 1000000007);
+	json_i64(&w, 0);
+	json_i64(&w, -1);
+	json_i64(&w, INT64_MAX);
+	json_i64(&w, INT64_MIN);
+	json_arr_end(&w);
+	assert_int_equal(json_finish(&w), 0);
+	assert_string_equal(buf, "[0,9,10,1000000007,0,-1,9223372036854775807,-9223372036854775808]");
+}
+
 static void test_escaping(void **st)
 {
 	char out[128];
@@ -100,6 +122,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_object_and_array),
+		cmocka_unit_test(test_number_edges),
 		cmocka_unit_test(test_escaping),
 		cmocka_unit_test(test_nul_byte_is_escaped),
 		cmocka_unit_test(test_utf8_valid_kept_invalid_replaced),

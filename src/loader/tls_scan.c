@@ -1,0 +1,225 @@
+/* OpenSSL discovery for the SSL uprobes; see tls_scan.h. */
+#include "loader/tls_scan.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PATH_BYTES 4096
+#define LINE_BYTES 4352
+
+/* libssl where distributions install it: hooked at start even when no
+ * process has it loaded yet. */
+static const char *const well_known[] = {
+	"/usr/lib/x86_64-linux-gnu/libssl.so.3",
+	"/usr/lib/x86_64-linux-gnu/libssl.so.1.1",
+	"/usr/lib64/libssl.so.3",
+	"/usr/lib/libssl.so.3",
+};
+
+void tls_scan_init(struct tls_scan *s, tls_attach_fn attach, tls_detach_fn detach, void *ctx)
+{
+	memset(s, 0, sizeof(*s));
+	s->proc_root = "/proc";
+	s->attach = attach;
+	s->detach = detach;
+	s->ctx = ctx;
+}
+
+void tls_scan_free(struct tls_scan *s)
+{
+	for (size_t i = 0; i < s->nfiles; i++)
+		if (s->files[i].hook)
+			s->detach(s->files[i].hook, s->ctx);
+	free(s->files);
+	s->files = NULL;
+	s->nfiles = s->cap = 0;
+}
+
+bool tls_is_libssl_name(const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	return !strncmp(base, "libssl.so", 9) && (base[9] == '\0' || base[9] == '.');
+}
+
+bool tls_elf_exports_ssl(const char *path)
+{
+	bool found = false;
+	Elf_Scn *scn = NULL;
+	Elf *elf;
+	int fd;
+
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return false;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	while (elf && !found && (scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *data;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNSYM || !sh.sh_entsize)
+			continue;
+		data = elf_getdata(scn, NULL);
+		for (size_t i = 0; data && i < sh.sh_size / sh.sh_entsize; i++) {
+			GElf_Sym sym;
+			const char *name;
+
+			if (!gelf_getsym(data, (int)i, &sym) || sym.st_shndx == SHN_UNDEF)
+				continue;
+			name = elf_strptr(elf, sh.sh_link, sym.st_name);
+			if (name && !strcmp(name, "SSL_read")) {
+				found = true;
+				break;
+			}
+		}
+	}
+	if (elf)
+		elf_end(elf);
+	close(fd);
+	return found;
+}
+
+static struct tls_file *seen(struct tls_scan *s, const struct stat *st)
+{
+	for (size_t i = 0; i < s->nfiles; i++)
+		if (s->files[i].dev == st->st_dev && s->files[i].ino == st->st_ino)
+			return &s->files[i];
+	return NULL;
+}
+
+static struct tls_file *remember(struct tls_scan *s, const struct stat *st)
+{
+	if (s->nfiles == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 64;
+		struct tls_file *f = realloc(s->files, cap * sizeof(*f));
+
+		if (!f)
+			return NULL;
+		s->files = f;
+		s->cap = cap;
+	}
+	s->files[s->nfiles] = (struct tls_file){ .dev = st->st_dev, .ino = st->st_ino };
+	return &s->files[s->nfiles++];
+}
+
+/* Offer path once; want_elf_check: only if it exports SSL_read. 1 when
+ * newly hooked. */
+static int offer(struct tls_scan *s, const char *path, bool want_elf_check)
+{
+	struct tls_file *f;
+	struct stat st;
+
+	if (stat(path, &st) || !S_ISREG(st.st_mode))
+		return 0;
+	f = seen(s, &st);
+	if (f) {
+		f->present = true;
+		return 0;
+	}
+	f = remember(s, &st);
+	if (!f)
+		return 0;
+	f->present = true;
+	if (want_elf_check && !tls_elf_exports_ssl(path))
+		return 0;
+	f->hook = s->attach(path, s->ctx);
+	if (!f->hook) {
+		s->failed++;
+		return 0;
+	}
+	s->hooked++;
+	return 1;
+}
+
+/* Files no process showed in this pass: detached and forgotten (a file
+ * that comes back is offered again). */
+static void forget_absent(struct tls_scan *s)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < s->nfiles; i++) {
+		struct tls_file *f = &s->files[i];
+
+		if (!f->present) {
+			if (f->hook) {
+				s->detach(f->hook, s->ctx);
+				s->unhooked++;
+			}
+			continue;
+		}
+		f->present = false;
+		s->files[kept++] = *f;
+	}
+	s->nfiles = kept;
+}
+
+/* The libssl files in one process's maps. */
+static int scan_maps(struct tls_scan *s, const char *pid)
+{
+	char path[PATH_BYTES], line[LINE_BYTES];
+	int added = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s/maps", s->proc_root, pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		char *file = strchr(line, '/');
+		size_t n;
+
+		if (!file)
+			continue;
+		n = strcspn(file, "\n");
+		file[n] = '\0';
+		if (!tls_is_libssl_name(file))
+			continue;
+		/* through the process's root: it may live in another mount
+		 * namespace (a container) */
+		snprintf(path, sizeof(path), "%s/%s/root%s", s->proc_root, pid, file);
+		added += offer(s, path, false);
+	}
+	fclose(f);
+	return added;
+}
+
+int tls_scan_run(struct tls_scan *s)
+{
+	char path[PATH_BYTES];
+	struct dirent *d;
+	int added = 0;
+	DIR *dir;
+
+	for (size_t i = 0; i < sizeof(well_known) / sizeof(well_known[0]); i++)
+		added += offer(s, well_known[i], false);
+	dir = opendir(s->proc_root);
+	if (!dir) {
+		int err = -errno;
+
+		for (size_t i = 0; i < s->nfiles; i++)
+			s->files[i].present = false;
+		return err;
+	}
+	while ((d = readdir(dir))) {
+		if (!isdigit((unsigned char)d->d_name[0]))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/exe", s->proc_root, d->d_name);
+		added += offer(s, path, true);
+		added += scan_maps(s, d->d_name);
+	}
+	closedir(dir);
+	forget_absent(s);
+	return added;
+}
