@@ -129,7 +129,7 @@ struct config {
 	double duration_s;
 	long connections, nginx_cpu, wrk_cpu;
 	double attach_timeout_s;
-	bool keep_raw, strict;
+	bool keep_raw, strict, tls;
 	char build[DIR_BYTES], out[DIR_BYTES], peer_script[DIR_BYTES];
 	char tracer_list[256];
 };
@@ -205,7 +205,7 @@ static void others_running(char *buf, size_t len)
 static int nginx_start(char *msg, size_t len)
 {
 	struct lab_nginx_opts o = { .port = 0, .body_bytes = LAB_NGINX_PAGE_BYTES,
-				    .cpu = (int)cfg.nginx_cpu, .dir = NULL };
+				    .cpu = (int)cfg.nginx_cpu, .dir = NULL, .tls = cfg.tls };
 	cpu_set_t set;
 	int err;
 
@@ -214,7 +214,8 @@ static int nginx_start(char *msg, size_t len)
 		return err;
 	snprintf(port_str, sizeof(port_str), "%u", (unsigned)nginx.port);
 	snprintf(worker_str, sizeof(worker_str), "%d", (int)nginx.worker);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", (unsigned)nginx.port);
+	snprintf(url, sizeof(url), "%s://127.0.0.1:%u/", cfg.tls ? "https" : "http",
+		 (unsigned)nginx.port);
 	CPU_ZERO(&set);
 	worker_affinity[0] = '\0';
 	if (!sched_getaffinity(nginx.worker, sizeof(set), &set)) {
@@ -829,9 +830,9 @@ static void write_results_json(const char *path)
 	lab_json_str(f, others_start);
 	fprintf(f, ",\n\"config\":{\"rounds\":%d,\"duration_s\":%g,\"connections\":%ld,"
 		   "\"wrk_threads\":1,\"nginx_cpu\":%ld,\"wrk_cpu\":%ld,\"port\":%d,"
-		   "\"nginx_worker_affinity\":",
+		   "\"tls\":%s,\"nginx_worker_affinity\":",
 		cfg.rounds, cfg.duration_s, cfg.connections, cfg.nginx_cpu, cfg.wrk_cpu,
-		(int)nginx.port);
+		(int)nginx.port, cfg.tls ? "true" : "false");
 	lab_json_str(f, worker_affinity);
 	fprintf(f, ",\"bpf_stats\":");
 	lab_json_str(f, stats_fd >= 0 ? "enabled" : stats_error);
@@ -990,11 +991,13 @@ static void write_report(const char *path)
 				   "ns/req too. Rerun on a quiet machine for figures to trust.\n");
 		}
 	}
-	fprintf(f, "\nnginx 1 worker (affinity: CPU %s), keep-alive, sendfile on, a %d-byte static "
+	fprintf(f, "\nnginx 1 worker (affinity: CPU %s), %skeep-alive, sendfile on, a %d-byte static "
 		   "page on 127.0.0.1:%d; `wrk -t1 -c%ld -d%gs --latency` (saturation, closed loop) "
 		   "%s. %d rounds, every tracer once per round in rotated order. Figures are medians "
 		   "over the rounds that ran, (min–max) in brackets.\n\n",
-		worker_affinity[0] ? worker_affinity : "?", (int)LAB_NGINX_PAGE_BYTES, (int)nginx.port,
+		worker_affinity[0] ? worker_affinity : "?",
+		cfg.tls ? "HTTPS (TLS, self-signed certificate; sonde sees the plaintext through its "
+			  "SSL uprobes), " : "", (int)LAB_NGINX_PAGE_BYTES, (int)nginx.port,
 		cfg.connections,
 		cfg.duration_s,
 		cfg.wrk_cpu >= 0 ? (cfg.wrk_cpu == 1 ? "pinned to CPU 1" : "pinned") : "not pinned",
@@ -1212,6 +1215,7 @@ static const char usage_text[] =
 	"  --attach-timeout S  seconds a tracer may take to attach (default 20)\n"
 	"  --keep-raw          keep every tracer's full output under DIR/runs\n"
 	"  --strict            exit 1 when sonde misses a target\n"
+	"  --tls               nginx over HTTPS (wrk https://)\n"
 	"\n"
 	"EXAMPLES\n"
 	"  bench_http --build build --out bench-results/http/now\n"
@@ -1232,6 +1236,7 @@ static int parse_args(int argc, char **argv)
 		{ "attach-timeout", required_argument, NULL, 'a' },
 		{ "keep-raw", no_argument, NULL, 'k' },
 		{ "strict", no_argument, NULL, 's' },
+		{ "tls", no_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1285,6 +1290,9 @@ static int parse_args(int argc, char **argv)
 				return -EINVAL;
 			}
 			*(c == 'N' ? &cfg.nginx_cpu : &cfg.wrk_cpu) = v;
+			break;
+		case 'T':
+			cfg.tls = true;
 			break;
 		case 'p':
 			snprintf(cfg.peer_script, sizeof(cfg.peer_script), "%s", optarg);

@@ -24,6 +24,8 @@ Environment:
   BENCH_STRICT=1          exit 1 when sonde misses a target (100 % of requests
                           with 0 drops, <= 5 % throughput loss, <= 1 us/request
                           in the kernel)
+  BENCH_TLS=both|plain|https  which runs (default both: plain HTTP into DIR,
+                          then nginx over TLS into DIR/https)
 
 EXAMPLES
   make bench-http
@@ -76,14 +78,30 @@ args=(--build "$build" --out "$out" --peer-script bench/peers/http_bytes.bt)
 [ "${BENCH_STRICT:-0}" = 1 ] && args+=(--strict)
 
 # system_info.txt is written by the harness (lab/sysinfo).
-echo "bench-http: results in $out" >&2
-status=0
-"$harness" "${args[@]}" || status=$?
-
-if [ -f "$out/report.md" ]; then
-  echo
-  cat "$out/report.md"
-  echo
-  echo "bench-http: $out/report.md, $out/results.json"
+tls=${BENCH_TLS:-both}
+case "$tls" in
+  both|plain|https) ;;
+  *) echo "bench-http: BENCH_TLS takes both, plain or https, not '$tls'" >&2; exit 2 ;;
+esac
+if [ "$tls" != plain ] && ! command -v openssl >/dev/null; then
+  echo "bench-http: openssl not found (apt-get install openssl) for the https run" >&2
+  exit 2
 fi
+status=0
+run() { # DIR [--tls]
+  local dir=$1; shift
+  mkdir -p "$dir"
+  echo "bench-http: results in $dir" >&2
+  local args_run=("${args[@]}")
+  args_run[3]=$dir   # --out
+  "$harness" "${args_run[@]}" "$@" || status=$?
+  if [ -f "$dir/report.md" ]; then
+    echo
+    cat "$dir/report.md"
+    echo
+    echo "bench-http: $dir/report.md, $dir/results.json"
+  fi
+}
+[ "$tls" != https ] && run "$out"
+[ "$tls" != plain ] && run "$out/https" --tls
 exit "$status"

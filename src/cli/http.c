@@ -170,7 +170,7 @@ static int poll_tracer(void *ctx, int timeout_ms)
  * marked "interim":true. */
 static void print_stats(struct http_cli *c, bool interim)
 {
-	struct tracer_stats s = { 0 };
+	struct tracer_stats s = { .http = true };
 	struct http_pipeline_stats ps;
 	struct http_tls_stats tls;
 	struct cli_output *o = c->o;

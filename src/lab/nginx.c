@@ -361,6 +361,28 @@ static int dir_populate(const struct lab_nginx *n, uint32_t body_bytes)
 	return empty_file(n->access_log);
 }
 
+/* dir/key.pem and dir/cert.pem: a self-signed certificate for localhost. */
+static int make_cert(const struct lab_nginx *n)
+{
+	char key[LAB_PATH_BYTES], cert[LAB_PATH_BYTES];
+	char *argv[] = { "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+			 key, "-out", cert, "-days", "2", "-subj", "/CN=localhost", NULL };
+	int status;
+	pid_t pid;
+
+	path_join(key, sizeof(key), n->dir, "key.pem");
+	path_join(cert, sizeof(cert), n->dir, "cert.pem");
+	pid = lab_spawn_logged(argv, NULL, NULL);
+	if (pid < 0)
+		return (int)pid;
+	if (lab_wait_exit(pid, LAB_NGINX_START_TIMEOUT_MS * 4, &status, NULL)) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return -ETIMEDOUT;
+	}
+	return lab_exit_code(status) ? -EIO : 0;
+}
+
 static int write_config(const struct lab_nginx *n, int cpu)
 {
 	char path[LAB_PATH_BYTES];
@@ -395,12 +417,15 @@ static int write_config(const struct lab_nginx *n, int cpu)
 		   "  keepalive_timeout 65;\n"
 		   "  keepalive_requests 100000000;\n"
 		   "  server {\n"
-		   "    listen 127.0.0.1:%u;\n"
+		   "    listen 127.0.0.1:%u%s;\n"
 		   "    root %s/www;\n"
-		   "    location / { index index.html; }\n"
-		   "  }\n"
-		   "}\n",
-		d, d, d, LAB_NGINX_CONNS_MAX, n->access_log, d, d, d, d, d, (unsigned)n->port, d);
+		   "    location / { index index.html; }\n",
+		d, d, d, LAB_NGINX_CONNS_MAX, n->access_log, d, d, d, d, d, (unsigned)n->port,
+		n->tls ? " ssl" : "", d);
+	if (n->tls)
+		fprintf(f, "    ssl_certificate %s/cert.pem;\n"
+			   "    ssl_certificate_key %s/key.pem;\n", d, d);
+	fputs("  }\n}\n", f);
 	if (ferror(f)) {
 		fclose(f);
 		return -EIO;
@@ -571,6 +596,12 @@ int lab_nginx_start(const struct lab_nginx_opts *o, struct lab_nginx *n, char *r
 	}
 	if ((err = dir_populate(n, o->body_bytes ? o->body_bytes : LAB_NGINX_PAGE_BYTES))) {
 		snprintf(reason, len, "writing nginx's files under %.200s: %s", n->dir, strerror(-err));
+		goto fail;
+	}
+	n->tls = o->tls;
+	if (n->tls && (err = make_cert(n))) {
+		snprintf(reason, len, "making a certificate with openssl req under %.200s: %s",
+			 n->dir, strerror(-err));
 		goto fail;
 	}
 	for (int attempt = 0; attempt < LAB_NGINX_START_TRIES; attempt++) {

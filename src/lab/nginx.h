@@ -38,6 +38,8 @@ struct lab_nginx_opts {
 	 * by stop. When the lab runs as root the worker runs as nobody: it
 	 * must be able to reach dir/www. */
 	const char *dir;
+	/* HTTPS: a self-signed certificate (openssl req) is made in dir. */
+	bool tls;
 };
 
 struct lab_nginx {
@@ -47,6 +49,7 @@ struct lab_nginx {
 	char dir[512];
 	char access_log[600];
 	bool own_dir;  /* dir is ours: removed by lab_nginx_stop */
+	bool tls;      /* https:// */
 };
 
 /* Start nginx and return once its worker runs and the port accepts

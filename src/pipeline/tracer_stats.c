@@ -11,11 +11,18 @@ static const char *const user_drop_names[USER_DROP_COUNT] = {
 	[USER_DROP_OUTPUT_ERROR] = "output_error",
 };
 
-/* Kernel counters that are drops (the others are production or partial). */
+/* Kernel counters that are drops (the others are production or partial);
+ * the last ones only the HTTP tracer has. */
 static const enum sonde_stat kernel_drops[] = {
 	STAT_DROP_RINGBUF_FULL, STAT_DROP_READ_FAULT, STAT_DROP_MAP_FULL, STAT_DROP_TLS_NO_CONN,
 };
 #define KERNEL_DROPS_COUNT (sizeof(kernel_drops) / sizeof(kernel_drops[0]))
+#define KERNEL_DROPS_HTTP_ONLY 1
+
+static size_t drops_shown(const struct tracer_stats *s)
+{
+	return s->http ? KERNEL_DROPS_COUNT : KERNEL_DROPS_COUNT - KERNEL_DROPS_HTTP_ONLY;
+}
 
 uint64_t tracer_stats_dropped_total(const struct tracer_stats *s)
 {
@@ -53,7 +60,7 @@ void tracer_stats_json_fields(const struct tracer_stats *s, struct json_writer *
 	json_u64(w, s->filtered);
 	json_key(w, "dropped");
 	json_obj_begin(w);
-	for (size_t i = 0; i < KERNEL_DROPS_COUNT; i++) {
+	for (size_t i = 0; i < drops_shown(s); i++) {
 		json_key(w, bpf_env_stat_name(kernel_drops[i]));
 		json_u64(w, s->kernel[kernel_drops[i]]);
 	}
@@ -66,8 +73,10 @@ void tracer_stats_json_fields(const struct tracer_stats *s, struct json_writer *
 	json_obj_begin(w);
 	json_key(w, "read_fault");
 	json_u64(w, s->kernel[STAT_PARTIAL_READ_FAULT]);
-	json_key(w, "payload_shed");
-	json_u64(w, s->kernel[STAT_PARTIAL_SHED]);
+	if (s->http) {
+		json_key(w, "payload_shed");
+		json_u64(w, s->kernel[STAT_PARTIAL_SHED]);
+	}
 	json_obj_end(w);
 }
 

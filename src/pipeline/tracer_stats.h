@@ -21,6 +21,7 @@ struct tracer_stats {
 	uint64_t delivered;              /* records written to the output */
 	uint64_t filtered;               /* decoded but not selected by a userspace filter */
 	uint64_t user_dropped[USER_DROP_COUNT];
+	bool http;                       /* show the HTTP tracer's own reasons too */
 };
 
 uint64_t tracer_stats_dropped_total(const struct tracer_stats *s);
