@@ -88,12 +88,15 @@ enum conn_state_id {
 /* ---------------------------------------------------------------------- */
 /* Head parser: character classes and single lines.                        */
 
+/* RFC 9110 tchar: ALPHA, DIGIT and !#$%&'*+-.^_`|~, as a bit set (every
+ * byte of every header name goes through here). */
+static const uint64_t tchar_bits[4] = {
+	0x03ff6cfa00000000ull, 0x57ffffffc7fffffeull, 0, 0,
+};
+
 static bool is_tchar(unsigned char ch)
 {
-	if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-	    (ch >= '0' && ch <= '9'))
-		return true;
-	return ch != 0 && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
+	return (tchar_bits[ch >> 6] >> (ch & 63)) & 1;
 }
 
 static bool is_digit(unsigned char ch)
@@ -211,11 +214,25 @@ static int content_length_parse(const char *v, size_t n, struct http1_head *h)
 	return 0;
 }
 
-static bool is_framing_header(const char *name, size_t n)
+enum framing_header {
+	FH_NONE = 0,
+	FH_CONTENT_LENGTH,
+	FH_TRANSFER_ENCODING,
+	FH_CONNECTION,
+	FH_EXPECT,
+};
+
+/* Which framing header a name is, if any: by length first, so that most
+ * names cost one switch. */
+static enum framing_header framing_header_of(const char *name, size_t n)
 {
-	return ci_equal(name, n, "content-length") ||
-	       ci_equal(name, n, "transfer-encoding") ||
-	       ci_equal(name, n, "connection") || ci_equal(name, n, "expect");
+	switch (n) {
+	case 14: return ci_equal(name, n, "content-length") ? FH_CONTENT_LENGTH : FH_NONE;
+	case 17: return ci_equal(name, n, "transfer-encoding") ? FH_TRANSFER_ENCODING : FH_NONE;
+	case 10: return ci_equal(name, n, "connection") ? FH_CONNECTION : FH_NONE;
+	case 6: return ci_equal(name, n, "expect") ? FH_EXPECT : FH_NONE;
+	default: return FH_NONE;
+	}
 }
 
 /* Request line s[0..n) without its line end. complete == false: s is only
@@ -291,6 +308,7 @@ static int parse_header_line(const char *s, size_t n, bool complete,
 			     struct http1_head *h)
 {
 	size_t i = 0, name_len, v, end;
+	enum framing_header fh;
 
 	/* obs-fold continuation: RFC 9112 5.2 lets a recipient replace it with
 	 * SP; no framing header is ever folded in practice, so ignore it. */
@@ -312,18 +330,27 @@ static int parse_header_line(const char *s, size_t n, bool complete,
 	while (end > v && is_ows(s[end - 1]))
 		end--;
 	h->num_headers++;
-	if (!is_framing_header(s, name_len))
+	fh = framing_header_of(s, name_len);
+	if (fh == FH_NONE)
 		return 0;
 	if (!complete)
 		return HTTP1_PARSE_ERROR;
-	if (ci_equal(s, name_len, "content-length"))
+	switch (fh) {
+	case FH_CONTENT_LENGTH:
 		return content_length_parse(s + v, end - v, h);
-	if (ci_equal(s, name_len, "transfer-encoding"))
+	case FH_TRANSFER_ENCODING:
 		list_for_each(s + v, end - v, te_token, h);
-	else if (ci_equal(s, name_len, "connection"))
+		break;
+	case FH_CONNECTION:
 		list_for_each(s + v, end - v, connection_token, h);
-	else if (ci_equal(s, name_len, "expect") && ci_equal(s + v, end - v, "100-continue"))
-		h->flags |= HTTP1_HEAD_EXPECT_CONTINUE;
+		break;
+	case FH_EXPECT:
+		if (ci_equal(s + v, end - v, "100-continue"))
+			h->flags |= HTTP1_HEAD_EXPECT_CONTINUE;
+		break;
+	case FH_NONE:
+		break;
+	}
 	return 0;
 }
 
