@@ -139,6 +139,26 @@ static bool ci_equal(const char *s, size_t n, const char *lit)
 	return lit[n] == '\0';
 }
 
+/* Length of the prefix of s[0..n) made of bytes 0x20..0x7e, found eight
+ * at a time (every header value is checked, most are plain ASCII); the
+ * caller checks the rest byte by byte. */
+static size_t plain_prefix(const char *s, size_t n)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t x, del;
+
+		memcpy(&x, s + i, sizeof(x));
+		del = x ^ (0x7f * ones);
+		/* a byte below 0x20, a 0x7f, or one with its high bit set */
+		if (((x - 0x20 * ones) & ~x & highs) | ((del - ones) & ~del & highs) | (x & highs))
+			break;
+	}
+	return i;
+}
+
 static bool is_ows(char ch)
 {
 	return ch == ' ' || ch == '\t';
@@ -322,7 +342,7 @@ static int parse_header_line(const char *s, size_t n, bool complete,
 	while (i < n && is_ows(s[i]))
 		i++;
 	v = i;
-	for (; i < n; i++) {
+	for (i += plain_prefix(s + i, n - i); i < n; i++) {
 		if (!is_value_char((unsigned char)s[i]))
 			return HTTP1_PARSE_ERROR;
 	}
