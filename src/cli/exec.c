@@ -57,18 +57,10 @@ static void usage(FILE *f)
 static int on_record(const struct exec_record *r, void *ctx)
 {
 	struct exec_cli *c = ctx;
-	struct cli_output *o = c->o;
-	int n;
 
 	if (c->rec.w)
 		cli_record_check(&c->rec, capture_writer_exec_record(c->rec.w, r));
-	if (o->json) {
-		if (exec_record_to_json(r, cli_output_json(o)))
-			return -ENOSPC;
-		return cli_output_json_line(o);
-	}
-	n = exec_record_to_text(r, o->t0_ns, o->line, sizeof(o->line));
-	return n < 0 ? n : cli_output_line(o, o->line, (size_t)n);
+	return cli_output_exec_record(c->o, r);
 }
 
 static int poll_tracer(void *ctx, int timeout_ms)

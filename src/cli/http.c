@@ -78,16 +78,8 @@ static void usage(FILE *f)
 static void on_record(const struct http_record *r, void *ctx)
 {
 	struct http_cli *c = ctx;
-	struct cli_output *o = c->o;
-	int n;
 
-	if (o->json) {
-		if (http_record_to_json(r, cli_output_json(o)) || cli_output_json_line(o))
-			c->output_errors++;
-		return;
-	}
-	n = http_record_to_text(r, o->t0_ns, o->line, sizeof(o->line));
-	if (n < 0 || cli_output_line(o, o->line, (size_t)n))
+	if (cli_output_http_record(c->o, r))
 		c->output_errors++;
 }
 

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "cli/cli_common.h"
+#include "export/exec_format.h"
+#include "export/http_format.h"
 
 #define STDOUT_BUFFER_BYTES (1 << 16)
 /* SIGUSR1: polls without waiting until the ring buffer is empty, at most. */
@@ -57,6 +59,32 @@ int cli_output_json_line(struct cli_output *o)
 	if (json_finish(&o->w))
 		return -ENOSPC;
 	return cli_output_line(o, o->w.buf, o->w.len);
+}
+
+int cli_output_http_record(struct cli_output *o, const struct http_record *r)
+{
+	int n;
+
+	if (o->json) {
+		if (http_record_to_json(r, cli_output_json(o)))
+			return -ENOSPC;
+		return cli_output_json_line(o);
+	}
+	n = http_record_to_text(r, o->t0_ns, o->line, sizeof(o->line));
+	return n < 0 ? n : cli_output_line(o, o->line, (size_t)n);
+}
+
+int cli_output_exec_record(struct cli_output *o, const struct exec_record *r)
+{
+	int n;
+
+	if (o->json) {
+		if (exec_record_to_json(r, cli_output_json(o)))
+			return -ENOSPC;
+		return cli_output_json_line(o);
+	}
+	n = exec_record_to_text(r, o->t0_ns, o->line, sizeof(o->line));
+	return n < 0 ? n : cli_output_line(o, o->line, (size_t)n);
 }
 
 int cli_output_run(struct cli_output *o, const char *cmd, double duration,

@@ -33,6 +33,13 @@ void cli_output_free(struct cli_output *o);
 struct json_writer *cli_output_json(struct cli_output *o);
 /* Write the JSON record built in o->w as one line: 0 or a negative errno. */
 int cli_output_json_line(struct cli_output *o);
+
+struct http_record;
+struct exec_record;
+/* One record of `sonde http` / `sonde exec` (live or replayed), as text or
+ * JSON: 0, or a negative errno when it could not be formatted or written. */
+int cli_output_http_record(struct cli_output *o, const struct http_record *r);
+int cli_output_exec_record(struct cli_output *o, const struct exec_record *r);
 /* Write s[0..len) and a newline: 0 or a negative errno. */
 int cli_output_line(struct cli_output *o, const char *s, size_t len);
 

@@ -115,16 +115,8 @@ static void usage(FILE *f)
 static void on_http_record(const struct http_record *r, void *ctx)
 {
 	struct replay *rp = ctx;
-	struct cli_output *o = rp->o;
-	int n;
 
-	if (o->json) {
-		if (http_record_to_json(r, cli_output_json(o)) || cli_output_json_line(o))
-			rp->output_errors++;
-		return;
-	}
-	n = http_record_to_text(r, o->t0_ns, o->line, sizeof(o->line));
-	if (n < 0 || cli_output_line(o, o->line, (size_t)n))
+	if (cli_output_http_record(rp->o, r))
 		rp->output_errors++;
 }
 
@@ -208,16 +200,7 @@ static int replay_http(struct replay *rp, struct http_pipeline_opts *popts)
 
 static int print_exec_record(struct replay *rp, const struct exec_record *r)
 {
-	struct cli_output *o = rp->o;
-	int n;
-
-	if (o->json) {
-		if (exec_record_to_json(r, cli_output_json(o)))
-			return -ENOSPC;
-		return cli_output_json_line(o);
-	}
-	n = exec_record_to_text(r, o->t0_ns, o->line, sizeof(o->line));
-	return n < 0 ? n : cli_output_line(o, o->line, (size_t)n);
+	return cli_output_exec_record(rp->o, r);
 }
 
 static void print_exec_stats(struct replay *rp)

@@ -1004,6 +1004,17 @@ static void assert_whole_response(const struct ctx *c, int port, const char *pat
 /* node's http module: no Content-Length, so chunked; three writes
  * CHUNK_GAP_MS apart (the last with the terminating chunk). The record must
  * count every byte of head and chunks, and last until the last write. */
+/* node -e script, listening on port (whose records are kept). */
+static pid_t start_node(struct ctx *c, char *script, int port)
+{
+	char *argv[] = { "node", "-e", script, NULL };
+	pid_t node = env_spawn(&c->env, argv, NULL, NULL);
+
+	assert_true(env_wait_listening(node, port, false));
+	keep_port(c, port);
+	return node;
+}
+
 static void test_chunked_node(void **state)
 {
 	struct ctx *c = *state;
@@ -1011,7 +1022,6 @@ static void test_chunked_node(void **state)
 	struct want_count w;
 	char script[1024];
 	int port = env_free_port(false);
-	pid_t node;
 
 	assert_true(port > 0);
 	snprintf(script, sizeof(script),
@@ -1021,11 +1031,7 @@ static void test_chunked_node(void **state)
 		 "setTimeout(()=>{r.write('B'.repeat(2000));"
 		 "setTimeout(()=>r.end('C'.repeat(3000)),%d)},%d)})"
 		 ".listen(%d,'127.0.0.1');", CHUNK_GAP_MS, CHUNK_GAP_MS, port);
-	char *argv[] = { "node", "-e", script, NULL };
-
-	node = env_spawn(&c->env, argv, NULL, NULL);
-	assert_true(env_wait_listening(node, port, false));
-	keep_port(c, port);
+	start_node(c, script, port);
 	trace_start(c, false);
 	struct one_req q = { port, false, "GET /chunked HTTP/1.1\r\nHost: t\r\n\r\n", 0 };
 
@@ -1700,11 +1706,7 @@ static void test_https_node_python(void **state)
 		 "const fs=require('fs');"
 		 "require('https').createServer({key:fs.readFileSync('%s'),cert:fs.readFileSync('%s')},"
 		 "(q,r)=>r.end('node over tls\\n')).listen(%d,'127.0.0.1');", key, cert, port);
-	char *nargv[] = { "node", "-e", script, NULL };
-
-	node = env_spawn(&c->env, nargv, NULL, NULL);
-	assert_true(env_wait_listening(node, port, false));
-	keep_port(c, port);
+	node = start_node(c, script, port);
 	trace_start(c, false);
 	snprintf(client, sizeof(client),
 		 "import ssl, http.client\n"
