@@ -88,15 +88,22 @@ enum conn_state_id {
 /* ---------------------------------------------------------------------- */
 /* Head parser: character classes and single lines.                        */
 
-/* RFC 9110 tchar: ALPHA, DIGIT and !#$%&'*+-.^_`|~, as a bit set (every
- * byte of every header name goes through here). */
-static const uint64_t tchar_bits[4] = {
-	0x03ff6cfa00000000ull, 0x57ffffffc7fffffeull, 0, 0,
+/* RFC 9110 tchar: ALPHA, DIGIT and !#$%&'*+-.^_`|~, one byte per
+ * character (every byte of every header name goes through here). */
+static const uint8_t tchar_tab[256] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 1, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 0, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0,
+	0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 };
 
 static bool is_tchar(unsigned char ch)
 {
-	return (tchar_bits[ch >> 6] >> (ch & 63)) & 1;
+	return tchar_tab[ch];
 }
 
 static bool is_digit(unsigned char ch)
@@ -127,16 +134,42 @@ static unsigned char lower(unsigned char ch)
 	return (ch >= 'A' && ch <= 'Z') ? (unsigned char)(ch + ('a' - 'A')) : ch;
 }
 
-/* Case-insensitive compare of s[0..n) with a NUL-terminated literal. */
+/* Case-insensitive compare of s[0..n) with a literal in lower case made of
+ * letters, digits and '-'. OR-ing 0x20 lower-cases a letter and keeps a
+ * digit or '-'; the only other bytes it maps onto those (controls, CR)
+ * never get here: names are tchars, values were checked. Eight bytes at a
+ * time: every framing header and token goes through here. */
 static bool ci_equal(const char *s, size_t n, const char *lit)
 {
-	size_t i;
+	const uint64_t spaces = 0x2020202020202020ull;
+	size_t i = 0;
 
-	for (i = 0; i < n; i++) {
-		if (lit[i] == '\0' || lower((unsigned char)s[i]) != lower((unsigned char)lit[i]))
+	if (n != strlen(lit))
+		return false;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t a, b;
+
+		memcpy(&a, s + i, sizeof(a));
+		memcpy(&b, lit + i, sizeof(b));
+		if ((a | spaces) != b)
 			return false;
 	}
-	return lit[n] == '\0';
+	for (; i < n; i++)
+		if (((unsigned char)s[i] | 0x20) != (unsigned char)lit[i])
+			return false;
+	return true;
+}
+
+/* Are the eight bytes at s all in 0x20..0x7e? */
+static bool plain8(const char *s)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	uint64_t x, del;
+
+	memcpy(&x, s, sizeof(x));
+	del = x ^ (0x7f * ones);
+	/* a byte below 0x20, a 0x7f, or one with its high bit set */
+	return !(((x - 0x20 * ones) & ~x & highs) | ((del - ones) & ~del & highs) | (x & highs));
 }
 
 /* Length of the prefix of s[0..n) made of bytes 0x20..0x7e, found eight
@@ -144,18 +177,14 @@ static bool ci_equal(const char *s, size_t n, const char *lit)
  * caller checks the rest byte by byte. */
 static size_t plain_prefix(const char *s, size_t n)
 {
-	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
 	size_t i = 0;
 
-	for (; i + 8 <= n; i += 8) {
-		uint64_t x, del;
-
-		memcpy(&x, s + i, sizeof(x));
-		del = x ^ (0x7f * ones);
-		/* a byte below 0x20, a 0x7f, or one with its high bit set */
-		if (((x - 0x20 * ones) & ~x & highs) | ((del - ones) & ~del & highs) | (x & highs))
-			break;
-	}
+	for (; i + 8 <= n; i += 8)
+		if (!plain8(s + i))
+			return i;
+	/* the last 0..7 bytes: the eight that end the run, overlapping */
+	if (i < n && n >= 8 && plain8(s + n - 8))
+		return n;
 	return i;
 }
 
