@@ -1313,15 +1313,22 @@ static int head_line_parse(struct http1_dir_state *ds, const char *s, size_t n, 
 {
 	int r;
 
-	memset(h, 0, sizeof(*h));
-	h->content_length = ds->content_length;
-	h->flags = ds->head_flags;
-	h->status = ds->status;
-	if (!ds->got_start_line)
+	if (ds->got_start_line) {
+		/* a header line only reads and writes these (no memset of the
+		 * whole head per line) */
+		h->content_length = ds->content_length;
+		h->flags = ds->head_flags;
+		h->status = ds->status;
+		h->num_headers = 0;
+		r = parse_header_line(s, n, complete, h);
+	} else {
+		memset(h, 0, sizeof(*h));
+		h->content_length = ds->content_length;
+		h->flags = ds->head_flags;
+		h->status = ds->status;
 		r = ds->kind == KIND_REQUEST ? parse_request_line(s, n, complete, h)
 					     : parse_status_line(s, n, complete, h);
-	else
-		r = parse_header_line(s, n, complete, h);
+	}
 	ds->content_length = h->content_length;
 	ds->head_flags = h->flags;
 	ds->status = (uint16_t)h->status;
