@@ -15,6 +15,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
 #define EINPROGRESS 115
+#define TS_COMPAT 0x0002 /* x86 thread_info.status: in a 32-bit syscall */
 /* Segments of a connection opened before sonde that may be inspected for a
  * message start before it is declared not HTTP. */
 #define HTTP_INFER_MISSES_MAX 64
@@ -635,6 +636,10 @@ int BPF_PROG(sys_exit_any, struct pt_regs *regs, long ret)
 {
 	long nr = regs->orig_ax;
 
+	/* a 32-bit process's syscall numbers are another table (its 3 is
+	 * read, our 3 is close): those are not traced */
+	if (bpf_get_current_task_btf()->thread_info.status & TS_COMPAT)
+		return 0;
 	switch (nr) {
 	case NR_read:
 	case NR_recvfrom:
