@@ -14,7 +14,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -42,21 +41,6 @@
 
 static const char RESP[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 #define RESP_BYTES (sizeof(RESP) - 1)
-
-/* The sonde binary next to this test's build: BUILD/tests/kernel/x ->
- * BUILD/sonde, so `make BUILD=dir test` tests its own build. */
-static void sonde_path(char *out, size_t size)
-{
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-
-	if (n <= 0) {
-		snprintf(out, size, "build/sonde");
-		return;
-	}
-	exe[n] = '\0';
-	snprintf(out, size, "%s/../../sonde", dirname(exe));
-}
 
 static void raise_nofile(void)
 {
@@ -145,7 +129,7 @@ static pid_t sonde_start(pid_t server, const char *out_path, FILE **err_out)
 	pid_t pid;
 	FILE *ferr;
 
-	sonde_path(sonde, sizeof(sonde));
+	snprintf(sonde, sizeof(sonde), "%s", kernel_test_sonde_path());
 	snprintf(pid_arg, sizeof(pid_arg), "%d", server);
 	assert_int_equal(pipe(err), 0);
 	pid = fork();

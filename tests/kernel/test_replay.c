@@ -17,7 +17,6 @@
 #include "kernel/http_test_env.h"
 #include "kernel/kernel_test.h"
 
-#define SONDE_FALLBACK "build/sonde"
 #define START_WAIT_MS 10000
 #define STOP_WAIT_MS 20000
 #define RUN_WAIT_MS 20000
@@ -25,31 +24,9 @@
 #define KEEPALIVE_REQUESTS 5
 #define TRACERS 2  /* one JSON, one text, at the same time */
 
-static char sonde_bin[PATH_MAX];
-
-/* BUILD/tests/kernel/test_replay -> BUILD/sonde */
 static const char *sonde_path(void)
 {
-	char self[PATH_MAX - 16]; /* room for "/sonde" */
-	ssize_t n;
-
-	if (sonde_bin[0])
-		return sonde_bin;
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		char *cut;
-
-		self[n] = '\0';
-		cut = strstr(self, "/tests/kernel/");
-		if (cut) {
-			*cut = '\0';
-			snprintf(sonde_bin, sizeof(sonde_bin), "%s/sonde", self);
-			if (!access(sonde_bin, X_OK))
-				return sonde_bin;
-		}
-	}
-	snprintf(sonde_bin, sizeof(sonde_bin), "%s", SONDE_FALLBACK);
-	return sonde_bin;
+	return kernel_test_sonde_path();
 }
 
 static int setup(void **state)
