@@ -47,7 +47,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps demo test test-unit test-kernel test-fuzz bench-exec bench-http bench-loadgen bench-lab bench-pipeline clean
+.PHONY: fuzz all deps demo test test-unit test-kernel test-fuzz bench-exec bench-http bench-loadgen bench-lab bench-pipeline clean
 
 all: $(BUILD)/sonde
 
@@ -149,6 +149,12 @@ bench-loadgen: deps
 bench-pipeline: deps
 	$(Q)$(MAKE) --no-print-directory all $(BENCH_BINS)
 	$(Q)$(BUILD)/bench/bench_pipeline --record-nginx --sonde $(BUILD)/sonde $(BENCH_ARGS)
+
+# Long fuzzing: every fuzz target for FUZZ_SECONDS (default 600) each, from
+# the seed corpus in tests/fuzz/corpus; results in fuzz-results/<timestamp>.
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory $(FUZZ_BINS)
+	$(Q)scripts/fuzz.sh $(BUILD)
 
 # The overhead lab: sonde against no tracer on the built-in server, every
 # scenario, 10 rounds (BENCH_ARGS="--quick", "--target nginx", ... to change).
