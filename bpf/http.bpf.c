@@ -370,8 +370,11 @@ static long tail_step(__u64 i, void *ctx)
 }
 
 /* The same over an iovec array: the first bytes across entries, and the
- * tail from the entry that holds the last byte. */
-static __always_inline int copy_iov(__u64 iov_ptr, __u32 iovcnt, __u64 len, __u64 want)
+ * tail from the entry that holds the last byte. Global, like copy_buf: its
+ * loops are verified once, not once per state of its callers (clang 19's
+ * code made sys_exit_any pass the verifier's 1M-instruction limit when it
+ * was inlined). */
+__noinline int copy_iov(__u64 iov_ptr, __u64 iovcnt, __u64 len, __u64 want)
 {
 	struct http_data_event *e = scratch_record();
 	struct iov_walk w = { .iov = iov_ptr, .len = len, .iovcnt = iovcnt };

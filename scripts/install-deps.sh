@@ -15,6 +15,9 @@ PKGS=(
   procps util-linux iproute2
   # make bench-pipeline: instructions per event under callgrind
   valgrind
+  # the BPF objects built by the oldest and newest clang Debian 12 offers too
+  # (make test loads them: the verifier's verdict depends on the compiler)
+  clang-13 clang-19
 )
 
 missing=()

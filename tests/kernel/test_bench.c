@@ -30,7 +30,7 @@
 
 #include "kernel/kernel_test.h"
 
-#define SONDE "build/sonde"
+#define SONDE ((char *)kernel_test_sonde_path())
 #define OUT_BYTES_MAX (1 << 20)
 #define ARGS_MAX 32
 

@@ -22,7 +22,7 @@
 #include "pipeline/http_pipeline.h"
 #include "protocol/http1.h"
 
-#define SONDE "build/sonde"
+#define SONDE ((char *)kernel_test_sonde_path())
 #define WAIT_RECORDS_MS 5000
 #define SETTLE_MS 300          /* quiet time to catch records that should not come */
 #define POLL_MS 50
