@@ -173,9 +173,8 @@ int http_tracer_open(struct http_tracer **out, const struct http_tracer_opts *o,
 		ret = -errno;
 		goto cleanup;
 	}
-	if (t->tls && tls_scan_run(&t->tls_scan) < 0) {
-		ret = -errno;
-		snprintf(err, err_size, "looking for OpenSSL in /proc failed: %s", strerror(errno));
+	if (t->tls && (ret = tls_scan_run(&t->tls_scan)) < 0) {
+		snprintf(err, err_size, "looking for OpenSSL in /proc failed: %s", strerror(-ret));
 		goto cleanup;
 	}
 	*out = t;
