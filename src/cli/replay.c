@@ -363,13 +363,7 @@ int cmd_replay(int argc, char **argv)
 			json = true;
 			break;
 		case 's':
-			if (!strcmp(optarg, "server"))
-				popts.side = HTTP_SIDE_SERVER;
-			else if (!strcmp(optarg, "client"))
-				popts.side = HTTP_SIDE_CLIENT;
-			else if (!strcmp(optarg, "both"))
-				popts.side = HTTP_SIDE_UNKNOWN;
-			else {
+			if (http_side_parse(optarg, &popts.side)) {
 				cli_error(CMD, "--side takes server, client or both, not '%s'", optarg);
 				return EXIT_USAGE;
 			}

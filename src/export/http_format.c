@@ -19,6 +19,19 @@ const char *http_side_name(enum http_side side)
 	}
 }
 
+int http_side_parse(const char *s, enum http_side *out)
+{
+	if (!strcmp(s, "server"))
+		*out = HTTP_SIDE_SERVER;
+	else if (!strcmp(s, "client"))
+		*out = HTTP_SIDE_CLIENT;
+	else if (!strcmp(s, "both"))
+		*out = HTTP_SIDE_UNKNOWN;
+	else
+		return -EINVAL;
+	return 0;
+}
+
 /* IPv4 by hand: inet_ntop formats it with sprintf, a cost paid twice per
  * record. size is at least INET6_ADDRSTRLEN. */
 static void addr_str(uint16_t family, const uint8_t *a, char *buf, size_t size)

@@ -17,5 +17,7 @@ int http_record_to_text(const struct http_record *r, uint64_t t0_ns, char *buf, 
 /* "http":{...} counters, into an open object. */
 void http_pipeline_stats_json(const struct http_pipeline_stats *s, struct json_writer *w);
 const char *http_side_name(enum http_side side);
+/* "server", "client" or "both" (HTTP_SIDE_UNKNOWN) into out: 0, or -EINVAL. */
+int http_side_parse(const char *s, enum http_side *out);
 
 #endif
