@@ -509,7 +509,7 @@ static __always_inline int segment_exit(__u32 fd, __u64 buf, __u64 iovcnt, __u32
 	__u32 kind = how & 0xff;
 	struct http_data_event *e;
 	struct conn_state *st;
-	__u8 state;
+	__u8 *stream, state;
 	int verdict;
 
 	if (!pid_traced(key.pid))
@@ -519,7 +519,10 @@ static __always_inline int segment_exit(__u32 fd, __u64 buf, __u64 iovcnt, __u32
 		return 0;
 	if (!tls && tls_on && st->state != CONN_HTTP && tls_socket_io(&key, st, (how >> 8) & 0xff))
 		return 0;
-	state = tls ? st->tls : st->state;
+	/* the state of the stream these bytes belong to: on the socket, or
+	 * the plaintext of its SSL calls */
+	stream = tls ? &st->tls : &st->state;
+	state = *stream;
 	if (state == CONN_IGNORED)
 		return 0;
 	e = scratch_record();
@@ -576,18 +579,11 @@ static __always_inline int segment_exit(__u32 fd, __u64 buf, __u64 iovcnt, __u32
 				st->tls_io = 1;
 			/* a fresh connection shows its protocol in its first bytes;
 			 * an old one may be mid-message: give it some time */
-			if (st->origin != HTTP_ORIGIN_EXISTING || ++st->misses >= HTTP_INFER_MISSES_MAX) {
-				if (tls)
-					st->tls = CONN_IGNORED;
-				else
-					st->state = CONN_IGNORED;
-			}
+			if (st->origin != HTTP_ORIGIN_EXISTING || ++st->misses >= HTTP_INFER_MISSES_MAX)
+				*stream = CONN_IGNORED;
 			return 0;
 		}
-		if (tls)
-			st->tls = CONN_HTTP;
-		else
-			st->state = CONN_HTTP;
+		*stream = CONN_HTTP;
 		if (!st->announced)
 			announce(&key, st, tls);
 	}
