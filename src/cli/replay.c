@@ -139,6 +139,19 @@ static void text_error_suffix(struct replay *rp, char *buf, size_t size)
 			 rp->reader->err_offset);
 }
 
+/* Open the replay's stats record: its type, that it is a replay, and the
+ * events replayed (both kinds). */
+static void stats_begin(const struct replay *rp, struct json_writer *w)
+{
+	json_obj_begin(w);
+	json_key(w, "type");
+	json_cstr(w, "stats");
+	json_key(w, "replay");
+	json_bool(w, true);
+	json_key(w, "events");
+	json_u64(w, rp->rs.events);
+}
+
 static void print_http_stats(struct replay *rp, struct http_pipeline *p)
 {
 	struct http_pipeline_stats ps;
@@ -148,13 +161,7 @@ static void print_http_stats(struct replay *rp, struct http_pipeline *p)
 	if (o->json) {
 		struct json_writer *w = cli_output_json(o);
 
-		json_obj_begin(w);
-		json_key(w, "type");
-		json_cstr(w, "stats");
-		json_key(w, "replay");
-		json_bool(w, true);
-		json_key(w, "events");
-		json_u64(w, rp->rs.events);
+		stats_begin(rp, w);
 		json_key(w, "conns_gone_records");
 		json_u64(w, rp->rs.conns_gone);
 		json_key(w, "decode_errors");
@@ -210,13 +217,7 @@ static void print_exec_stats(struct replay *rp)
 	if (o->json) {
 		struct json_writer *w = cli_output_json(o);
 
-		json_obj_begin(w);
-		json_key(w, "type");
-		json_cstr(w, "stats");
-		json_key(w, "replay");
-		json_bool(w, true);
-		json_key(w, "events");
-		json_u64(w, rp->rs.events);
+		stats_begin(rp, w);
 		json_key(w, "delivered");
 		json_u64(w, rp->delivered);
 		json_key(w, "filtered");
