@@ -165,15 +165,22 @@ struct gen {
 	char bytes[WRITE_BYTES_MAX];
 };
 
+/* The header every generated record starts with. */
+static void gen_hdr(const struct gen *g, const struct gen_conn *c, struct http_event_hdr *h,
+		    uint32_t kind)
+{
+	h->kind = kind;
+	h->pid = 4242;
+	h->conn_id = c->id;
+	h->ts_ns = g->ts;
+}
+
 static int emit_open(struct gen *g, struct gen_conn *c)
 {
 	struct http_open_event e;
 
 	memset(&e, 0, sizeof(e));
-	e.hdr.kind = HTTP_EV_OPEN;
-	e.hdr.pid = 4242;
-	e.hdr.conn_id = c->id;
-	e.hdr.ts_ns = g->ts;
+	gen_hdr(g, c, &e.hdr, HTTP_EV_OPEN);
 	e.fd = (uint32_t)(c->id % 60000) + 10;
 	e.origin = g->kind == SC_PIPELINED ? HTTP_ORIGIN_CONNECT : HTTP_ORIGIN_ACCEPT;
 	e.family = AF_INET;
@@ -191,10 +198,7 @@ static int emit_close(struct gen *g, struct gen_conn *c)
 	struct http_close_event e;
 
 	memset(&e, 0, sizeof(e));
-	e.hdr.kind = HTTP_EV_CLOSE;
-	e.hdr.pid = 4242;
-	e.hdr.conn_id = c->id;
-	e.hdr.ts_ns = g->ts;
+	gen_hdr(g, c, &e.hdr, HTTP_EV_CLOSE);
 	g->events++;
 	return capture_writer_raw(g->w, &e, sizeof(e));
 }
@@ -208,10 +212,7 @@ static int emit_data(struct gen *g, struct gen_conn *c, uint8_t dir, size_t len)
 	size_t cap = len < CAPTURE_BYTES ? len : CAPTURE_BYTES;
 
 	memset(e, 0, HTTP_DATA_HEAD_BYTES);
-	e->hdr.kind = HTTP_EV_DATA;
-	e->hdr.pid = 4242;
-	e->hdr.conn_id = c->id;
-	e->hdr.ts_ns = g->ts;
+	gen_hdr(g, c, &e->hdr, HTTP_EV_DATA);
 	e->enter_ns = g->ts - rng_range(&g->rng, 500, 5000);
 	e->len = (uint32_t)len;
 	e->cap = (uint16_t)cap;
