@@ -8,6 +8,7 @@ BUILD=${1:-build}
 FUZZ_SECONDS=${SONDE_FUZZ_SECONDS:-20}
 LOG_DIR="$BUILD/test-logs"
 mkdir -p "$LOG_DIR"
+rm -f "$LOG_DIR/failures.txt"
 
 passed=0 failed=0 skipped=0
 failures=()
@@ -20,8 +21,10 @@ run_cmocka() {
   "$bin" >"$log" 2>&1
   rc=$?
   p=$(grep -c '^\[       OK \] ' "$log")
-  f=$(grep '^\[  FAILED  \] ' "$log" | grep -vc 'test(s)')
-  s=$(grep '^\[  SKIPPED \] ' "$log" | grep -vc 'test(s)')
+  # cmocka names a failed test twice (when it fails, and in the list at the
+  # end): count the names once
+  f=$(grep '^\[  FAILED  \] ' "$log" | grep -v 'test(s)' | sort -u | wc -l)
+  s=$(grep '^\[  SKIPPED \] ' "$log" | grep -v 'test(s)' | sort -u | wc -l)
   if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
     f=1
   fi
@@ -29,7 +32,8 @@ run_cmocka() {
   printf '%-44s %3d passed %3d failed %3d skipped\n' "$label" "$p" "$f" "$s"
   if [ "$f" -gt 0 ]; then
     failures+=("$label")
-    sed -n '1,200p' "$log" | grep -E 'FAILED|ERROR|LINE|error|SUMMARY|runtime error' | head -20 | sed 's/^/    /'
+    grep -E 'FAILED|ERROR|LINE|error|SUMMARY|runtime error' "$log" | head -20 |
+      sed "s|^|    $label: |" | tee -a "$LOG_DIR/failures.txt" | sed "s|$label: ||"
   fi
   if [ "$s" -gt 0 ]; then
     grep '^SKIP:' "$log" | sort -u | head -5 | sed 's/^/    /'
@@ -102,7 +106,12 @@ for t in "$BUILD"/tests/fuzz/fuzz_*; do
   rm -rf "$work"
 done
 
+# CI shows only the end of this output: repeat why each test failed here
 if [ ${#failures[@]} -gt 0 ]; then
+  if [ -f "$LOG_DIR/failures.txt" ]; then
+    echo "== why"
+    head -40 "$LOG_DIR/failures.txt"
+  fi
   echo "failed: ${failures[*]}"
 fi
 echo "$passed passed, $failed failed, $skipped skipped"

@@ -281,14 +281,33 @@ static const json_t *find_summary(const json_t *root, const char *scenario, cons
 	return NULL;
 }
 
+/* On a failed check, the run's own summary says which metric and by how
+ * much: CI shows only this test's output. */
+static void print_summary(const char *dir)
+{
+	char path[320], line[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/summary.txt", dir);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		print_message("  | %s", line);
+	fclose(f);
+}
+
 /* The lab checks itself: none against none shows no difference, and a
  * known CPU cost per request is measured back within 10 %. */
 static void test_aa_and_calibration(void **state)
 {
 	char dir[256];
 	/* 8 rounds: with 5 the baseline's spread (the noise floor) is itself
-	 * too uncertain and an A/A run calls a difference now and then */
-	char *args[] = { SONDE, "bench", "--aa", "--calibrate=500", "--scenario", "light,medium",
+	 * too uncertain and an A/A run calls a difference now and then.
+	 * 1,000 us asked: the server CPU per request swings by about 16 us
+	 * (standard deviation, 14 runs on this 2-CPU VM), so with 500 us the
+	 * 10 % tolerance stood at 3 sigma and a fresh CI machine missed it. */
+	char *args[] = { SONDE, "bench", "--aa", "--calibrate=1000", "--scenario", "light,medium",
 			 "--rounds", "8", "--duration", "0.7", "--warmup", "0.3", "--out", dir,
 			 "--json", NULL };
 	struct run *r = calloc(1, sizeof(*r));
@@ -305,10 +324,12 @@ static void test_aa_and_calibration(void **state)
 		fail_msg("exit %d: %s", exit_code(r), r->err);
 	root = load_results(dir);
 	aa = json_object_get(root, "aa");
+	cal = json_object_get(root, "calibration");
+	if (!json_is_true(json_object_get(aa, "pass")) || !json_is_true(json_object_get(cal, "pass")))
+		print_summary(dir);
 	assert_true(json_is_object(aa));
 	assert_int_equal(json_integer_value(json_object_get(aa, "differences")), 0);
 	assert_true(json_is_true(json_object_get(aa, "pass")));
-	cal = json_object_get(root, "calibration");
 	assert_true(json_is_object(cal));
 	assert_true(json_is_true(json_object_get(cal, "pass")));
 	per = json_object_get(cal, "scenarios");
@@ -316,9 +337,9 @@ static void test_aa_and_calibration(void **state)
 	json_array_foreach(per, i, v) {
 		double m = json_number_value(json_object_get(v, "measured_us"));
 
-		print_message("calibration %s: asked 500 us, measured %.1f us\n",
+		print_message("calibration %s: asked 1000 us, measured %.1f us\n",
 			      json_string_value(json_object_get(v, "scenario")), m);
-		assert_true(m > 450.0 && m < 550.0);
+		assert_true(m > 900.0 && m < 1100.0);
 	}
 	/* stdout was results.json itself */
 	json_decref(root);
@@ -357,6 +378,11 @@ static void test_sonde_run(void **state)
 	cell = find_summary(root, "medium", "sonde");
 	assert_non_null(cell);
 	med = json_object_get(cell, "medians");
+	if (json_number_value(json_object_get(med, "capture_pct")) != 100.0 ||
+	    json_number_value(json_object_get(med, "drops")) != 0.0) {
+		print_summary(dir);
+		print_message("sonde bench stderr: %s\n", r->err);
+	}
 	print_message("sonde medium: capture %.1f %%, drops %.0f, cpu %.2f %%, bpf %.0f ns/req\n",
 		      json_number_value(json_object_get(med, "capture_pct")),
 		      json_number_value(json_object_get(med, "drops")),
