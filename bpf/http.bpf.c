@@ -171,7 +171,9 @@ static __always_inline struct conn_state *conn_track(struct conn_key *key, struc
 	st.conn_id = __sync_fetch_and_add(&next_conn_id, 1) + 1;
 	st.sk = (__u64)sk;
 	st.origin = origin;
+	/* both streams: the socket's bytes and the plaintext of its SSL calls */
 	st.state = port_selected(sk) ? CONN_UNKNOWN : CONN_IGNORED;
+	st.tls = st.state;
 	bpf_map_delete_elem(&fd_skip, key);
 	if (bpf_map_update_elem(&conns, key, &st, BPF_ANY)) {
 		drop_event(STAT_DROP_MAP_FULL);

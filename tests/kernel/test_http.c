@@ -1837,6 +1837,51 @@ static void test_https_tls_off(void **state)
 	assert_no_parse_errors(c);
 }
 
+/* --port applies to HTTPS too: with nginx's port selected, the plaintext
+ * of an OpenSSL server on another port gives no record (it once did: the
+ * filter closed only the socket's stream, not the SSL calls'). */
+static void test_https_port_filter(void **state)
+{
+	struct ctx *c = *state;
+	struct nginx_opts o = { .tls = true };
+	struct http_tracer_opts topts = { .tls = true };
+	struct nginx n;
+	static const char *const paths[] = { "/index.html", "/a.txt" };
+	static const char *const other_paths[] = { "/", "/" };
+	char key[ENV_PATH_BYTES], cert[ENV_PATH_BYTES], port_s[16];
+	char *argv[] = { "openssl", "s_server", "-quiet", "-www", "-accept", port_s,
+			 "-cert", cert, "-key", key, NULL };
+	struct want_count w;
+	int codes[4], other;
+	pid_t pid;
+
+	start_nginx(c, &o, &n);
+	assert_int_equal(env_make_cert(&c->env, key, cert), 0);
+	other = env_free_port(false);
+	snprintf(port_s, sizeof(port_s), "%d", other);
+	pid = env_spawn(&c->env, argv, NULL, NULL);
+	assert_true(pid > 0);
+	assert_true(env_wait_listening(pid, other, false));
+	keep_port(c, other);
+	topts.filter_port = (uint16_t)n.port;
+	trace_start_opts(c, false, &topts);
+	run_curl_scheme(c, "https", "127.0.0.1", other, other_paths, 2, codes);
+	assert_int_equal(codes[0], 200);
+	run_curl_scheme(c, "https", "127.0.0.1", n.port, paths, 2, codes);
+	assert_int_equal(codes[0], 200);
+	wait_log_lines(&n, 2);
+	w = (struct want_count){ n.port, 2, 2 };
+	poll_until(c, have_counts, &w);
+	trace_stop(c);
+	assert_int_equal(count_side(c, HTTP_SIDE_SERVER, n.port), 2);
+	assert_int_equal(count_side(c, HTTP_SIDE_CLIENT, n.port), 2);
+	assert_int_equal(count_side(c, HTTP_SIDE_SERVER, other), 0);
+	assert_int_equal(count_side(c, HTTP_SIDE_CLIENT, other), 0);
+	assert_int_equal(c->nrecs, 4);
+	assert_accounting(c);
+	assert_no_parse_errors(c);
+}
+
 /* ---- a reader that stalls: payload is shed before opens and closes ---- */
 
 #define STALL_REQUESTS 60
@@ -1947,6 +1992,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_https_node_python, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_https_library_loaded_late, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_https_tls_off, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_https_port_filter, setup, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
