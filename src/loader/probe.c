@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,6 +25,7 @@
 #include <bpf/libbpf.h>
 
 #include "doctor.skel.h"
+#include "loader/bpf_programs.h"
 
 /* Verifier log kept per loaded program, to quote the kernel's refusal. */
 #define VERIFIER_LOG_BYTES 16384
@@ -65,7 +67,43 @@ static const char *const probe_names[PROBE_COUNT] = {
 	[PROBE_LOCKDOWN] = "lockdown",
 	[PROBE_MEMLOCK] = "memlock",
 	[PROBE_CAPS] = "capabilities",
+	[PROBE_HELPERS] = "helpers",
+	[PROBE_TASK_STORAGE] = "task_storage",
+	[PROBE_PROGRAMS] = "programs",
 };
+
+/* Where each number comes from: docs/kernel-requirements.md. */
+static const char *const probe_sinces[PROBE_COUNT] = {
+	[PROBE_BTF] = "5.4",          /* /sys/kernel/btf/vmlinux */
+	[PROBE_RINGBUF] = "5.8",      /* BPF_MAP_TYPE_RINGBUF */
+	[PROBE_SYSCALL_TP] = "4.7",   /* BPF_PROG_TYPE_TRACEPOINT */
+	[PROBE_SCHED_TP] = "4.7",
+	[PROBE_RAW_TP] = "5.5",       /* tp_btf: BTF-typed raw tracepoints */
+	[PROBE_KPROBE] = "4.1",       /* and CONFIG_KPROBES */
+	[PROBE_FENTRY] = "5.5",       /* BPF trampoline */
+	[PROBE_UPROBE] = "4.3",       /* BPF programs on uprobes */
+	[PROBE_BPF_STATS] = "5.8",    /* BPF_ENABLE_STATS */
+	[PROBE_LOCKDOWN] = "",
+	[PROBE_MEMLOCK] = "5.11",     /* memcg accounting of BPF memory */
+	[PROBE_CAPS] = "",
+	[PROBE_HELPERS] = PROBE_KERNEL_MIN_TEXT, /* bpf_loop, the newest one */
+	[PROBE_TASK_STORAGE] = "5.13", /* map 5.11, from tracing programs 5.13 */
+	[PROBE_PROGRAMS] = PROBE_KERNEL_MIN_TEXT,
+};
+
+const char *probe_since(enum probe_id id)
+{
+	return (unsigned)id < PROBE_COUNT ? probe_sinces[id] : "";
+}
+
+int probe_kernel_version(int *major, int *minor)
+{
+	struct utsname u;
+
+	if (uname(&u) || sscanf(u.release, "%d.%d", major, minor) != 2)
+		return -EINVAL;
+	return 0;
+}
 
 const char *probe_name(enum probe_id id)
 {
@@ -319,6 +357,33 @@ static void kprobe_why(int err, char *buf, size_t size)
 			 errno_text(err, ebuf, sizeof(ebuf)));
 }
 
+/* Can this process load the simplest program ("return 0") at all? 0, or the
+ * negative errno with why[] saying so. Tells "the kernel lacks X" apart from
+ * "nothing may be loaded here" for checks whose own answer cannot (libbpf's
+ * helper probe reports a helper as present when the load was refused for
+ * lack of privilege). */
+static int can_load_any(char *why, size_t why_size)
+{
+	const struct bpf_insn ret0[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	char ebuf[ERRNO_TEXT_BYTES];
+	int fd, err;
+
+	fd = bpf_prog_load(BPF_PROG_TYPE_TRACEPOINT, "doctor_ret0", "GPL", ret0,
+			   sizeof(ret0) / sizeof(ret0[0]), NULL);
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	err = -errno;
+	if (why)
+		snprintf(why, why_size, "no BPF program can be loaded here (%s)",
+			 errno_text(err, ebuf, sizeof(ebuf)));
+	return err;
+}
+
 static int probe_hook(enum probe_id id, struct probe_result *res)
 {
 	const struct hook_spec *spec = &hook_specs[id];
@@ -331,6 +396,13 @@ static int probe_hook(enum probe_id id, struct probe_result *res)
 	if (!h)
 		return result_set(res, -ENOMEM, "out of memory");
 	err = hook_load(h, spec->prog_name, why, sizeof(why));
+	if (err && id == PROBE_FENTRY && can_load_any(NULL, 0) == 0) {
+		/* The other hook checks show this process may load programs, so a
+		 * refusal here is the kernel's: no BPF trampoline for this type. */
+		result_set(res, err, "fentry/fexit not available on this kernel: a program on %s "
+			   "was refused at load (%s); tracepoints work instead", KERNEL_PROBE_FUNC, why);
+		goto cleanup;
+	}
 	if (err) {
 		result_set(res, err, "%s program refused at load: %s", spec->hook, why);
 		goto cleanup;
@@ -628,6 +700,213 @@ static int probe_caps(struct probe_result *res)
 			  bpf ? "yes" : "no", perfmon ? "yes" : "no", sys_admin ? "yes" : "no");
 }
 
+/* ---- what sonde's own programs need, asked of the kernel directly ---- */
+
+/* A helper sonde's programs call, the program type that calls it, and the
+ * kernel that introduced it (docs/kernel-requirements.md). Helpers older
+ * than tracepoint programs themselves (4.7) are left out: they cannot be
+ * missing where the tracepoint checks pass. Tracing (tp_btf) programs are
+ * not in the list: libbpf cannot probe helpers for that type, and their
+ * helpers are a superset of the tracepoint ones; the programs check loads
+ * them for real. */
+struct helper_need {
+	enum bpf_prog_type type;
+	enum bpf_func_id func;
+	const char *name;
+	const char *since;
+};
+
+static const struct helper_need helper_needs[] = {
+	{ BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_get_current_task, "bpf_get_current_task", "4.8" },
+	{ BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_get_current_cgroup_id, "bpf_get_current_cgroup_id", "4.18" },
+	{ BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_probe_read_user, "bpf_probe_read_user", "5.5" },
+	{ BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_probe_read_user_str, "bpf_probe_read_user_str", "5.5" },
+	{ BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_probe_read_kernel, "bpf_probe_read_kernel", "5.5" },
+	{ BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_probe_read_kernel_str, "bpf_probe_read_kernel_str", "5.5" },
+	{ BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_ringbuf_output, "bpf_ringbuf_output", "5.8" },
+	{ BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_ringbuf_query, "bpf_ringbuf_query", "5.8" },
+	{ BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_get_current_task_btf, "bpf_get_current_task_btf", "5.11" },
+	{ BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_loop, "bpf_loop", "5.17" },
+	/* uprobe programs (TLS) are of the kprobe type */
+	{ BPF_PROG_TYPE_KPROBE, BPF_FUNC_probe_read_user, "bpf_probe_read_user (uprobe)", "5.5" },
+	{ BPF_PROG_TYPE_KPROBE, BPF_FUNC_ringbuf_output, "bpf_ringbuf_output (uprobe)", "5.8" },
+	{ BPF_PROG_TYPE_KPROBE, BPF_FUNC_loop, "bpf_loop (uprobe)", "5.17" },
+};
+
+#define HELPER_NEEDS_COUNT (sizeof(helper_needs) / sizeof(helper_needs[0]))
+
+/* Verifier messages that mean "no such helper for this program type": the
+ * first two from every kernel, the third from newer ones (6.x), which
+ * libbpf 1.1's own libbpf_probe_bpf_helper() does not know and so reports
+ * such a helper as present. */
+static const char *const helper_missing_msgs[] = {
+	"invalid func ", "unknown func ", "cannot use helper ",
+};
+
+#define HELPER_LOG_BYTES 4096
+#define KERNEL_VERSION_CODE(a, b, c) (((a) << 16) + ((b) << 8) + ((c) > 255 ? 255 : (c)))
+
+/* Kprobe programs on kernels before 5.0 must carry the running kernel's
+ * version; later ones ignore it. */
+static __u32 kernel_version_code(void)
+{
+	struct utsname u;
+	int a = 0, b = 0, c = 0;
+
+	if (uname(&u) || sscanf(u.release, "%d.%d.%d", &a, &b, &c) < 2)
+		return 0;
+	return (__u32)KERNEL_VERSION_CODE(a, b, c);
+}
+
+/* See probe.h. The program is "call func; exit": the verifier looks the
+ * helper up before it checks arguments, so an argument error still means
+ * the helper is there. */
+int probe_helper(int prog_type, int func_id)
+{
+	enum bpf_prog_type type = (enum bpf_prog_type)prog_type;
+	int func = func_id;
+
+	const struct bpf_insn insns[] = {
+		{ .code = BPF_JMP | BPF_CALL, .imm = func },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	char *log = calloc(1, HELPER_LOG_BYTES);
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .log_buf = log, .log_size = HELPER_LOG_BYTES,
+		    .log_level = 1, .kern_version = kernel_version_code());
+	int fd, ret = 1;
+
+	if (!log)
+		return -ENOMEM;
+	fd = bpf_prog_load(type, "doctor_helper", "GPL", insns, sizeof(insns) / sizeof(insns[0]),
+			   &opts);
+	if (fd >= 0) {
+		close(fd);
+	} else if (!log[0]) {
+		ret = -errno; /* refused before verification: no verdict */
+	} else {
+		for (size_t i = 0; i < sizeof(helper_missing_msgs) / sizeof(helper_missing_msgs[0]); i++)
+			if (strstr(log, helper_missing_msgs[i]))
+				ret = 0;
+	}
+	free(log);
+	return ret;
+}
+
+/* One two-instruction program per helper, about a millisecond each. */
+static int probe_helpers(struct probe_result *res)
+{
+	char missing[PROBE_DETAIL_MAX] = "", ebuf[ERRNO_TEXT_BYTES], why[PROBE_DETAIL_MAX];
+	size_t used = 0, n_missing = 0;
+	int err = can_load_any(why, sizeof(why));
+
+	if (err)
+		return result_set(res, err, "unknown: %s", why);
+
+	for (size_t i = 0; i < HELPER_NEEDS_COUNT; i++) {
+		const struct helper_need *h = &helper_needs[i];
+		int r = probe_helper(h->type, h->func);
+
+		if (r < 0)
+			return result_set(res, r, "cannot probe %s: %s", h->name,
+					  errno_text(r, ebuf, sizeof(ebuf)));
+		if (r == 0) {
+			int k = snprintf(missing + used, sizeof(missing) - used, "%s%s (%s)",
+					 n_missing ? ", " : "", h->name, h->since);
+
+			if (k > 0 && used + (size_t)k < sizeof(missing))
+				used += (size_t)k;
+			n_missing++;
+		}
+	}
+	if (n_missing)
+		return result_set(res, -EOPNOTSUPP, "%zu of %zu helpers missing: %s", n_missing,
+				  HELPER_NEEDS_COUNT, missing);
+	return result_set(res, 0, "all %zu helpers sonde calls that are newer than 4.7 are "
+			  "offered, bpf_loop (5.17) included", HELPER_NEEDS_COUNT);
+}
+
+/* The http object holds a task storage map (per-thread SSL call state), so
+ * the map type is needed to load it at all, and the helper from the uprobe
+ * programs to load those. */
+static int probe_task_storage(struct probe_result *res)
+{
+	char ebuf[ERRNO_TEXT_BYTES], why[PROBE_DETAIL_MAX];
+	int r;
+
+	r = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, NULL);
+	if (r < 0)
+		return result_set(res, r, "cannot probe BPF_MAP_TYPE_TASK_STORAGE: %s",
+				  errno_text(r, ebuf, sizeof(ebuf)));
+	if (r == 0)
+		return result_set(res, -EOPNOTSUPP,
+				  "BPF_MAP_TYPE_TASK_STORAGE cannot be created (Linux >= 5.11)");
+	r = can_load_any(why, sizeof(why));
+	if (r)
+		return result_set(res, r, "the map type exists; its helper is unknown: %s", why);
+	r = probe_helper(BPF_PROG_TYPE_KPROBE, BPF_FUNC_task_storage_get);
+	if (r < 0)
+		return result_set(res, r, "cannot probe bpf_task_storage_get: %s",
+				  errno_text(r, ebuf, sizeof(ebuf)));
+	if (r == 0)
+		return result_set(res, -EOPNOTSUPP,
+				  "BPF_MAP_TYPE_TASK_STORAGE exists, but uprobe programs may not "
+				  "call bpf_task_storage_get (Linux >= 5.13)");
+	return result_set(res, 0, "BPF_MAP_TYPE_TASK_STORAGE created; bpf_task_storage_get "
+			  "offered to uprobe programs");
+}
+
+#define SHIPPED_PROGS_MAX 64
+
+/* The final word: load every program sonde ships, as `sonde doctor
+ * --programs` does, without attaching. Costs one load per object (~0.1-0.5 s). */
+static int probe_programs(struct probe_result *res)
+{
+	struct bpf_prog_cost *c = calloc(SHIPPED_PROGS_MAX, sizeof(*c));
+	struct bpf_prog_cost worst;
+	bool have_worst = false;
+	char counts[96] = "", why[BPF_PROG_ERROR_BYTES];
+	size_t used = 0;
+	int err = 0;
+
+	if (!c)
+		return result_set(res, -ENOMEM, "out of memory");
+	for (int id = 0; id < BPF_OBJ_COUNT && !err; id++) {
+		size_t n = 0, loaded = 0;
+		int k;
+
+		err = bpf_shipped_measure(id, c, SHIPPED_PROGS_MAX, &n, why, sizeof(why));
+		if (err) {
+			result_set(res, err, "%s", why);
+			break;
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (c[i].err) {
+				err = result_set(res, c[i].err, "%s/%s %s", c[i].object, c[i].name,
+						 c[i].error);
+				break;
+			}
+			loaded++;
+			if (!have_worst || bpf_prog_cost_insns(&c[i]) > bpf_prog_cost_insns(&worst)) {
+				worst = c[i];
+				have_worst = true;
+			}
+		}
+		k = snprintf(counts + used, sizeof(counts) - used, "%s%s %zu", used ? ", " : "",
+			     bpf_shipped_name(id), loaded);
+		if (k > 0 && used + (size_t)k < sizeof(counts))
+			used += (size_t)k;
+	}
+	free(c);
+	if (err)
+		return err;
+	if (!have_worst)
+		return result_set(res, -ENOENT, "no program to load");
+	return result_set(res, 0, "every program loaded (%s); the largest, %s/%s, took %ld of "
+			  "the verifier's %d instructions (sonde doctor --programs)",
+			  counts, worst.object, worst.name, bpf_prog_cost_insns(&worst),
+			  BPF_VERIFIER_INSNS_LIMIT);
+}
+
 int probe_run(enum probe_id id, struct probe_result *res)
 {
 	memset(res, 0, sizeof(*res));
@@ -644,6 +923,9 @@ int probe_run(enum probe_id id, struct probe_result *res)
 	case PROBE_LOCKDOWN: return probe_lockdown(res);
 	case PROBE_MEMLOCK: return probe_memlock(res);
 	case PROBE_CAPS: return probe_caps(res);
+	case PROBE_HELPERS: return probe_helpers(res);
+	case PROBE_TASK_STORAGE: return probe_task_storage(res);
+	case PROBE_PROGRAMS: return probe_programs(res);
 	case PROBE_COUNT: break;
 	}
 	return result_set(res, -EINVAL, "unknown check");

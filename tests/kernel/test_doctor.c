@@ -1,8 +1,10 @@
 /* Kernel test of `sonde doctor`: runs the real binary on this kernel and checks
  * its verdict and every check this machine is known to pass or miss (kprobes
- * and fentry are compiled out here), plus the usage-error contract.
- * Usage: test_doctor [path/to/sonde]   (default build/sonde, then next to
- * this binary's build directory). */
+ * and fentry are compiled out here), the kernel version against the minimum,
+ * `--programs` (text and JSON) against the programs the skeletons hold, plus
+ * the usage-error contract.
+ * Usage: test_doctor [path/to/sonde]   (default: BUILD/sonde of this test's
+ * build, else build/sonde). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -10,7 +12,6 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -19,11 +20,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "kernel/kernel_test.h"
+#include <bpf/libbpf.h>
+#include <jansson.h>
 
-#define SONDE_DEFAULT_PATH "build/sonde"
-/* From build/tests/kernel/test_doctor to build/sonde. */
-#define SONDE_FROM_TEST_DIR "/../../sonde"
+#include "exec.skel.h"
+#include "http.skel.h"
+#include "kernel/kernel_test.h"
+#include "loader/bpf_programs.h"
+#include "loader/probe.h"
+
 #define OUTPUT_BYTES_MAX (64 * 1024)
 #define FIELD_BYTES_MAX 1024
 #define EXIT_USAGE_CODE 2
@@ -159,7 +164,7 @@ static void test_doctor_json(void **state)
 	static const char *const args[] = { "doctor", "--json", NULL };
 	static const char *const ok_checks[] = {
 		"btf", "ringbuf", "syscall_tracepoints", "sched_tracepoints",
-		"raw_tracepoints", "uprobes", "bpf_stats",
+		"raw_tracepoints", "uprobes", "bpf_stats", "helpers", "task_storage", "programs",
 	};
 	static const char *const missing_checks[] = { "kprobes", "fentry" };
 	struct run_result *r;
@@ -173,6 +178,11 @@ static void test_doctor_json(void **state)
 		fail_msg("sonde doctor --json exited %d; stderr: %s", r->exit_code, r->err);
 	assert_non_null(strstr(r->out, "{\"type\":\"doctor\""));
 	assert_non_null(strstr(r->out, "\"can_run\":true"));
+	/* This kernel (6.x) against the minimum, and each check's version. */
+	assert_non_null(strstr(r->out, "\"minimum\":\"" PROBE_KERNEL_MIN_TEXT "\""));
+	assert_non_null(strstr(r->out, "\"new_enough\":true"));
+	assert_non_null(strstr(r->out, "\"name\":\"ringbuf\",\"status\":\"ok\",\"required\":true,"
+				      "\"since\":\"5.8\""));
 	/* One JSON object on one line. */
 	assert_ptr_equal(strchr(r->out, '\n'), r->out + strlen(r->out) - 1);
 	for (size_t i = 0; i < sizeof(ok_checks) / sizeof(ok_checks[0]); i++)
@@ -196,8 +206,163 @@ static void test_doctor_text(void **state)
 		fail_msg("sonde doctor exited %d; stderr: %s", r->exit_code, r->err);
 	assert_non_null(strstr(r->out, "CHECK"));
 	assert_non_null(strstr(r->out, "kprobes "));
+	assert_non_null(strstr(r->out, "sonde needs " PROBE_KERNEL_MIN_TEXT " or later"));
+	assert_non_null(strstr(r->out, "CONFIG_KPROBES"));
+	assert_non_null(strstr(r->out, "fentry/fexit not available on this kernel"));
+	assert_non_null(strstr(r->out, "\nprograms "));
 	assert_non_null(strstr(r->out, "sonde can run here"));
 	free(r);
+}
+
+/* The programs of the shipped skeletons, as "object/name", read from the
+ * skeletons themselves (not from sonde's list), so a program missing from
+ * the doctor's output is caught. Returns the count. */
+#define SHIPPED_PROGS_MAX 64
+#define PROG_ID_BYTES 96
+
+static size_t skeleton_programs(char ids[][PROG_ID_BYTES], size_t cap)
+{
+	struct exec_bpf *e = exec_bpf__open();
+	struct http_bpf *h = http_bpf__open();
+	struct bpf_program *p;
+	size_t n = 0;
+
+	assert_non_null(e);
+	assert_non_null(h);
+	bpf_object__for_each_program(p, e->obj) {
+		assert_true(n < cap);
+		snprintf(ids[n++], PROG_ID_BYTES, "exec/%s", bpf_program__name(p));
+	}
+	bpf_object__for_each_program(p, h->obj) {
+		assert_true(n < cap);
+		snprintf(ids[n++], PROG_ID_BYTES, "http/%s", bpf_program__name(p));
+	}
+	exec_bpf__destroy(e);
+	http_bpf__destroy(h);
+	return n;
+}
+
+/* The text line of object/name: starts with the object, then the name. */
+static const char *text_program_line(const char *out, const char *object, const char *name,
+				     char *line, size_t cap)
+{
+	const char *p = out;
+
+	while (p && *p) {
+		const char *end = strchr(p, '\n');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		char o[32], nm[BPF_PROG_NAME_BYTES];
+
+		if (sscanf(p, "%31s %63s", o, nm) == 2 && !strcmp(o, object) && !strcmp(nm, name)) {
+			snprintf(line, cap, "%.*s", (int)len, p);
+			return line;
+		}
+		p = end ? end + 1 : NULL;
+	}
+	return NULL;
+}
+
+static void test_doctor_programs(void **state)
+{
+	static const char *const json_args[] = { "doctor", "--programs", "--json", NULL };
+	static const char *const text_args[] = { "doctor", "--programs", NULL };
+	static char ids[SHIPPED_PROGS_MAX][PROG_ID_BYTES];
+	struct run_result *rj, *rt;
+	json_error_t jerr;
+	json_t *root, *progs;
+	size_t n;
+
+	(void)state;
+	KERNEL_TEST_REQUIRE_ROOT();
+	n = skeleton_programs(ids, SHIPPED_PROGS_MAX);
+	assert_true(n > 0);
+	rj = calloc(1, sizeof(*rj));
+	rt = calloc(1, sizeof(*rt));
+	assert_non_null(rj);
+	assert_non_null(rt);
+	assert_int_equal(run_sonde(json_args, rj), 0);
+	if (rj->exit_code != 0)
+		fail_msg("sonde doctor --programs --json exited %d; stderr: %s", rj->exit_code, rj->err);
+	assert_int_equal(run_sonde(text_args, rt), 0);
+	if (rt->exit_code != 0)
+		fail_msg("sonde doctor --programs exited %d; stderr: %s", rt->exit_code, rt->err);
+	assert_string_equal(rj->err, "");
+	assert_ptr_equal(strchr(rj->out, '\n'), rj->out + strlen(rj->out) - 1);
+
+	root = json_loads(rj->out, 0, &jerr);
+	if (!root)
+		fail_msg("--programs --json is not JSON (%s): %s", jerr.text, rj->out);
+	assert_string_equal(json_string_value(json_object_get(root, "type")), "doctor_programs");
+	assert_true(json_is_true(json_object_get(root, "ok")));
+	assert_int_equal(json_integer_value(json_object_get(root, "insns_limit")), 1000000);
+	progs = json_object_get(root, "programs");
+	assert_true(json_is_array(progs));
+	/* Exactly the skeletons' programs, each once. */
+	assert_int_equal(json_array_size(progs), n);
+	for (size_t i = 0; i < n; i++) {
+		const char *slash = strchr(ids[i], '/');
+		char object[16], line[512], num[32];
+		json_t *hit = NULL, *v;
+		size_t k;
+		long insns;
+		double pct;
+
+		snprintf(object, sizeof(object), "%.*s", (int)(slash - ids[i]), ids[i]);
+		json_array_foreach(progs, k, v) {
+			if (!strcmp(json_string_value(json_object_get(v, "object")), object) &&
+			    !strcmp(json_string_value(json_object_get(v, "name")), slash + 1)) {
+				assert_null(hit);
+				hit = v;
+			}
+		}
+		if (!hit)
+			fail_msg("%s missing from --programs --json", ids[i]);
+		assert_string_equal(json_string_value(json_object_get(hit, "status")), "ok");
+		assert_non_null(json_string_value(json_object_get(hit, "prog_type")));
+		assert_true(strlen(json_string_value(json_object_get(hit, "attach"))) > 0);
+		insns = (long)json_integer_value(json_object_get(hit, "insns_processed"));
+		/* 6.18 reports verified_insns (5.16+): it must match the log. */
+		assert_int_equal(json_integer_value(json_object_get(hit, "verified_insns")), insns);
+		if (insns <= 0 || insns > BPF_VERIFIER_INSNS_BUDGET)
+			fail_msg("%s: %ld instructions processed", ids[i], insns);
+		pct = json_real_value(json_object_get(hit, "limit_pct"));
+		assert_true(pct > 0 && pct < 50.0);
+		assert_true(pct * 10000.0 > (double)insns - 1 && pct * 10000.0 < (double)insns + 1);
+		/* JIT is on here: every program became native code. */
+		assert_true(json_integer_value(json_object_get(hit, "jited_bytes")) > 0);
+		assert_true(json_integer_value(json_object_get(hit, "xlated_bytes")) > 0);
+
+		/* The text line says the same. */
+		if (!text_program_line(rt->out, object, slash + 1, line, sizeof(line)))
+			fail_msg("%s missing from --programs text: %s", ids[i], rt->out);
+		snprintf(num, sizeof(num), " %ld ", insns);
+		if (!strstr(line, num))
+			fail_msg("%s: text line lacks its %ld instructions: %s", ids[i], insns, line);
+		assert_non_null(strstr(line, "%"));
+		assert_null(strstr(line, "REFUSED"));
+		assert_null(strstr(line, "OVER BUDGET"));
+	}
+	assert_non_null(strstr(rt->out, "largest: http/sys_exit_any"));
+	json_decref(root);
+	free(rj);
+	free(rt);
+}
+
+/* The helper probe behind the helpers and task_storage checks, in-process:
+ * it must say no for a helper the kernel does not know and for one it has
+ * but not for the program type (libbpf 1.1's own probe says yes there on
+ * 6.x kernels), and yes for those sonde uses. */
+static void test_helper_probe(void **state)
+{
+	(void)state;
+	KERNEL_TEST_REQUIRE_ROOT();
+	assert_int_equal(probe_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_loop), 1);
+	assert_int_equal(probe_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_get_current_task_btf), 1);
+	assert_int_equal(probe_helper(BPF_PROG_TYPE_KPROBE, BPF_FUNC_task_storage_get), 1);
+	/* networking helper, not offered to tracing programs */
+	assert_int_equal(probe_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_skb_store_bytes), 0);
+	/* an id past the end of every kernel's helper list */
+	assert_int_equal(probe_helper(BPF_PROG_TYPE_TRACEPOINT, 100000), 0);
 }
 
 static void test_doctor_bogus_option(void **state)
@@ -231,28 +396,16 @@ static void test_doctor_help(void **state)
 	assert_int_equal(run_sonde(args, r), 0);
 	assert_int_equal(r->exit_code, 0);
 	assert_non_null(strstr(r->out, "EXAMPLES"));
+	assert_non_null(strstr(r->out, "sonde doctor --programs"));
 	free(r);
 }
 
-/* argv[1], else build/sonde from the working directory, else relative to
- * this test binary. 0 or -ENOENT. */
+/* argv[1], else the sonde of this test's build (kernel_test_sonde_path).
+ * 0 or -ENOENT. */
 static int find_sonde(int argc, char **argv)
 {
-	char self[PATH_MAX];
-	ssize_t n;
-
-	if (argc > 1) {
-		snprintf(sonde_path, sizeof(sonde_path), "%s", argv[1]);
-		return access(sonde_path, X_OK) ? -ENOENT : 0;
-	}
-	snprintf(sonde_path, sizeof(sonde_path), "%s", SONDE_DEFAULT_PATH);
-	if (!access(sonde_path, X_OK))
-		return 0;
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n <= 0)
-		return -ENOENT;
-	self[n] = '\0';
-	snprintf(sonde_path, sizeof(sonde_path), "%s%s", dirname(self), SONDE_FROM_TEST_DIR);
+	snprintf(sonde_path, sizeof(sonde_path), "%s",
+		 argc > 1 ? argv[1] : kernel_test_sonde_path());
 	return access(sonde_path, X_OK) ? -ENOENT : 0;
 }
 
@@ -261,6 +414,8 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_doctor_json),
 		cmocka_unit_test(test_doctor_text),
+		cmocka_unit_test(test_doctor_programs),
+		cmocka_unit_test(test_helper_probe),
 		cmocka_unit_test(test_doctor_bogus_option),
 		cmocka_unit_test(test_doctor_help),
 	};
