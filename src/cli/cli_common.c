@@ -1,5 +1,6 @@
 /* Option parsing and error reporting shared by every subcommand. */
 #include "cli/cli_common.h"
+#include "loader/privilege.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -149,4 +150,42 @@ void cli_install_stop_signals(void)
 	sa.sa_handler = on_stats_signal;
 	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+}
+
+int cli_check_privileges(const char *cmd, bool needs_tracefs)
+{
+	char err[320];
+
+	if (!priv_check_tracer(needs_tracefs, err, sizeof(err)))
+		return 0;
+	cli_error(cmd, "%s", err);
+	return -1;
+}
+
+int cli_user_lookup(const char *cmd, const char *name, struct priv_user *u)
+{
+	char err[256];
+
+	if (!priv_user_lookup(name, u, err, sizeof(err)) &&
+	    !priv_user_check_switch(u, err, sizeof(err)))
+		return 0;
+	cli_error(cmd, "%s", err);
+	return -1;
+}
+
+int cli_drop_privileges(const char *cmd, const struct priv_user *u,
+			int (*counters_op)(void *ctx), void *ctx)
+{
+	priv_caps_t keep = 0;
+	char err[320];
+
+	/* kernels before 6.5 with kernel.unprivileged_bpf_disabled refuse
+	 * even a lookup on a held map fd without CAP_BPF: keep it only there */
+	if (counters_op && priv_op_needs_caps(counters_op, ctx))
+		keep |= PRIV_CAP(CAP_BPF);
+	if (priv_drop_to_user(u, keep, err, sizeof(err))) {
+		cli_error(cmd, "%s", err);
+		return -1;
+	}
+	return 0;
 }

@@ -54,6 +54,24 @@ int cli_tracer_option(const char *cmd, int opt, const char *arg, char **argv,
  * naming the first one. */
 int cli_no_more_args(const char *cmd, int argc, char **argv);
 
+/* Privileges (see docs/privileges.md). Before anything is loaded: can this
+ * process load a tracer (needs_tracefs: it attaches tracepoints by tracefs
+ * id)? 0, or -1 with one line printed. */
+int cli_check_privileges(const char *cmd, bool needs_tracefs);
+
+struct priv_user;
+/* --user NAME: looked up at once, so that a typo costs nothing; 0, or -1
+ * with one line printed. */
+int cli_user_lookup(const char *cmd, const char *name, struct priv_user *u);
+
+/* --user, once everything privileged is done (programs attached, ring
+ * buffer and output files open): become u with no capability, except
+ * CAP_BPF when counters_op (a bpf() call on an fd already held, say reading
+ * the stats map) fails without it on this kernel. 0, or -1 with one line
+ * printed: the caller must exit, the process may be half dropped. */
+int cli_drop_privileges(const char *cmd, const struct priv_user *u,
+			int (*counters_op)(void *ctx), void *ctx);
+
 /* Monotonic clock in nanoseconds. */
 uint64_t cli_now_ns(void);
 

@@ -13,6 +13,7 @@
 #include "export/exec_format.h"
 #include "loader/bpf_env.h"
 #include "loader/exec_tracer.h"
+#include "loader/privilege.h"
 
 #define CMD "exec"
 
@@ -40,8 +41,15 @@ static void usage(FILE *f)
 		"  --record FILE      also write the raw kernel events to FILE (mode 0600), for\n"
 		"                     'sonde replay FILE'; it holds argv as run (secrets\n"
 		"                     passed as arguments too): keep it private\n"
+		"  --user NAME        once the programs are attached and the files open, run\n"
+		"                     as this user with no capability (CAP_BPF only where\n"
+		"                     the kernel needs it to read the counters) and\n"
+		"                     no_new_privs\n"
 		"  -v, --verbose      show libbpf's messages\n"
 		"  -h, --help         this help\n\n"
+		"Privileges: CAP_BPF and CAP_PERFMON, and for the tracepoint and syscalls\n"
+		"implementations read access to /sys/kernel/tracing (uid 0, or\n"
+		"CAP_DAC_READ_SEARCH; raw_tracepoint does without). See docs/privileges.md.\n\n"
 		"On exit it prints a stats record: produced, delivered, and every drop by\n"
 		"reason, so that nothing is lost silently.\n\n"
 		"EXAMPLES\n"
@@ -50,7 +58,8 @@ static void usage(FILE *f)
 		"  sonde exec --json --duration 10     ten seconds of JSON lines\n"
 		"  sonde exec --impl syscalls --comm curl   curl runs, failed execs included\n"
 		"  sonde exec --uid 1000 --json | jq .args  argv of one user's processes\n"
-		"  sonde exec --record procs.cap; sonde replay procs.cap --json\n",
+		"  sonde exec --record procs.cap; sonde replay procs.cap --json\n"
+		"  sonde exec --user nobody --json     drop root once attached\n",
 		EXEC_RINGBUF_KB_DEFAULT);
 }
 
@@ -66,6 +75,14 @@ static int on_record(const struct exec_record *r, void *ctx)
 static int poll_tracer(void *ctx, int timeout_ms)
 {
 	return exec_tracer_poll(ctx, timeout_ms);
+}
+
+/* A bpf() call on an fd already held: the one --user must keep working. */
+static int read_counters(void *ctx)
+{
+	struct tracer_stats s;
+
+	return exec_tracer_stats(ctx, &s);
 }
 
 static int print_stats(struct cli_output *o, const struct tracer_stats *s)
@@ -87,6 +104,7 @@ int cmd_exec(int argc, char **argv)
 		{ "uid", required_argument, NULL, 'u' },
 		{ "forks", no_argument, NULL, 'f' },
 		{ "record", required_argument, NULL, 'R' },
+		{ "user", required_argument, NULL, 'U' },
 		CLI_TRACER_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -94,7 +112,8 @@ int cmd_exec(int argc, char **argv)
 	struct cli_tracer_opts common = { 0 };
 	struct exec_tracer *t = NULL;
 	struct exec_cli c = { 0 };
-	const char *record_path = NULL;
+	const char *record_path = NULL, *user_name = NULL;
+	struct priv_user user;
 	struct cli_output *o;
 	struct tracer_stats stats;
 	char err[256];
@@ -125,6 +144,9 @@ int cmd_exec(int argc, char **argv)
 		case 'R':
 			record_path = optarg;
 			break;
+		case 'U':
+			user_name = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
@@ -134,6 +156,12 @@ int cmd_exec(int argc, char **argv)
 		}
 	}
 	if (cli_no_more_args(CMD, argc, argv))
+		return EXIT_USAGE;
+	if (user_name && cli_user_lookup(CMD, user_name, &user))
+		return EXIT_USAGE;
+	/* tracepoints are attached by their tracefs id; raw ones by name */
+	if (opts.impl != EXEC_IMPL_KPROBE &&
+	    cli_check_privileges(CMD, opts.impl != EXEC_IMPL_RAW_TRACEPOINT))
 		return EXIT_USAGE;
 	opts.filter_pid = common.pid;
 	opts.filter_comm = common.comm;
@@ -157,7 +185,9 @@ int cmd_exec(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (bpf_env_prepare(common.verbose))
+	/* raw tracepoints need no tracefs (mounted but unreadable to a
+	 * non-root user, which bpf_env_prepare() cannot tell from absent) */
+	if (bpf_env_prepare(common.verbose) && opts.impl != EXEC_IMPL_RAW_TRACEPOINT)
 		cli_error(CMD, "warning: tracefs is not mounted and could not be: %s", strerror(errno));
 	if (exec_tracer_open(&t, &opts, on_record, &c, err, sizeof(err))) {
 		cli_error(CMD, "%s", err);
@@ -165,7 +195,14 @@ int cmd_exec(int argc, char **argv)
 		cli_output_free(o);
 		return EXIT_USAGE;
 	}
-	fprintf(stderr, "sonde exec: tracing (impl %s); %s\n", exec_impl_name(opts.impl),
+	if (user_name && cli_drop_privileges(CMD, &user, read_counters, t)) {
+		exec_tracer_close(t);
+		cli_record_close(&c.rec);
+		cli_output_free(o);
+		return EXIT_USAGE;
+	}
+	fprintf(stderr, "sonde exec: tracing (impl %s)%s%s; %s\n", exec_impl_name(opts.impl),
+		user_name ? " as " : "", user_name ? user_name : "",
 		common.duration > 0 ? "stops after --duration" : "Ctrl-C to stop");
 	if (!common.json)
 		printf("%s\n", exec_text_header());

@@ -16,6 +16,7 @@
 #include "http.h"
 #include "loader/bpf_env.h"
 #include "loader/http_tracer.h"
+#include "loader/privilege.h"
 #include "pipeline/http_pipeline.h"
 
 #define CMD "http"
@@ -32,6 +33,7 @@ struct http_cli {
 	uint64_t last_sweep_ns;
 	struct cli_record rec;   /* --record FILE */
 	uint64_t last_tls_scan_ns;
+	bool tls_rescan;         /* off under --user: it needs CAP_SYS_ADMIN */
 };
 
 static void usage(FILE *f)
@@ -59,8 +61,17 @@ static void usage(FILE *f)
 		"  --tls on|off         HTTPS: the plaintext of SSL_read/SSL_write in every\n"
 		"                       OpenSSL (libssl, or linked in like node), through\n"
 		"                       uprobes; records say \"tls\":true (default on)\n"
+		"  --user NAME          once the programs are attached and the files open, run\n"
+		"                       as this user with no capability (CAP_BPF only where\n"
+		"                       the kernel needs it to read the counters) and\n"
+		"                       no_new_privs; OpenSSL is then hooked only at start:\n"
+		"                       no rescan for processes started later (stats:\n"
+		"                       tls.rescan false)\n"
 		"  -v, --verbose        show libbpf's messages\n"
 		"  -h, --help           this help\n\n"
+		"Privileges: CAP_BPF, CAP_PERFMON, and read access to /sys/kernel/tracing\n"
+		"(uid 0, or CAP_DAC_READ_SEARCH); HTTPS also CAP_SYS_ADMIN (uprobes) and\n"
+		"CAP_SYS_PTRACE (other users' /proc/PID/maps). See docs/privileges.md.\n\n"
 		"Privacy: query values are replaced by REDACTED before they are stored, and\n"
 		"no header value (Authorization, Cookie, Set-Cookie, ...) is ever kept.\n"
 		"On exit a stats record gives produced, delivered and every drop by reason;\n"
@@ -70,7 +81,8 @@ static void usage(FILE *f)
 		"  sonde http --side server --port 8080    what the server on 8080 answers\n"
 		"  sonde http --json --duration 30 > reqs.jsonl\n"
 		"  sonde http --comm curl --json | jq '.status'\n"
-		"  sonde http --record web.cap --duration 30; sonde replay web.cap --json\n",
+		"  sonde http --record web.cap --duration 30; sonde replay web.cap --json\n"
+		"  sonde http --user nobody --json        drop root once attached\n",
 		HTTP_CAPTURE_BYTES_DEFAULT, HTTP_CAPTURE_BYTES_MAX, HTTP_MAX_CONNS_DEFAULT,
 		HTTP_RINGBUF_KB_DEFAULT);
 }
@@ -151,7 +163,7 @@ static int poll_tracer(void *ctx, int timeout_ms)
 	}
 	/* OpenSSL in processes started since (a libssl already hooked covers
 	 * every process that maps it, from its first call) */
-	if (n >= 0 && now - c->last_tls_scan_ns >= TLS_SCAN_INTERVAL_NS) {
+	if (n >= 0 && c->tls_rescan && now - c->last_tls_scan_ns >= TLS_SCAN_INTERVAL_NS) {
 		c->last_tls_scan_ns = now;
 		http_tracer_tls_rescan(c->tracer);
 	}
@@ -190,6 +202,8 @@ static void print_stats(struct http_cli *c, bool interim)
 		json_u64(w, tls.files_failed);
 		json_key(w, "uprobes");
 		json_u64(w, tls.links);
+		json_key(w, "rescan");
+		json_bool(w, c->tls_rescan);
 		json_obj_end(w);
 		json_key(w, "output_errors");
 		json_u64(w, c->output_errors);
@@ -216,6 +230,31 @@ static void print_interim_stats(void *ctx)
 	print_stats(ctx, true);
 }
 
+/* A bpf() call on an fd already held: the one --user must keep working. */
+static int read_counters(void *ctx)
+{
+	struct http_cli *c = ctx;
+	uint64_t k[STAT_COUNT];
+
+	return http_tracer_kernel_stats(c->tracer, k);
+}
+
+/* HTTPS that cannot be traced is said once, not left to the stats: the
+ * uprobes need CAP_SYS_ADMIN on kernels since mid-2025 ("perf/core:
+ * Require CAP_SYS_ADMIN for uprobes", also in stable; CAP_PERFMON before),
+ * and other users' /proc/PID/maps need CAP_SYS_PTRACE. */
+static void warn_tls_privileges(struct http_cli *c)
+{
+	struct http_tls_stats tls;
+
+	http_tracer_tls_stats(c->tracer, &tls);
+	if (tls.files_failed && !priv_has_cap(CAP_SYS_ADMIN))
+		cli_error(CMD, "warning: OpenSSL could not be hooked in %llu file(s): uprobes need CAP_SYS_ADMIN on this kernel; HTTPS there is not traced (stats: tls.files_failed)",
+			  (unsigned long long)tls.files_failed);
+	if (!priv_has_cap(CAP_SYS_PTRACE))
+		cli_error(CMD, "warning: without CAP_SYS_PTRACE, OpenSSL is looked for only in the system libssl and this user's processes");
+}
+
 int cmd_http(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -226,6 +265,7 @@ int cmd_http(int argc, char **argv)
 		{ "unsafe-show-query", no_argument, NULL, 'Q' },
 		{ "record", required_argument, NULL, 'R' },
 		{ "tls", required_argument, NULL, 'T' },
+		{ "user", required_argument, NULL, 'U' },
 		CLI_TRACER_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -233,7 +273,8 @@ int cmd_http(int argc, char **argv)
 	struct http_pipeline_opts popts = { 0 };
 	struct cli_tracer_opts common = { 0 };
 	struct http_cli c = { 0 };
-	const char *record_path = NULL;
+	const char *record_path = NULL, *user_name = NULL;
+	struct priv_user user;
 	char err[256];
 	long v;
 	int opt, ret;
@@ -283,6 +324,9 @@ int cmd_http(int argc, char **argv)
 			}
 			topts.tls = !strcmp(optarg, "on");
 			break;
+		case 'U':
+			user_name = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
@@ -293,12 +337,18 @@ int cmd_http(int argc, char **argv)
 	}
 	if (cli_no_more_args(CMD, argc, argv))
 		return EXIT_USAGE;
+	if (user_name && cli_user_lookup(CMD, user_name, &user))
+		return EXIT_USAGE;
+	/* the close hook is a tracefs tracepoint */
+	if (cli_check_privileges(CMD, true))
+		return EXIT_USAGE;
 	topts.filter_pid = common.pid;
 	topts.ringbuf_kb = common.ringbuf_kb;
 	popts.comm = common.comm;
 	popts.evict_oldest = true;
 	popts.measure_delivery = true; /* live: kernel timestamps are now's clock */
 
+	c.tls_rescan = topts.tls && !user_name;
 	c.o = cli_output_new(common.json);
 	if (c.o)
 		c.o->on_stats = print_interim_stats;
@@ -321,7 +371,17 @@ int cmd_http(int argc, char **argv)
 		cli_output_free(c.o);
 		return EXIT_USAGE;
 	}
-	fprintf(stderr, "sonde http: tracing; %s\n",
+	if (topts.tls)
+		warn_tls_privileges(&c);
+	if (user_name && cli_drop_privileges(CMD, &user, read_counters, &c)) {
+		http_tracer_close(c.tracer);
+		cli_record_close(&c.rec);
+		http_pipeline_free(c.pipeline);
+		cli_output_free(c.o);
+		return EXIT_USAGE;
+	}
+	fprintf(stderr, "sonde http: tracing%s%s; %s\n", user_name ? " as " : "",
+		user_name ? user_name : "",
 		common.duration > 0 ? "stops after --duration" : "Ctrl-C to stop");
 	if (!common.json)
 		printf("%s\n", http_text_header());
