@@ -50,8 +50,14 @@ static const struct check_doc check_docs[PROBE_COUNT] = {
 			   "sonde uses tracepoints instead; `sonde exec --impl kprobe` is unavailable" },
 	[PROBE_FENTRY] = { false, "not needed, sonde uses tracepoints",
 			   "not needed, sonde uses tracepoints" },
-	[PROBE_UPROBE] = { false, "HTTPS (TLS) capture through uprobes on libssl",
-			   "HTTPS (TLS) capture unavailable; plain HTTP is still traced" },
+	[PROBE_UPROBE] = { false, "HTTPS (TLS) capture through perf uprobes on libssl where the "
+				  "kernel has no uprobe-multi links",
+			   "HTTPS (TLS) capture uses uprobe-multi links where the kernel has them "
+			   "(uprobe_multi); else only plain HTTP is traced" },
+	[PROBE_UPROBE_MULTI] = { false, "HTTPS (TLS) capture: one uprobe-multi link per SSL program "
+					"and libssl, needing no CAP_SYS_ADMIN",
+				 "HTTPS (TLS) capture through perf uprobes, which need CAP_SYS_ADMIN "
+				 "on kernels since 2025" },
 	[PROBE_BPF_STATS] = { false, "the lab reports in-kernel BPF time per tracer",
 			      "the lab cannot report in-kernel BPF time (shown as unavailable)" },
 	[PROBE_LOCKDOWN] = { false, "nothing lost: sonde reads kernel memory, never writes user memory",
@@ -82,11 +88,12 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: sonde doctor [--programs] [--json] [-v] [--help]\n\n"
 		"Find out, by trying each one, which BPF features this kernel offers\n"
-		"(BTF, ring buffer, tracepoints, kprobes, fentry, uprobes, run-time\n"
-		"stats, lockdown, memlock accounting, capabilities, the helpers and maps\n"
-		"sonde's programs use, and whether those programs load) and what sonde\n"
-		"does with or without each. The kernel's version is shown against the\n"
-		"oldest one sonde supports (" PROBE_KERNEL_MIN_TEXT "); the checks, not the version, decide.\n"
+		"(BTF, ring buffer, tracepoints, kprobes, fentry, uprobes, uprobe-multi\n"
+		"links, run-time stats, lockdown, memlock accounting, capabilities, the\n"
+		"helpers and maps sonde's programs use, and whether those programs load)\n"
+		"and what sonde does with or without each. The kernel's version is shown\n"
+		"against the oldest one sonde supports (" PROBE_KERNEL_MIN_TEXT "); the checks, not the\n"
+		"version, decide.\n"
 		"Exits 0 when sonde can run here, 2 when it cannot.\n\n"
 		"Options:\n"
 		"  --programs     load (never attach) every BPF program sonde ships and print,\n"
@@ -469,7 +476,7 @@ int cmd_doctor(int argc, char **argv)
 	/* A tracefs that cannot be mounted shows up as failed tracepoint checks. */
 	err = bpf_env_prepare(o.verbose);
 	if (err && o.verbose)
-		cli_error(CMD, "cannot mount tracefs: %s", strerror(-err));
+		cli_error(CMD, "%s", bpf_env_prepare_strerror(err));
 	if (o.programs)
 		return run_programs(&o);
 

@@ -185,10 +185,9 @@ int cmd_exec(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	/* raw tracepoints need no tracefs (mounted but unreadable to a
-	 * non-root user, which bpf_env_prepare() cannot tell from absent) */
-	if (bpf_env_prepare(common.verbose) && opts.impl != EXEC_IMPL_RAW_TRACEPOINT)
-		cli_error(CMD, "warning: tracefs is not mounted and could not be: %s", strerror(errno));
+	/* raw tracepoints need no tracefs */
+	if ((ret = bpf_env_prepare(common.verbose)) && opts.impl != EXEC_IMPL_RAW_TRACEPOINT)
+		cli_error(CMD, "warning: %s", bpf_env_prepare_strerror(ret));
 	if (exec_tracer_open(&t, &opts, on_record, &c, err, sizeof(err))) {
 		cli_error(CMD, "%s", err);
 		cli_record_close(&c.rec);

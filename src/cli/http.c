@@ -33,7 +33,7 @@ struct http_cli {
 	uint64_t last_sweep_ns;
 	struct cli_record rec;   /* --record FILE */
 	uint64_t last_tls_scan_ns;
-	bool tls_rescan;         /* off under --user: it needs CAP_SYS_ADMIN */
+	bool tls_rescan;         /* off under --user with perf uprobes (CAP_SYS_ADMIN) */
 };
 
 static void usage(FILE *f)
@@ -64,14 +64,16 @@ static void usage(FILE *f)
 		"  --user NAME          once the programs are attached and the files open, run\n"
 		"                       as this user with no capability (CAP_BPF only where\n"
 		"                       the kernel needs it to read the counters) and\n"
-		"                       no_new_privs; OpenSSL is then hooked only at start:\n"
-		"                       no rescan for processes started later (stats:\n"
-		"                       tls.rescan false)\n"
+		"                       no_new_privs; OpenSSL in processes started later is\n"
+		"                       then looked for only in NAME's processes (kernels\n"
+		"                       without uprobe-multi links, before 6.6: not at all;\n"
+		"                       stats: tls.rescan false)\n"
 		"  -v, --verbose        show libbpf's messages\n"
 		"  -h, --help           this help\n\n"
 		"Privileges: CAP_BPF, CAP_PERFMON, and read access to /sys/kernel/tracing\n"
-		"(uid 0, or CAP_DAC_READ_SEARCH); HTTPS also CAP_SYS_ADMIN (uprobes) and\n"
-		"CAP_SYS_PTRACE (other users' /proc/PID/maps). See docs/privileges.md.\n\n"
+		"(uid 0, or CAP_DAC_READ_SEARCH); HTTPS also CAP_SYS_PTRACE (other users'\n"
+		"/proc/PID/maps), and CAP_SYS_ADMIN on kernels without uprobe-multi links\n"
+		"(before 6.6: perf uprobes). See docs/privileges.md.\n\n"
 		"Privacy: query values are replaced by REDACTED before they are stored, and\n"
 		"no header value (Authorization, Cookie, Set-Cookie, ...) is ever kept.\n"
 		"On exit a stats record gives produced, delivered and every drop by reason;\n"
@@ -204,6 +206,8 @@ static void print_stats(struct http_cli *c, bool interim)
 		json_u64(w, tls.links);
 		json_key(w, "rescan");
 		json_bool(w, c->tls_rescan);
+		json_key(w, "attach");
+		json_cstr(w, http_tls_attach_name(tls.attach));
 		json_obj_end(w);
 		json_key(w, "output_errors");
 		json_u64(w, c->output_errors);
@@ -239,17 +243,23 @@ static int read_counters(void *ctx)
 	return http_tracer_kernel_stats(c->tracer, k);
 }
 
-/* HTTPS that cannot be traced is said once, not left to the stats: the
- * uprobes need CAP_SYS_ADMIN on kernels since mid-2025 ("perf/core:
- * Require CAP_SYS_ADMIN for uprobes", also in stable; CAP_PERFMON before),
- * and other users' /proc/PID/maps need CAP_SYS_PTRACE. */
+/* HTTPS that cannot be traced is said once, not left to the stats. Perf
+ * uprobes (kernels without uprobe-multi links, before 6.6) need
+ * CAP_SYS_ADMIN on kernels since mid-2025 ("perf/core: Require
+ * CAP_SYS_ADMIN for uprobes", also in stable; CAP_PERFMON before);
+ * uprobe-multi links need nothing more than the load did. Other users'
+ * /proc/PID/maps need CAP_SYS_PTRACE either way. */
 static void warn_tls_privileges(struct http_cli *c)
 {
 	struct http_tls_stats tls;
 
 	http_tracer_tls_stats(c->tracer, &tls);
-	if (tls.files_failed && !priv_has_cap(CAP_SYS_ADMIN))
-		cli_error(CMD, "warning: OpenSSL could not be hooked in %llu file(s): uprobes need CAP_SYS_ADMIN on this kernel; HTTPS there is not traced (stats: tls.files_failed)",
+	if (tls.files_failed && tls.attach == HTTP_TLS_ATTACH_UPROBE &&
+	    !priv_has_cap(CAP_SYS_ADMIN))
+		cli_error(CMD, "warning: OpenSSL could not be hooked in %llu file(s): uprobes need CAP_SYS_ADMIN on this kernel (no uprobe-multi links before 6.6); HTTPS there is not traced (stats: tls.files_failed)",
+			  (unsigned long long)tls.files_failed);
+	else if (tls.files_failed)
+		cli_error(CMD, "warning: OpenSSL could not be hooked in %llu file(s); HTTPS there is not traced (stats: tls.files_failed)",
 			  (unsigned long long)tls.files_failed);
 	if (!priv_has_cap(CAP_SYS_PTRACE))
 		cli_error(CMD, "warning: without CAP_SYS_PTRACE, OpenSSL is looked for only in the system libssl and this user's processes");
@@ -348,7 +358,6 @@ int cmd_http(int argc, char **argv)
 	popts.evict_oldest = true;
 	popts.measure_delivery = true; /* live: kernel timestamps are now's clock */
 
-	c.tls_rescan = topts.tls && !user_name;
 	c.o = cli_output_new(common.json);
 	if (c.o)
 		c.o->on_stats = print_interim_stats;
@@ -362,8 +371,8 @@ int cmd_http(int argc, char **argv)
 		cli_output_free(c.o);
 		return EXIT_USAGE;
 	}
-	if (bpf_env_prepare(common.verbose))
-		cli_error(CMD, "warning: tracefs is not mounted and could not be: %s", strerror(errno));
+	if ((ret = bpf_env_prepare(common.verbose)))
+		cli_error(CMD, "warning: %s", bpf_env_prepare_strerror(ret));
 	if (http_tracer_open(&c.tracer, &topts, on_raw, &c, err, sizeof(err))) {
 		cli_error(CMD, "%s", err);
 		cli_record_close(&c.rec);
@@ -371,8 +380,15 @@ int cmd_http(int argc, char **argv)
 		cli_output_free(c.o);
 		return EXIT_USAGE;
 	}
-	if (topts.tls)
+	if (topts.tls) {
+		struct http_tls_stats tls;
+
 		warn_tls_privileges(&c);
+		/* after --user, a new file can be hooked only by a uprobe-multi
+		 * link: a perf uprobe would need CAP_SYS_ADMIN kept */
+		http_tracer_tls_stats(c.tracer, &tls);
+		c.tls_rescan = !user_name || tls.attach == HTTP_TLS_ATTACH_UPROBE_MULTI;
+	}
 	if (user_name && cli_drop_privileges(CMD, &user, read_counters, &c)) {
 		http_tracer_close(c.tracer);
 		cli_record_close(&c.rec);

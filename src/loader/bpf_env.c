@@ -1,4 +1,5 @@
-/* Common preparation for loading sonde's BPF objects. */
+/* Common preparation for loading sonde's BPF objects, and the raw
+ * uprobe-multi link libbpf 1.1 lacks; see bpf_env.h. */
 #include "loader/bpf_env.h"
 
 #include <errno.h>
@@ -9,7 +10,9 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/bpf.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -38,10 +41,91 @@ int bpf_env_prepare(bool verbose)
 	libbpf_set_print(libbpf_print);
 	if (stat(TRACEFS_DIR "/events", &st) == 0)
 		return 0;
+	/* mounted, mode 0700 root: a mount would not help, and would fail */
+	if (errno == EACCES)
+		return -EACCES;
 	/* libbpf finds tracepoint ids in tracefs; a minimal host may not mount it. */
 	if (mount("nodev", TRACEFS_DIR, "tracefs", 0, NULL) && errno != EBUSY)
 		return -errno;
 	return 0;
+}
+
+const char *bpf_env_prepare_strerror(int err)
+{
+	static char buf[160];
+
+	if (err == -EACCES)
+		return "tracefs is mounted at " TRACEFS_DIR " but this process may not read it "
+		       "(uid 0 or CAP_DAC_READ_SEARCH can)";
+	snprintf(buf, sizeof(buf), "tracefs is not mounted at " TRACEFS_DIR " and could not be: %s",
+		 strerror(err < 0 ? -err : err));
+	return buf;
+}
+
+/* The link_create part of union bpf_attr for uprobe-multi links, as the
+ * kernel's include/uapi/linux/bpf.h has it since 6.6. */
+struct uprobe_multi_link_attr {
+	uint32_t prog_fd;
+	uint32_t target_fd;
+	uint32_t attach_type;
+	uint32_t flags;          /* link_create.flags: must be 0 */
+	uint64_t path;           /* user pointers, as __aligned_u64 */
+	uint64_t offsets;
+	uint64_t ref_ctr_offsets;
+	uint64_t cookies;
+	uint32_t cnt;
+	uint32_t multi_flags;    /* BPF_ENV_F_UPROBE_MULTI_RETURN */
+	uint32_t pid;
+} __attribute__((aligned(8)));
+
+int bpf_env_uprobe_multi_attach(int prog_fd, const char *path, const uint64_t *offsets,
+				size_t cnt, bool retprobe, pid_t pid)
+{
+	struct uprobe_multi_link_attr a;
+	long fd;
+
+	if (prog_fd < 0 || !cnt || cnt > UINT32_MAX)
+		return -EINVAL;
+	memset(&a, 0, sizeof(a));
+	a.prog_fd = (uint32_t)prog_fd;
+	a.attach_type = BPF_ENV_TRACE_UPROBE_MULTI;
+	a.path = (uint64_t)(uintptr_t)path;
+	a.offsets = (uint64_t)(uintptr_t)offsets;
+	a.cnt = (uint32_t)cnt;
+	a.multi_flags = retprobe ? BPF_ENV_F_UPROBE_MULTI_RETURN : 0;
+	a.pid = (uint32_t)pid;
+	fd = syscall(__NR_bpf, BPF_LINK_CREATE, &a, sizeof(a));
+	return fd < 0 ? -errno : (int)fd;
+}
+
+int bpf_env_uprobe_multi_supported(void)
+{
+	static int known = -1; /* not probed yet */
+	const struct bpf_insn ret0[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, o,
+		    .expected_attach_type = (enum bpf_attach_type)BPF_ENV_TRACE_UPROBE_MULTI);
+	const uint64_t offset = 0;
+	int prog, link;
+
+	if (known >= 0)
+		return known;
+	prog = bpf_prog_load(BPF_PROG_TYPE_KPROBE, "sonde_umulti", "GPL", ret0,
+			     sizeof(ret0) / sizeof(ret0[0]), &o);
+	if (prog < 0)
+		return -errno;
+	link = bpf_env_uprobe_multi_attach(prog, "/", &offset, 1, false, 0);
+	close(prog);
+	if (link >= 0) {
+		close(link); /* cannot happen on "/", but then it works */
+		known = 1;
+	} else {
+		/* EINVAL: an unknown attach type; EOPNOTSUPP: no CONFIG_UPROBES */
+		known = link == -EBADF;
+	}
+	return known;
 }
 
 int bpf_env_read_stats(int stats_map_fd, uint64_t out[STAT_COUNT])

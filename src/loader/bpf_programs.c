@@ -17,6 +17,7 @@
 #include "http.skel.h"
 #include "exec.h"
 #include "http.h"
+#include "loader/http_tracer.h"
 
 /* Log level 4 (BPF_LOG_STATS) writes only the closing statistics lines
  * ("processed N insns ...", "verification time N usec", "stack depth"),
@@ -69,6 +70,8 @@ static void *http_open(struct bpf_object **obj)
 	s->rodata->filter_port = FILTER_ON_PORT;
 	s->rodata->self_pid = (uint32_t)getpid();
 	s->rodata->tls_on = true;
+	/* loaded as `sonde http` loads them on this kernel */
+	http_tls_progs_prepare(s->obj, http_tls_attach_best());
 	*obj = s->obj;
 	return s;
 }
@@ -103,33 +106,21 @@ static long log_number(const char *log, const char *prefix)
 	return p ? strtol(p + strlen(prefix), NULL, 10) : -1;
 }
 
-/* Programs whose section does not name their hook: the http tracer
- * attaches them to these OpenSSL functions in every libssl it finds
- * (src/loader/http_tracer.c). Only for display: a program missing here
- * shows its bare section. */
-static const struct {
-	const char *prog;
-	const char *func;
-} uprobe_funcs[] = {
-	{ "ssl_read_enter", "SSL_read" },       { "ssl_read_exit", "SSL_read" },
-	{ "ssl_read_ex_enter", "SSL_read_ex" }, { "ssl_read_ex_exit", "SSL_read_ex" },
-	{ "ssl_write_enter", "SSL_write" },     { "ssl_write_exit", "SSL_write" },
-	{ "ssl_write_ex_enter", "SSL_write_ex" }, { "ssl_write_ex_exit", "SSL_write_ex" },
-};
-
 static void cost_describe(struct bpf_prog_cost *c, const char *object, struct bpf_program *prog)
 {
 	const char *type = libbpf_bpf_prog_type_str(bpf_program__type(prog));
+	const char *func;
 
 	memset(c, 0, sizeof(*c));
 	snprintf(c->object, sizeof(c->object), "%s", object);
 	snprintf(c->name, sizeof(c->name), "%s", bpf_program__name(prog));
 	snprintf(c->type, sizeof(c->type), "%s", type ? type : "unknown");
 	snprintf(c->section, sizeof(c->section), "%s", bpf_program__section_name(prog));
-	for (size_t i = 0; i < sizeof(uprobe_funcs) / sizeof(uprobe_funcs[0]); i++)
-		if (!strcmp(c->name, uprobe_funcs[i].prog))
-			snprintf(c->section, sizeof(c->section), "%s libssl:%s",
-				 bpf_program__section_name(prog), uprobe_funcs[i].func);
+	/* SSL programs' sections do not name their hook: the http tracer
+	 * attaches them to an OpenSSL function in every libssl it finds */
+	if ((func = http_tls_hook_func(c->name)))
+		snprintf(c->section, sizeof(c->section), "%s libssl:%s",
+			 bpf_program__section_name(prog), func);
 	c->insns_processed = -1;
 	c->verify_us = -1;
 }

@@ -25,16 +25,41 @@ struct http_tracer {
 	uint64_t delivered;
 	uint64_t decode_errors;
 	bool tls;
+	enum http_tls_attach tls_attach;
 	struct tls_scan tls_scan;
 	uint32_t tls_uprobes;        /* attached so far (kept after detach) */
 };
 
-#define TLS_HOOKS 8
+const struct http_tls_hook http_tls_hooks[HTTP_TLS_HOOK_COUNT] = {
+	{ "ssl_read_enter", "SSL_read", false, true },
+	{ "ssl_read_exit", "SSL_read", true, true },
+	{ "ssl_write_enter", "SSL_write", false, true },
+	{ "ssl_write_exit", "SSL_write", true, true },
+	{ "ssl_read_ex_enter", "SSL_read_ex", false, false },
+	{ "ssl_read_ex_exit", "SSL_read_ex", true, false },
+	{ "ssl_write_ex_enter", "SSL_write_ex", false, false },
+	{ "ssl_write_ex_exit", "SSL_write_ex", true, false },
+};
 
-/* The uprobes of one hooked file. */
+const char *http_tls_hook_func(const char *prog)
+{
+	for (size_t i = 0; i < HTTP_TLS_HOOK_COUNT; i++)
+		if (!strcmp(prog, http_tls_hooks[i].prog))
+			return http_tls_hooks[i].func;
+	return NULL;
+}
+
+const char *http_tls_attach_name(enum http_tls_attach a)
+{
+	return a == HTTP_TLS_ATTACH_UPROBE_MULTI ? "uprobe_multi" : "uprobe";
+}
+
+/* The probes of one hooked file: libbpf links (perf uprobes) or the fds of
+ * uprobe-multi links, which libbpf 1.1 cannot wrap. */
 struct tls_hook {
-	struct bpf_link *links[TLS_HOOKS];
-	int n;
+	struct bpf_link *links[HTTP_TLS_HOOK_COUNT];
+	int fds[HTTP_TLS_HOOK_COUNT];
+	int nlinks, nfds;
 };
 
 static void tls_detach(void *hook, void *ctx)
@@ -42,52 +67,103 @@ static void tls_detach(void *hook, void *ctx)
 	struct tls_hook *h = hook;
 
 	(void)ctx;
-	while (h->n)
-		bpf_link__destroy(h->links[--h->n]);
+	while (h->nlinks)
+		bpf_link__destroy(h->links[--h->nlinks]);
+	while (h->nfds)
+		close(h->fds[--h->nfds]);
 	free(h);
 }
 
+static struct bpf_program *tls_prog(struct http_tracer *t, size_t i)
+{
+	return bpf_object__find_program_by_name(t->skel->obj, http_tls_hooks[i].prog);
+}
+
+enum http_tls_attach http_tls_attach_best(void)
+{
+	return bpf_env_uprobe_multi_supported() == 1 ? HTTP_TLS_ATTACH_UPROBE_MULTI
+						     : HTTP_TLS_ATTACH_UPROBE;
+}
+
+void http_tls_progs_prepare(struct bpf_object *obj, enum http_tls_attach a)
+{
+	if (a != HTTP_TLS_ATTACH_UPROBE_MULTI)
+		return;
+	for (size_t i = 0; i < HTTP_TLS_HOOK_COUNT; i++) {
+		struct bpf_program *prog = bpf_object__find_program_by_name(obj, http_tls_hooks[i].prog);
+
+		if (prog)
+			bpf_program__set_expected_attach_type(
+				prog, (enum bpf_attach_type)BPF_ENV_TRACE_UPROBE_MULTI);
+	}
+}
+
+/* Perf-event uprobes, libbpf resolving each function's offset. */
+static int tls_attach_uprobes(struct http_tracer *t, const char *path, struct tls_hook *h)
+{
+	for (size_t i = 0; i < HTTP_TLS_HOOK_COUNT; i++) {
+		LIBBPF_OPTS(bpf_uprobe_opts, o, .func_name = http_tls_hooks[i].func,
+			    .retprobe = http_tls_hooks[i].ret);
+		struct bpf_program *prog = tls_prog(t, i);
+		struct bpf_link *l = prog ? bpf_program__attach_uprobe_opts(prog, -1, path, 0, &o)
+					  : NULL;
+
+		if (l)
+			h->links[h->nlinks++] = l;
+		else if (http_tls_hooks[i].required)
+			return -ENOENT;
+	}
+	return 0;
+}
+
+/* One uprobe-multi link per program: the file's ELF is read once for the
+ * four functions' offsets. */
+static int tls_attach_multi(struct http_tracer *t, const char *path, struct tls_hook *h)
+{
+	const char *names[HTTP_TLS_HOOK_COUNT];
+	uint64_t offsets[HTTP_TLS_HOOK_COUNT];
+	int ret;
+
+	for (size_t i = 0; i < HTTP_TLS_HOOK_COUNT; i++)
+		names[i] = http_tls_hooks[i].func;
+	ret = tls_elf_func_offsets(path, names, HTTP_TLS_HOOK_COUNT, offsets);
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < HTTP_TLS_HOOK_COUNT; i++) {
+		struct bpf_program *prog = tls_prog(t, i);
+		int fd = -ENOENT;
+
+		if (prog && offsets[i])
+			fd = bpf_env_uprobe_multi_attach(bpf_program__fd(prog), path, &offsets[i], 1,
+							 http_tls_hooks[i].ret, 0);
+		if (fd >= 0)
+			h->fds[h->nfds++] = fd;
+		else if (http_tls_hooks[i].required)
+			return fd;
+	}
+	return 0;
+}
+
 /* Hook SSL_read, SSL_write and their _ex forms (entry and return) in the
- * file at path. The _ex forms exist since OpenSSL 1.1.1: missing ones are
- * fine; a file where neither SSL_read nor SSL_write can be hooked is not. */
+ * file at path. Missing _ex forms are fine; a file where neither SSL_read
+ * nor SSL_write can be hooked is not. */
 static void *tls_attach(const char *path, void *ctx)
 {
 	struct http_tracer *t = ctx;
 	struct tls_hook *h = calloc(1, sizeof(*h));
-	const struct {
-		struct bpf_program *prog;
-		const char *func;
-		bool ret;
-		bool required;
-	} hooks[] = {
-		{ t->skel->progs.ssl_read_enter, "SSL_read", false, true },
-		{ t->skel->progs.ssl_read_exit, "SSL_read", true, true },
-		{ t->skel->progs.ssl_write_enter, "SSL_write", false, true },
-		{ t->skel->progs.ssl_write_exit, "SSL_write", true, true },
-		{ t->skel->progs.ssl_read_ex_enter, "SSL_read_ex", false, false },
-		{ t->skel->progs.ssl_read_ex_exit, "SSL_read_ex", true, false },
-		{ t->skel->progs.ssl_write_ex_enter, "SSL_write_ex", false, false },
-		{ t->skel->progs.ssl_write_ex_exit, "SSL_write_ex", true, false },
-	};
-	_Static_assert(sizeof(hooks) / sizeof(hooks[0]) == TLS_HOOKS, "one link per hook");
+	int ret;
 
 	if (!h)
 		return NULL;
-	for (size_t i = 0; i < TLS_HOOKS; i++) {
-		LIBBPF_OPTS(bpf_uprobe_opts, o, .func_name = hooks[i].func,
-			    .retprobe = hooks[i].ret);
-		struct bpf_link *l = bpf_program__attach_uprobe_opts(hooks[i].prog, -1, path, 0, &o);
-
-		if (l) {
-			h->links[h->n++] = l;
-			continue;
-		}
-		if (hooks[i].required) {
-			tls_detach(h, t);
-			return NULL;
-		}
+	if (t->tls_attach == HTTP_TLS_ATTACH_UPROBE_MULTI)
+		ret = tls_attach_multi(t, path, h);
+	else
+		ret = tls_attach_uprobes(t, path, h);
+	if (ret) {
+		tls_detach(h, t);
+		return NULL;
 	}
-	t->tls_uprobes += (uint32_t)h->n;
+	t->tls_uprobes += (uint32_t)(h->nlinks + h->nfds);
 	return h;
 }
 
@@ -104,6 +180,7 @@ void http_tracer_tls_stats(const struct http_tracer *t, struct http_tls_stats *o
 	out->files_unhooked = t->tls_scan.unhooked;
 	out->files_failed = t->tls_scan.failed;
 	out->links = t->tls_uprobes;
+	out->attach = t->tls_attach;
 }
 
 static int handle_raw(void *ctx, void *data, size_t size)
@@ -155,6 +232,12 @@ int http_tracer_open(struct http_tracer **out, const struct http_tracer_opts *o,
 	t->skel->rodata->ringbuf_wakeup_bytes = ringbuf_wakeup_bytes(rb_bytes);
 	t->skel->rodata->shed_bytes = (uint64_t)rb_bytes / 4 * 3;
 	t->skel->rodata->tls_on = o->tls;
+	/* decided before load: a program loaded for uprobe-multi links cannot
+	 * be a perf uprobe, nor the reverse */
+	if (o->tls) {
+		t->tls_attach = http_tls_attach_best();
+		http_tls_progs_prepare(t->skel->obj, t->tls_attach);
+	}
 	ret = http_bpf__load(t->skel);
 	if (ret) {
 		snprintf(err, err_size,

@@ -28,13 +28,53 @@ struct http_tracer_opts {
 	bool tls;                /* hook SSL_read/SSL_write in OpenSSL (uprobes) */
 };
 
+/* How the SSL programs are attached, chosen once at open. */
+enum http_tls_attach {
+	/* one perf-event uprobe per function and file (libbpf); needs
+	 * CAP_SYS_ADMIN on kernels since 2025 ("perf/core: Require
+	 * CAP_SYS_ADMIN for uprobes"); the fallback before 6.6 */
+	HTTP_TLS_ATTACH_UPROBE = 0,
+	/* one BPF_TRACE_UPROBE_MULTI link per program and file (6.6+): no
+	 * capability at attach time beyond what loaded the programs */
+	HTTP_TLS_ATTACH_UPROBE_MULTI,
+};
+
 /* What the TLS side found and hooked so far. */
 struct http_tls_stats {
 	uint32_t files_hooked;   /* libssl copies and executables with OpenSSL */
 	uint32_t files_unhooked; /* detached: no process mapped them any more */
 	uint32_t files_failed;   /* candidates the uprobes could not attach to */
-	uint32_t links;          /* uprobes attached */
+	uint32_t links;          /* uprobes attached (one per function and file) */
+	enum http_tls_attach attach;
 };
+
+/* One SSL program of bpf/http.bpf.c and the OpenSSL function it hooks. */
+struct http_tls_hook {
+	const char *prog;        /* program name in the http object */
+	const char *func;        /* OpenSSL function */
+	bool ret;                /* return probe */
+	bool required;           /* a file without it is not hooked (the _ex
+				  * forms exist only since OpenSSL 1.1.1) */
+};
+
+#define HTTP_TLS_HOOK_COUNT 8
+/* Every SSL program, in attach order: the one list the loader attaches and
+ * `sonde doctor --programs` shows. */
+extern const struct http_tls_hook http_tls_hooks[HTTP_TLS_HOOK_COUNT];
+/* The OpenSSL function program prog hooks, or NULL when it is not an SSL
+ * program. */
+const char *http_tls_hook_func(const char *prog);
+/* "uprobe" or "uprobe_multi", as the stats record says it. */
+const char *http_tls_attach_name(enum http_tls_attach a);
+/* How this kernel lets the SSL programs be attached: uprobe-multi links
+ * where the kernel makes them (probed once per process), perf uprobes
+ * otherwise. */
+enum http_tls_attach http_tls_attach_best(void);
+
+struct bpf_object;
+/* Before the http object's load: prepare its SSL programs for attach mode
+ * a (uprobe-multi needs them loaded with that attach type). */
+void http_tls_progs_prepare(struct bpf_object *obj, enum http_tls_attach a);
 
 /* Called for each raw record; return 0 if it was used, -EINVAL if it was
  * malformed (counted as a decode_error drop). */

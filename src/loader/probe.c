@@ -25,7 +25,9 @@
 #include <bpf/libbpf.h>
 
 #include "doctor.skel.h"
+#include "loader/bpf_env.h"
 #include "loader/bpf_programs.h"
+#include "loader/tls_scan.h"
 
 /* Verifier log kept per loaded program, to quote the kernel's refusal. */
 #define VERIFIER_LOG_BYTES 16384
@@ -63,6 +65,7 @@ static const char *const probe_names[PROBE_COUNT] = {
 	[PROBE_KPROBE] = "kprobes",
 	[PROBE_FENTRY] = "fentry",
 	[PROBE_UPROBE] = "uprobes",
+	[PROBE_UPROBE_MULTI] = "uprobe_multi",
 	[PROBE_BPF_STATS] = "bpf_stats",
 	[PROBE_LOCKDOWN] = "lockdown",
 	[PROBE_MEMLOCK] = "memlock",
@@ -82,6 +85,7 @@ static const char *const probe_sinces[PROBE_COUNT] = {
 	[PROBE_KPROBE] = "4.1",       /* and CONFIG_KPROBES */
 	[PROBE_FENTRY] = "5.5",       /* BPF trampoline */
 	[PROBE_UPROBE] = "4.3",       /* BPF programs on uprobes */
+	[PROBE_UPROBE_MULTI] = "6.6", /* BPF_TRACE_UPROBE_MULTI links */
 	[PROBE_BPF_STATS] = "5.8",    /* BPF_ENABLE_STATS */
 	[PROBE_LOCKDOWN] = "",
 	[PROBE_MEMLOCK] = "5.11",     /* memcg accounting of BPF memory */
@@ -208,9 +212,11 @@ static void hook_close(struct hook_probe *h)
 	h->skel = NULL;
 }
 
-/* Open the doctor object with only prog_name autoloaded and load it. On a
- * refusal, why[] holds the verifier's reason (or the errno's text). */
-static int hook_load(struct hook_probe *h, const char *prog_name, char *why, size_t why_size)
+/* Open the doctor object with only prog_name autoloaded and load it, with
+ * expected attach type attach_type unless it is negative. On a refusal,
+ * why[] holds the verifier's reason (or the errno's text). */
+static int hook_load_as(struct hook_probe *h, const char *prog_name, int attach_type, char *why,
+			size_t why_size)
 {
 	struct bpf_program *p;
 	char ebuf[ERRNO_TEXT_BYTES];
@@ -235,6 +241,8 @@ static int hook_load(struct hook_probe *h, const char *prog_name, char *why, siz
 		return -ENOENT;
 	}
 	bpf_program__set_log_buf(h->prog, h->log, sizeof(h->log));
+	if (attach_type >= 0)
+		bpf_program__set_expected_attach_type(h->prog, (enum bpf_attach_type)attach_type);
 	h->skel->rodata->target_tgid = (__u32)getpid();
 	err = doctor_bpf__load(h->skel);
 	if (err) {
@@ -247,6 +255,11 @@ static int hook_load(struct hook_probe *h, const char *prog_name, char *why, siz
 		return err;
 	}
 	return 0;
+}
+
+static int hook_load(struct hook_probe *h, const char *prog_name, char *why, size_t why_size)
+{
+	return hook_load_as(h, prog_name, -1, why, why_size);
 }
 
 /* ---- triggers: make the hooked event happen in this process ---- */
@@ -413,6 +426,13 @@ static int probe_hook(enum probe_id id, struct probe_result *res)
 		if (id == PROBE_KPROBE) {
 			kprobe_why(err, why, sizeof(why));
 			result_set(res, err, "%s", why);
+		} else if (id == PROBE_UPROBE && err == -EACCES) {
+			char ebuf[ERRNO_TEXT_BYTES];
+
+			result_set(res, err, "%s loaded but attach refused: %s; perf-event uprobes "
+				   "need CAP_SYS_ADMIN on kernels since 2025 (\"perf/core: Require "
+				   "CAP_SYS_ADMIN for uprobes\")", spec->hook,
+				   errno_text(err, ebuf, sizeof(ebuf)));
 		} else {
 			char ebuf[ERRNO_TEXT_BYTES];
 
@@ -430,6 +450,65 @@ static int probe_hook(enum probe_id id, struct probe_result *res)
 	err = result_set(res, 0, "%s attached and ran %llu time(s)", spec->hook,
 			 (unsigned long long)hits);
 cleanup:
+	hook_close(h);
+	free(h);
+	return err;
+}
+
+/* The doctor's uprobe program, loaded for a uprobe-multi link and attached
+ * by one (raw BPF_LINK_CREATE: libbpf 1.1 has no API for it) to the same
+ * function of this binary, for this process only. What `sonde http` does
+ * for SSL_read where the kernel offers it. */
+static int probe_uprobe_multi(struct probe_result *res)
+{
+	const char *const names[] = { UPROBE_TARGET_FUNC };
+	const struct hook_spec *spec = &hook_specs[PROBE_UPROBE];
+	char why[PROBE_DETAIL_MAX], ebuf[ERRNO_TEXT_BYTES];
+	struct hook_probe *h;
+	uint64_t offset, hits;
+	int err, fd = -1;
+
+	err = bpf_env_uprobe_multi_supported();
+	if (err < 0)
+		return result_set(res, err, "unknown: the test program was refused (%s)",
+				  errno_text(err, ebuf, sizeof(ebuf)));
+	if (!err)
+		return result_set(res, -EOPNOTSUPP, "the kernel does not make BPF_TRACE_UPROBE_MULTI "
+				  "links (Linux >= 6.6)");
+	err = tls_elf_func_offsets(SELF_EXE, names, 1, &offset);
+	if (err)
+		return result_set(res, err, "the kernel makes uprobe-multi links; %s has no symbol "
+				  "%s to test one on (%s)", SELF_EXE, UPROBE_TARGET_FUNC,
+				  errno_text(err, ebuf, sizeof(ebuf)));
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return result_set(res, -ENOMEM, "out of memory");
+	err = hook_load_as(h, spec->prog_name, BPF_ENV_TRACE_UPROBE_MULTI, why, sizeof(why));
+	if (err) {
+		result_set(res, err, "uprobe-multi program refused at load: %s", why);
+		goto cleanup;
+	}
+	fd = bpf_env_uprobe_multi_attach(bpf_program__fd(h->prog), SELF_EXE, &offset, 1, false,
+					 getpid());
+	if (fd < 0) {
+		err = fd;
+		result_set(res, err, "uprobe-multi link on %s:%s failed: %s", SELF_EXE,
+			   UPROBE_TARGET_FUNC, errno_text(err, ebuf, sizeof(ebuf)));
+		goto cleanup;
+	}
+	spec->trigger();
+	hits = hook_hits(h, spec);
+	if (!hits) {
+		err = result_set(res, -ENOENT, "uprobe-multi link on %s:%s attached but never ran",
+				 SELF_EXE, UPROBE_TARGET_FUNC);
+		goto cleanup;
+	}
+	err = result_set(res, 0, "uprobe-multi link on %s:%s attached and ran %llu time(s); "
+			 "it needs no CAP_SYS_ADMIN", SELF_EXE, UPROBE_TARGET_FUNC,
+			 (unsigned long long)hits);
+cleanup:
+	if (fd >= 0)
+		close(fd);
 	hook_close(h);
 	free(h);
 	return err;
@@ -919,6 +998,7 @@ int probe_run(enum probe_id id, struct probe_result *res)
 	case PROBE_KPROBE:
 	case PROBE_FENTRY:
 	case PROBE_UPROBE: return probe_hook(id, res);
+	case PROBE_UPROBE_MULTI: return probe_uprobe_multi(res);
 	case PROBE_BPF_STATS: return probe_bpf_stats(res);
 	case PROBE_LOCKDOWN: return probe_lockdown(res);
 	case PROBE_MEMLOCK: return probe_memlock(res);

@@ -16,6 +16,7 @@ enum probe_id {
 	PROBE_KPROBE,      /* a kprobe attaches to a kernel function and fires */
 	PROBE_FENTRY,      /* an fentry program loads, attaches and fires */
 	PROBE_UPROBE,      /* a uprobe on a function of this binary fires */
+	PROBE_UPROBE_MULTI, /* a uprobe-multi link on the same function fires */
 	PROBE_BPF_STATS,   /* BPF_ENABLE_STATS gives non-zero run_time_ns */
 	PROBE_LOCKDOWN,    /* lockdown still lets programs read kernel memory */
 	PROBE_MEMLOCK,     /* BPF memory is memcg-accounted (rlimit irrelevant) */

@@ -1,4 +1,5 @@
-/* OpenSSL discovery for the SSL uprobes; see tls_scan.h. */
+/* OpenSSL discovery for the SSL uprobes, and the ELF lookups they need;
+ * see tls_scan.h. */
 #include "loader/tls_scan.h"
 
 #include <ctype.h>
@@ -12,6 +13,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "loader/privilege.h"
 
 #define PATH_BYTES 4096
 #define LINE_BYTES 4352
@@ -91,6 +94,75 @@ bool tls_elf_exports_ssl(const char *path)
 	return found;
 }
 
+/* A symbol's address to its offset in the file: through the loadable
+ * segment that holds it. 0 when none does. */
+static uint64_t vaddr_to_offset(Elf *elf, uint64_t addr)
+{
+	size_t nph = 0;
+
+	if (elf_getphdrnum(elf, &nph))
+		return 0;
+	for (size_t i = 0; i < nph; i++) {
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD || !(ph.p_flags & PF_X))
+			continue;
+		if (addr >= ph.p_vaddr && addr < ph.p_vaddr + ph.p_memsz)
+			return addr - ph.p_vaddr + ph.p_offset;
+	}
+	return 0;
+}
+
+int tls_elf_func_offsets(const char *path, const char *const names[], size_t n,
+			 uint64_t offsets[])
+{
+	Elf_Scn *scn = NULL;
+	size_t found = 0;
+	Elf *elf;
+	int fd;
+
+	for (size_t k = 0; k < n; k++)
+		offsets[k] = 0;
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -EINVAL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!elf) {
+		close(fd);
+		return -EINVAL;
+	}
+	while (found < n && (scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *data;
+
+		if (!gelf_getshdr(scn, &sh) || !sh.sh_entsize ||
+		    (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM))
+			continue;
+		data = elf_getdata(scn, NULL);
+		for (size_t i = 0; data && i < sh.sh_size / sh.sh_entsize && found < n; i++) {
+			GElf_Sym sym;
+			const char *name;
+
+			if (!gelf_getsym(data, (int)i, &sym) || sym.st_shndx == SHN_UNDEF ||
+			    GELF_ST_TYPE(sym.st_info) != STT_FUNC || !sym.st_value)
+				continue;
+			name = elf_strptr(elf, sh.sh_link, sym.st_name);
+			for (size_t k = 0; name && k < n; k++) {
+				if (offsets[k] || strcmp(name, names[k]))
+					continue;
+				offsets[k] = vaddr_to_offset(elf, sym.st_value);
+				if (offsets[k])
+					found++;
+			}
+		}
+	}
+	elf_end(elf);
+	close(fd);
+	return found ? 0 : -ENOENT;
+}
+
 static struct tls_file *seen(struct tls_scan *s, const struct stat *st)
 {
 	for (size_t i = 0; i < s->nfiles; i++)
@@ -143,16 +215,29 @@ static int offer(struct tls_scan *s, const char *path, bool want_elf_check)
 	return 1;
 }
 
+/* Could this pass have seen every process that f's last sighting saw? */
+static bool sees_as_much(const struct tls_file *f, uid_t euid, bool ptrace)
+{
+	return ptrace || (!f->seen_ptrace && f->seen_euid == euid);
+}
+
 /* Files no process showed in this pass: detached and forgotten (a file
- * that comes back is offered again). */
+ * that comes back is offered again), unless this pass saw less than the
+ * one that last saw them. */
 static void forget_absent(struct tls_scan *s)
 {
+	bool ptrace = priv_has_cap(CAP_SYS_PTRACE);
+	uid_t euid = geteuid();
 	size_t kept = 0;
 
 	for (size_t i = 0; i < s->nfiles; i++) {
 		struct tls_file *f = &s->files[i];
 
-		if (!f->present) {
+		if (f->present) {
+			f->seen_euid = euid;
+			f->seen_ptrace = ptrace;
+		}
+		if (!f->present && sees_as_much(f, euid, ptrace)) {
 			if (f->hook) {
 				s->detach(f->hook, s->ctx);
 				s->unhooked++;
@@ -212,6 +297,7 @@ int tls_scan_run(struct tls_scan *s)
 			s->files[i].present = false;
 		return err;
 	}
+
 	while ((d = readdir(dir))) {
 		if (!isdigit((unsigned char)d->d_name[0]))
 			continue;

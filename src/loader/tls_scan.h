@@ -24,6 +24,10 @@ struct tls_file {
 	ino_t ino;
 	void *hook;     /* from tls_attach_fn; NULL: not OpenSSL, or failed */
 	bool present;   /* seen in the current pass */
+	/* who last saw it: a pass that sees less (after a drop to another uid,
+	 * or without CAP_SYS_PTRACE) cannot tell that no process maps it */
+	uid_t seen_euid;
+	bool seen_ptrace;
 };
 
 struct tls_scan {
@@ -40,15 +44,26 @@ struct tls_scan {
 
 void tls_scan_init(struct tls_scan *s, tls_attach_fn attach, tls_detach_fn detach, void *ctx);
 /* One pass: attach to every file not seen before; detach from hooked files
- * that no process maps any more (the well-known paths stay). Returns the
- * number of files newly hooked, or a negative errno if /proc cannot be
- * read. */
+ * that no process maps any more (the well-known paths stay). Other uids'
+ * maps are readable only with CAP_SYS_PTRACE: a file last seen by a pass
+ * that could see more (before `--user` dropped it) is kept, not detached,
+ * since it may still be mapped where this pass cannot look. Returns the number of files newly hooked, or a negative errno if /proc
+ * cannot be read. */
 int tls_scan_run(struct tls_scan *s);
 /* Detach everything and forget it. */
 void tls_scan_free(struct tls_scan *s);
 
 /* Does the ELF file at path define SSL_read in its dynamic symbols? */
 bool tls_elf_exports_ssl(const char *path);
+/* The file offsets of functions names[0..n) in the ELF file at path, what a
+ * uprobe-multi link takes (libbpf resolves names only for its own perf
+ * uprobes): offsets[i] is 0 when names[i] is not defined there. Looks in
+ * .symtab and .dynsym (an unversioned or default-version name), and turns
+ * each address into a file offset through the PT_LOAD segment holding it.
+ * 0, -ENOENT when none is defined, or a negative errno. Cost: one pass over
+ * the symbol tables (~1 ms for libssl, ~30 ms for node). */
+int tls_elf_func_offsets(const char *path, const char *const names[], size_t n,
+			 uint64_t offsets[]);
 /* Is this the file name of a shared libssl ("libssl.so", "libssl.so.3")? */
 bool tls_is_libssl_name(const char *path);
 

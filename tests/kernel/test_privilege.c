@@ -3,7 +3,8 @@
  * docs/privileges.md lists captures a real event (curl against nginx, an
  * exec of a uniquely named program); without CAP_BPF it stops at once with
  * one line and exit 2; `--user nobody` leaves a process with nobody's ids,
- * no capability beyond what it keeps and no_new_privs, that still captures.
+ * no capability beyond what it keeps and no_new_privs, that still captures,
+ * HTTPS of a process started after the drop included (uprobe-multi links).
  * Then two tracers of the same kind at once see exactly the same records, a
  * SIGKILL of one does not disturb the other, and a restarted one captures
  * again. Robust to other sonde instances on the host: records are selected
@@ -25,6 +26,7 @@
 
 #include "kernel/http_test_env.h"
 #include "kernel/kernel_test.h"
+#include "loader/bpf_env.h"
 
 #define START_WAIT_MS 10000
 #define STOP_WAIT_MS 20000
@@ -47,7 +49,10 @@
 #define CAPS_EXEC "+bpf,+perfmon,+dac_read_search"
 #define CAPS_EXEC_RAW "+bpf,+perfmon"
 #define CAPS_HTTP "+bpf,+perfmon,+dac_read_search"
-#define CAPS_HTTPS "+bpf,+perfmon,+dac_read_search,+sys_admin"
+/* HTTPS: the same where the kernel makes uprobe-multi links (6.6+); perf
+ * uprobes, the fallback, need CAP_SYS_ADMIN since 2025 */
+#define CAPS_HTTPS "+bpf,+perfmon,+dac_read_search"
+#define CAPS_HTTPS_PERF_UPROBES "+bpf,+perfmon,+dac_read_search,+sys_admin"
 #define CAPS_NO_BPF "+perfmon,+dac_read_search"
 
 struct tracer {
@@ -97,6 +102,12 @@ static void require_env(bool nginx)
 		KERNEL_TEST_UNAVAILABLE("nginx is not installed (apt-get install nginx)");
 	if (!getpwnam("nobody"))
 		KERNEL_TEST_UNAVAILABLE("no user nobody on this host");
+}
+
+/* Does this kernel attach the SSL programs with uprobe-multi links? */
+static bool have_uprobe_multi(void)
+{
+	return bpf_env_uprobe_multi_supported() == 1;
 }
 
 static const struct passwd *nobody(void)
@@ -408,8 +419,13 @@ static void test_http_minimal_caps(void **state)
 	curl_get(e, "http", n.port, (const char *const[]){ "/index.html", NULL });
 	expect_request(&t, "/index.html", false, 200);
 	tracer_stop(e, &t);
-	/* since 2025 kernels refuse uprobes without CAP_SYS_ADMIN (older ones
-	 * took CAP_PERFMON): either hooked, or said and counted */
+	/* uprobe-multi links need no more than the programs' load did */
+	if (have_uprobe_multi()) {
+		assert_true(file_has(t.out, "\"files_failed\":0"));
+		assert_true(file_has(t.out, "\"attach\":\"uprobe_multi\""));
+	}
+	/* since 2025 kernels refuse perf uprobes without CAP_SYS_ADMIN (older
+	 * ones took CAP_PERFMON): either hooked, or said and counted */
 	if (!file_has(t.out, "\"files_failed\":0")) {
 		assert_true(file_has(t.err, "uprobes need CAP_SYS_ADMIN"));
 		assert_int_equal(count_lines(t.out, (const char *const[]){ "\"type\":\"stats\"",
@@ -420,6 +436,8 @@ static void test_http_minimal_caps(void **state)
 static void test_https_minimal_caps(void **state)
 {
 	struct test_env *e = *state;
+	uint64_t want = CAPBIT(CAP_NR_BPF) | CAPBIT(CAP_NR_PERFMON) | CAPBIT(CAP_NR_DAC_READ_SEARCH);
+	bool multi = have_uprobe_multi();
 	struct nginx n;
 	struct tracer t;
 	char port[16];
@@ -429,11 +447,10 @@ static void test_https_minimal_caps(void **state)
 		KERNEL_TEST_UNAVAILABLE("openssl is not installed");
 	start_nginx(e, &n, true);
 	snprintf(port, sizeof(port), "%d", n.port);
-	tracer_start(e, &t, "https-min", CAPS_HTTPS, n.port,
+	tracer_start(e, &t, "https-min", multi ? CAPS_HTTPS : CAPS_HTTPS_PERF_UPROBES, n.port,
 		     (char *[]){ "http", "--json", "--port", port, "--duration", TRACER_DURATION, NULL });
 	wait_tracing(&t);
-	expect_caps(&t, CAPBIT(CAP_NR_BPF) | CAPBIT(CAP_NR_PERFMON) | CAPBIT(CAP_NR_DAC_READ_SEARCH) |
-			CAPBIT(CAP_NR_SYS_ADMIN));
+	expect_caps(&t, multi ? want : want | CAPBIT(CAP_NR_SYS_ADMIN));
 	curl_get(e, "https", n.port, (const char *const[]){ "/index.html", NULL });
 	expect_request(&t, "/index.html", true, 200);
 	tracer_stop(e, &t);
@@ -441,6 +458,7 @@ static void test_https_minimal_caps(void **state)
 	 * CAP_SYS_PTRACE; that others are not looked for is said */
 	assert_true(file_has(t.err, "without CAP_SYS_PTRACE"));
 	assert_true(file_has(t.out, "\"files_failed\":0"));
+	assert_true(file_has(t.out, multi ? "\"attach\":\"uprobe_multi\"" : "\"attach\":\"uprobe\""));
 }
 
 /* A uniquely named link to /bin/true in the test dir (gone with it): its
@@ -593,11 +611,82 @@ static void test_http_user_nobody(void **state)
 	curl_get(e, "http", n.port, (const char *const[]){ "/index.html?after=sweep", NULL });
 	expect_request(&t, "/index.html?after=REDACTED", false, 200);
 	tracer_stop(e, &t);
-	/* the counters were read at the end, as nobody; rescan off and said */
+	/* the counters were read at the end, as nobody; the OpenSSL rescan
+	 * goes on where uprobe-multi links need no capability, else it is off
+	 * and said */
 	assert_int_equal(count_lines(t.out, (const char *const[]){ "\"type\":\"stats\"",
 		"\"dropped\":{\"ringbuf_full\":0,\"read_fault\":0,\"map_full\":0,",
-		"\"decode_error\":0,\"output_error\":0}", "\"rescan\":false", NULL }), 2);
+		"\"decode_error\":0,\"output_error\":0}",
+		have_uprobe_multi() ? "\"rescan\":true" : "\"rescan\":false", NULL }), 2);
 	assert_int_equal(file_lines(t.err), 1);
+}
+
+/* Under --user nobody, a process of nobody started after the drop, with a
+ * libssl no process had at start (a copy, another inode, through
+ * LD_LIBRARY_PATH), is found by the rescan and its HTTPS traced: the
+ * uprobe-multi link is made with no capability. */
+static void test_https_user_nobody_late_process(void **state)
+{
+	struct test_env *e = *state;
+	char dir[ENV_PATH_BYTES], lib[ENV_PATH_BYTES], env[ENV_PATH_BYTES + 32], client[1024];
+	char port[16], rport[32], *argv[CMD_ARGS_MAX];
+	char *cp[] = { "cp", "/usr/lib/x86_64-linux-gnu/libssl.so.3", lib, NULL };
+	struct nginx n;
+	struct tracer t;
+	pid_t pid;
+	int a, st;
+
+	require_env(true);
+	if (!have_uprobe_multi())
+		KERNEL_TEST_UNAVAILABLE("no uprobe-multi links on this kernel (< 6.6): no rescan under --user");
+	if (!have_program("openssl") || !have_program("python3") ||
+	    access("/usr/lib/x86_64-linux-gnu/libssl.so.3", R_OK))
+		KERNEL_TEST_UNAVAILABLE("openssl, python3 or Debian's libssl.so.3 is missing");
+	start_nginx(e, &n, true);
+	/* nobody must reach the copy */
+	assert_int_equal(chmod(e->dir, 0755), 0);
+	env_path(e, dir, sizeof(dir), "lib");
+	assert_int_equal(mkdir(dir, 0755), 0);
+	env_path(e, lib, sizeof(lib), "lib/libssl.so.3");
+	assert_int_equal(env_run(e, cp, NULL, RECORD_WAIT_MS), 0);
+	snprintf(port, sizeof(port), "%d", n.port);
+	tracer_start(e, &t, "https-user", NULL, n.port,
+		     (char *[]){ "http", "--json", "--port", port, "--user", "nobody",
+				 "--duration", TRACER_DURATION, NULL });
+	wait_tracing(&t);
+	expect_dropped(&t);
+	/* started after the drop; waits for a rescan (every second) */
+	snprintf(client, sizeof(client),
+		 "import ssl, time, http.client\n"
+		 "time.sleep(2.5)\n"
+		 "c = http.client.HTTPSConnection('127.0.0.1', %d,"
+		 " context=ssl._create_unverified_context())\n"
+		 "c.request('GET', '/index.html?late=1')\n"
+		 "assert c.getresponse().read()\n", n.port);
+	snprintf(env, sizeof(env), "LD_LIBRARY_PATH=%s", dir);
+	a = as_nobody(argv, "");
+	argv[a++] = "env";
+	argv[a++] = env;
+	argv[a++] = "/usr/bin/python3";
+	argv[a++] = "-c";
+	argv[a++] = client;
+	argv[a] = NULL;
+	pid = env_spawn(e, argv, NULL, NULL);
+	assert_true(pid > 0);
+	st = env_wait(e, pid, RECORD_WAIT_MS * 4);
+	assert_true(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	/* the client side is python's, through the copy hooked after the drop */
+	snprintf(rport, sizeof(rport), "\"rport\":%d,", n.port);
+	if (wait_lines(t.out, (const char *const[]){ "\"type\":\"http\"", "\"side\":\"client\"",
+						    "\"tls\":true", "/index.html?late=REDACTED",
+						    rport, NULL }, 1) != 1) {
+		char *s = env_read_file(t.out, NULL);
+
+		fail_msg("no client record of the late python process:\n%.2000s", s ? s : "");
+	}
+	tracer_stop(e, &t);
+	assert_int_equal(count_lines(t.out, (const char *const[]){ "\"type\":\"stats\"",
+		"\"rescan\":true", "\"attach\":\"uprobe_multi\"", NULL }), 1);
 }
 
 static void test_exec_user_nobody(void **state)
@@ -891,6 +980,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_exec_raw_tracepoint_minimal_caps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_cap_bpf_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_http_user_nobody, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_https_user_nobody_late_process, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exec_user_nobody, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_http_tracers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_exec_tracers, setup, teardown),
