@@ -9,5 +9,6 @@ int cmd_bench(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_http(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
+int cmd_stress(int argc, char **argv);
 
 #endif

@@ -17,6 +17,7 @@ static const struct command commands[] = {
 	{ "replay", cmd_replay, "print the records of a capture written with --record, as live" },
 	{ "doctor", cmd_doctor, "what this kernel offers and what sonde will use" },
 	{ "bench", cmd_bench, "measure a tracer's overhead against no tracer, with statistics" },
+	{ "stress", cmd_stress, "find where a tracer breaks under load, faults and bad input" },
 };
 
 static void usage(FILE *f)
@@ -33,7 +34,8 @@ static void usage(FILE *f)
 		   "  sonde exec --json            every exec and exit as JSON lines\n"
 		   "  sonde exec --comm curl       only processes named curl\n"
 		   "  sonde http --record web.cap  trace, and keep the raw events for 'sonde replay'\n"
-		   "  sonde bench --quick          what sonde costs here, in about a minute\n");
+		   "  sonde bench --quick          what sonde costs here, in about a minute\n"
+		   "  sonde stress --quick         where sonde breaks, and how fast it recovers\n");
 }
 
 int main(int argc, char **argv)

@@ -14,6 +14,8 @@
 #include <stdio.h>
 
 #include "lab/compare.h"
+#include "lab/http_server.h"
+#include "lab/nginx.h"
 #include "lab/thresholds.h"
 #include "lab/url.h"
 
@@ -192,6 +194,39 @@ struct lab_bench_result {
 	struct lab_bench_regression regressions[LAB_BENCH_REGRESSIONS_MAX];
 	int nregressions;
 };
+
+/* --- the target (bench_run.c), shared with `sonde stress` ------------- */
+struct lab_target_opts {
+	enum lab_target_kind kind;
+	const struct lab_url *url; /* LAB_TARGET_URL */
+	uint16_t port;             /* built-in server / nginx; 0: any free one */
+	uint32_t body_bytes;
+	uint64_t work_ns;          /* built-in server only */
+	bool pin;                  /* server (nginx worker) on CPU 0 */
+};
+
+struct lab_target {
+	enum lab_target_kind kind;
+	struct lab_server srv;     /* LAB_TARGET_BUILTIN */
+	struct lab_nginx nginx;    /* LAB_TARGET_NGINX */
+	const char *host;          /* what the load generator connects to */
+	uint16_t port;
+	const char *path;
+	pid_t cpu_pid;   /* process (group, nginx) whose CPU is the server's; 0: unknown */
+	bool cpu_is_pgrp;
+};
+
+/* Start the target (a URL is checked to answer HTTP). 0, or a negative errno
+ * with a one-line reason in err; nothing is left running on error. */
+int lab_target_start(struct lab_target *tg, const struct lab_target_opts *o, char *err,
+		     size_t len);
+void lab_target_stop(struct lab_target *tg);
+/* 2xx requests the server answered so far (the built-in server's counter,
+ * nginx's access log); -1 when it cannot tell (a URL). */
+long lab_target_requests(const struct lab_target *tg);
+
+/* The time now as ISO 8601 in UTC ("2026-01-02T03:04:05Z"). */
+void lab_iso_now(char *buf, size_t len);
 
 /* --- runner (bench_run.c) ---------------------------------------------- */
 /* Run the plan; runs[] gets one row per (round, tracer, scenario). With

@@ -1806,44 +1806,39 @@ out:
 
 enum out_kind { OUT_JSON, OUT_SUMMARY, OUT_REPORT, OUT_LATENCY, OUT_THROUGHPUT };
 
+struct out_ctx {
+	const struct lab_bench_result *res;
+	enum out_kind kind;
+	int s;
+};
+
+static int write_out(FILE *f, const void *arg)
+{
+	const struct out_ctx *c = arg;
+
+	switch (c->kind) {
+	case OUT_JSON:
+		return lab_bench_write_json(c->res, f);
+	case OUT_SUMMARY:
+		lab_bench_write_summary(c->res, f);
+		return 0;
+	case OUT_REPORT:
+		write_report_md(c->res, f);
+		return 0;
+	case OUT_LATENCY:
+		return latency_chart(c->res, f, c->s);
+	case OUT_THROUGHPUT:
+		return throughput_chart(c->res, f, c->s);
+	}
+	return -EINVAL;
+}
+
 static int write_one(const struct lab_bench_result *res, const char *name, enum out_kind kind,
 		     int s, char *err, size_t len)
 {
-	char path[LAB_BENCH_PATH_BYTES + 128];
-	int ret = 0;
-	FILE *f;
+	struct out_ctx c = { res, kind, s };
 
-	snprintf(path, sizeof(path), "%s/%s", res->cfg->out_dir, name);
-	f = fopen(path, "w");
-	if (!f) {
-		ret = -errno;
-		lab_set_err(err, len, "%s: %s", path, strerror(errno));
-		return ret;
-	}
-	switch (kind) {
-	case OUT_JSON:
-		ret = lab_bench_write_json(res, f);
-		break;
-	case OUT_SUMMARY:
-		lab_bench_write_summary(res, f);
-		break;
-	case OUT_REPORT:
-		write_report_md(res, f);
-		break;
-	case OUT_LATENCY:
-		ret = latency_chart(res, f, s);
-		break;
-	case OUT_THROUGHPUT:
-		ret = throughput_chart(res, f, s);
-		break;
-	}
-	if (ferror(f) && !ret)
-		ret = -EIO;
-	if (fclose(f) && !ret)
-		ret = -errno;
-	if (ret)
-		lab_set_err(err, len, "%s: %s", path, strerror(-ret));
-	return ret;
+	return lab_write_file(res->cfg->out_dir, name, write_out, &c, err, len);
 }
 
 int lab_bench_write_all(const struct lab_bench_result *res, char *err, size_t len)

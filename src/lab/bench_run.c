@@ -20,6 +20,7 @@
 #include "lab/bench.h"
 #include "lab/http_server.h"
 #include "lab/loadgen.h"
+#include "lab/report_text.h"
 #include "lab/nginx.h"
 #include "lab/stats.h"
 #include "lab/sysinfo.h"
@@ -49,22 +50,10 @@
 
 static const double sweep_fracs[LAB_BENCH_SWEEP_POINTS] = { 0.10, 0.30, 0.50, 0.70, 0.90, 0.95 };
 
-/* What a run is measured against: the target. */
-struct target {
-	enum lab_target_kind kind;
-	struct lab_server srv;
-	struct lab_nginx nginx;
-	const char *host;
-	uint16_t port;
-	const char *path;
-	pid_t cpu_pid;   /* process (group, nginx) whose CPU is the server's; 0: unknown */
-	bool cpu_is_pgrp;
-};
-
 struct runner {
 	struct lab_bench_config *cfg;
 	struct lab_bench_result *res;
-	struct target tg;
+	struct lab_target tg;
 	int stats_fd;
 	uint64_t t0_ns;
 	double est_total_s;
@@ -85,69 +74,6 @@ static int fatal(struct runner *rn, int err, const char *fmt, ...)
 }
 
 /* --- /proc figures of a process group ----------------------------------- */
-
-/* Add the numbers of the "Key:  N" lines of a status file to *total. */
-static bool status_add(const char *path, const char *const keys[], double *total)
-{
-	char line[256];
-	bool found = false;
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f))
-		for (int k = 0; keys[k]; k++) {
-			size_t kl = strlen(keys[k]);
-
-			if (!strncmp(line, keys[k], kl)) {
-				*total += strtod(line + kl, NULL);
-				found = true;
-			}
-		}
-	fclose(f);
-	return found;
-}
-
-struct status_sum {
-	const char *const *keys;
-	bool per_task;  /* every thread's status (counters that are per thread) */
-	bool found;
-	double total;
-};
-
-static void status_of(pid_t pid, void *arg)
-{
-	struct status_sum *c = arg;
-	char dir[64], path[400];
-	DIR *tasks;
-
-	if (!c->per_task) {
-		snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-		c->found |= status_add(path, c->keys, &c->total);
-		return;
-	}
-	snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
-	tasks = opendir(dir);
-	if (!tasks)
-		return;
-	for (struct dirent *te; (te = readdir(tasks));) {
-		if (te->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s/status", dir, te->d_name);
-		c->found |= status_add(path, c->keys, &c->total);
-	}
-	closedir(tasks);
-}
-
-/* Sum of "Key:  N" lines of /proc/PID/status over the processes (threads:
- * per_task) of group pgid; NaN when none was found. */
-static double pgrp_status_sum(pid_t pgid, const char *const keys[], bool per_task)
-{
-	struct status_sum c = { .keys = keys, .per_task = per_task };
-
-	lab_pgrp_for_each(pgid, status_of, &c);
-	return c.found ? c.total : NAN;
-}
 
 static void fds_of(pid_t pid, void *arg)
 {
@@ -175,20 +101,20 @@ static double pgrp_ctxsw(pid_t pgid)
 	static const char *const keys[] = { "voluntary_ctxt_switches:",
 					    "nonvoluntary_ctxt_switches:", NULL };
 
-	return pgrp_status_sum(pgid, keys, true);
+	return lab_pgrp_status_sum(pgid, keys, true);
 }
 
 static double pgrp_hwm_mb(pid_t pgid)
 {
 	static const char *const keys[] = { "VmHWM:", NULL };
-	double kb = pgrp_status_sum(pgid, keys, false);
+	double kb = lab_pgrp_status_sum(pgid, keys, false);
 
 	return kb * 1024.0 / 1e6;
 }
 
 /* --- the target --------------------------------------------------------- */
 
-static uint64_t server_cpu_ns(const struct target *tg)
+static uint64_t server_cpu_ns(const struct lab_target *tg)
 {
 	if (!tg->cpu_pid)
 		return 0;
@@ -196,7 +122,7 @@ static uint64_t server_cpu_ns(const struct target *tg)
 }
 
 /* Requests the server answered so far; -1 when it cannot tell. */
-static long server_requests(const struct target *tg)
+long lab_target_requests(const struct lab_target *tg)
 {
 	struct lab_server_counts c;
 
@@ -211,24 +137,28 @@ static long server_requests(const struct target *tg)
 	}
 }
 
-static int target_start(struct runner *rn)
+int lab_target_start(struct lab_target *tg, const struct lab_target_opts *o, char *err,
+		     size_t len)
 {
-	struct lab_bench_config *cfg = rn->cfg;
-	struct target *tg = &rn->tg;
 	char reason[LAB_REASON_BYTES];
-	int err;
+	int ret;
 
-	tg->kind = cfg->target;
-	switch (cfg->target) {
+	memset(tg, 0, sizeof(*tg));
+	tg->kind = o->kind;
+	switch (o->kind) {
 	case LAB_TARGET_BUILTIN: {
-		struct lab_server_opts so = { .port = cfg->port, .body_bytes = cfg->body_bytes,
-					      .work_ns = cfg->work_ns, .pin = rn->pin_load, .cpu = 0 };
+		struct lab_server_opts so = { .port = o->port, .body_bytes = o->body_bytes,
+					      .work_ns = o->work_ns, .pin = o->pin, .cpu = 0 };
 
-		err = lab_server_start(&so, &tg->srv);
-		if (err == -EADDRINUSE)
-			return fatal(rn, err, "port %u is in use", cfg->port);
-		if (err)
-			return fatal(rn, err, "the built-in server did not start: %s", strerror(-err));
+		ret = lab_server_start(&so, &tg->srv);
+		if (ret == -EADDRINUSE) {
+			lab_set_err(err, len, "port %u is in use", o->port);
+			return ret;
+		}
+		if (ret) {
+			lab_set_err(err, len, "the built-in server did not start: %s", strerror(-ret));
+			return ret;
+		}
 		tg->host = "127.0.0.1";
 		tg->port = tg->srv.port;
 		tg->path = "/";
@@ -236,12 +166,14 @@ static int target_start(struct runner *rn)
 		return 0;
 	}
 	case LAB_TARGET_NGINX: {
-		struct lab_nginx_opts no = { .port = cfg->port, .body_bytes = cfg->body_bytes,
-					     .cpu = rn->pin_load ? 0 : -1 };
+		struct lab_nginx_opts no = { .port = o->port, .body_bytes = o->body_bytes,
+					     .cpu = o->pin ? 0 : -1 };
 
-		err = lab_nginx_start(&no, &tg->nginx, reason, sizeof(reason));
-		if (err)
-			return fatal(rn, err, "%s", reason);
+		ret = lab_nginx_start(&no, &tg->nginx, reason, sizeof(reason));
+		if (ret) {
+			lab_set_err(err, len, "%s", reason);
+			return ret;
+		}
 		tg->host = "127.0.0.1";
 		tg->port = tg->nginx.port;
 		tg->path = "/";
@@ -250,23 +182,42 @@ static int target_start(struct runner *rn)
 		return 0;
 	}
 	case LAB_TARGET_URL:
-		err = lab_url_check(&cfg->url, 3000, NULL, reason, sizeof(reason));
-		if (err)
-			return fatal(rn, err, "%s", reason);
-		tg->host = cfg->url.host;
-		tg->port = cfg->url.port;
-		tg->path = cfg->url.path;
+		ret = lab_url_check(o->url, 3000, NULL, reason, sizeof(reason));
+		if (ret) {
+			lab_set_err(err, len, "%s", reason);
+			return ret;
+		}
+		tg->host = o->url->host;
+		tg->port = o->url->port;
+		tg->path = o->url->path;
 		return 0;
 	}
-	return fatal(rn, -EINVAL, "unknown target");
+	lab_set_err(err, len, "unknown target");
+	return -EINVAL;
+}
+
+void lab_target_stop(struct lab_target *tg)
+{
+	if (tg->kind == LAB_TARGET_BUILTIN)
+		lab_server_stop(&tg->srv);
+	else if (tg->kind == LAB_TARGET_NGINX)
+		lab_nginx_stop(&tg->nginx);
+}
+
+static int target_start(struct runner *rn)
+{
+	struct lab_bench_config *cfg = rn->cfg;
+	struct lab_target_opts o = { .kind = cfg->target, .url = &cfg->url, .port = cfg->port,
+				     .body_bytes = cfg->body_bytes, .work_ns = cfg->work_ns,
+				     .pin = rn->pin_load };
+	int err = lab_target_start(&rn->tg, &o, rn->res->error, sizeof(rn->res->error));
+
+	return err < 0 ? err : 0;
 }
 
 static void target_stop(struct runner *rn)
 {
-	if (rn->tg.kind == LAB_TARGET_BUILTIN)
-		lab_server_stop(&rn->tg.srv);
-	else if (rn->tg.kind == LAB_TARGET_NGINX)
-		lab_nginx_stop(&rn->tg.nginx);
+	lab_target_stop(&rn->tg);
 }
 
 /* --- load --------------------------------------------------------------- */
@@ -538,7 +489,7 @@ static void run_scenario(struct runner *rn, struct session *s, int round, int ti
 		out_off = lab_file_size(s->out_path);
 		ctx0 = pgrp_ctxsw(s->lt.pid);
 	}
-	req0 = server_requests(&rn->tg);
+	req0 = lab_target_requests(&rn->tg);
 	srv0 = server_cpu_ns(&rn->tg);
 	if (s->traced)
 		lab_tracer_mark(&s->lt);
@@ -559,7 +510,7 @@ static void run_scenario(struct runner *rn, struct session *s, int round, int ti
 	}
 	wall = lab_now_ns() - wall0;
 	srv1 = server_cpu_ns(&rn->tg);
-	req1 = server_requests(&rn->tg);
+	req1 = lab_target_requests(&rn->tg);
 
 	requests = req0 >= 0 && req1 >= req0 ? (double)(req1 - req0) : (double)r->completed;
 	r->m[LAB_M_REQUESTS] = requests;
@@ -665,7 +616,7 @@ static int run_session(struct runner *rn, int round, int ti)
 
 /* --- the whole plan ----------------------------------------------------- */
 
-static void iso_now(char *buf, size_t len)
+void lab_iso_now(char *buf, size_t len)
 {
 	time_t t = time(NULL);
 	struct tm tm;
@@ -692,7 +643,7 @@ int lab_bench_run(struct lab_bench_config *cfg, struct lab_bench_result *res)
 	memset(res, 0, sizeof(*res));
 	res->cfg = cfg;
 	res->saturation_rps = NAN;
-	iso_now(res->started, sizeof(res->started));
+	lab_iso_now(res->started, sizeof(res->started));
 	rn.t0_ns = lab_now_ns();
 	if (cfg->ntracers < 1 || cfg->rounds < 1 || (cfg->nscenarios < 1 && !cfg->sweep))
 		return fatal(&rn, -EINVAL, "nothing to run");

@@ -1,8 +1,10 @@
 /* Formatting helpers of the lab's reports; see report_text.h. */
 #include "lab/report_text.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <string.h>
 
 const char *lab_fmt_num(double v, int prec)
 {
@@ -44,4 +46,28 @@ void lab_set_err(char *err, size_t len, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, len, fmt, ap);
 	va_end(ap);
+}
+
+int lab_write_file(const char *dir, const char *name, int (*fn)(FILE *f, const void *ctx),
+		   const void *ctx, char *err, size_t len)
+{
+	char path[1024];
+	int ret;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	if (!f) {
+		ret = -errno;
+		lab_set_err(err, len, "%s: %s", path, strerror(errno));
+		return ret;
+	}
+	ret = fn(f, ctx);
+	if (ferror(f) && !ret)
+		ret = -EIO;
+	if (fclose(f) && !ret)
+		ret = -errno;
+	if (ret)
+		lab_set_err(err, len, "%s: %s", path, strerror(-ret));
+	return ret;
 }

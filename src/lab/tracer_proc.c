@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -264,6 +265,7 @@ int lab_pgrp_for_each(pid_t pgid, void (*fn)(pid_t pid, void *ctx), void *ctx)
 }
 
 struct prog_ids_ctx {
+	const char *key; /* "prog_id:" or "link_id:" */
 	uint32_t min_id, *ids;
 	int n, max;
 };
@@ -290,9 +292,11 @@ static void prog_ids_of(pid_t pid, void *arg)
 		if (!f)
 			continue;
 		while (fgets(line, sizeof(line), f)) {
+			size_t kl = strlen(c->key);
 			unsigned id;
 
-			if (sscanf(line, "prog_id: %u", &id) == 1 && id > c->min_id &&
+			if (!strncmp(line, c->key, kl) && sscanf(line + kl, "%u", &id) == 1 &&
+			    id > c->min_id &&
 			    !ids_contain(c->ids, c->n, id) && c->n < c->max)
 				c->ids[c->n++] = id;
 		}
@@ -303,7 +307,15 @@ static void prog_ids_of(pid_t pid, void *arg)
 
 int lab_pgrp_prog_ids(pid_t pgid, uint32_t min_id, uint32_t *ids, int max)
 {
-	struct prog_ids_ctx c = { .min_id = min_id, .ids = ids, .max = max };
+	struct prog_ids_ctx c = { .key = "prog_id:", .min_id = min_id, .ids = ids, .max = max };
+	int err = lab_pgrp_for_each(pgid, prog_ids_of, &c);
+
+	return err < 0 ? err : c.n;
+}
+
+int lab_pgrp_link_ids(pid_t pgid, uint32_t *ids, int max)
+{
+	struct prog_ids_ctx c = { .key = "link_id:", .ids = ids, .max = max };
 	int err = lab_pgrp_for_each(pgid, prog_ids_of, &c);
 
 	return err < 0 ? err : c.n;
@@ -350,6 +362,67 @@ uint64_t lab_pgrp_cpu_ns(pid_t pgid)
 
 	lab_pgrp_for_each(pgid, cpu_of, &total);
 	return total;
+}
+
+/* Add the numbers of the "Key:  N" lines of a status file to *total. */
+static bool status_add(const char *path, const char *const keys[], double *total)
+{
+	char line[256];
+	bool found = false;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		for (int k = 0; keys[k]; k++) {
+			size_t kl = strlen(keys[k]);
+
+			if (!strncmp(line, keys[k], kl)) {
+				*total += strtod(line + kl, NULL);
+				found = true;
+			}
+		}
+	fclose(f);
+	return found;
+}
+
+struct status_sum {
+	const char *const *keys;
+	bool per_task;  /* every thread's status (counters that are per thread) */
+	bool found;
+	double total;
+};
+
+static void status_of(pid_t pid, void *arg)
+{
+	struct status_sum *c = arg;
+	char dir[64], path[400];
+	DIR *tasks;
+
+	if (!c->per_task) {
+		snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+		c->found |= status_add(path, c->keys, &c->total);
+		return;
+	}
+	snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
+	tasks = opendir(dir);
+	if (!tasks)
+		return;
+	for (struct dirent *te; (te = readdir(tasks));) {
+		if (te->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/status", dir, te->d_name);
+		c->found |= status_add(path, c->keys, &c->total);
+	}
+	closedir(tasks);
+}
+
+double lab_pgrp_status_sum(pid_t pgid, const char *const keys[], bool per_task)
+{
+	struct status_sum c = { .keys = keys, .per_task = per_task };
+
+	lab_pgrp_for_each(pgid, status_of, &c);
+	return c.found ? c.total : NAN;
 }
 
 int lab_tracer_start(struct lab_tracer *t, char *const argv[], const char *out_path,

@@ -91,6 +91,14 @@ int lab_prog_stat_read(uint32_t id, struct lab_prog_stat *ps);
  * program fd or a link fd): programs others load meanwhile are left out.
  * O(processes + their fds): polled, never on a hot path. */
 int lab_pgrp_prog_ids(pid_t pgid, uint32_t min_id, uint32_t *ids, int max);
+/* BPF links processes of group pgid hold (a link fd's "link_id:" in
+ * fdinfo): how many ids, or a negative errno. Same cost as above. */
+int lab_pgrp_link_ids(pid_t pgid, uint32_t *ids, int max);
+/* Sum of the numbers of the "Key:  N" lines (keys NULL-ended, e.g.
+ * "VmRSS:") of /proc/PID/status over the processes of group pgid (every
+ * thread's status with per_task: counters kept per thread); NaN when none
+ * was found. O(processes on the host). */
+double lab_pgrp_status_sum(pid_t pgid, const char *const keys[], bool per_task);
 /* CPU time (ns) of every thread of every process of group pgid, from
  * schedstat: exact, unlike clock ticks. */
 uint64_t lab_pgrp_cpu_ns(pid_t pgid);
