@@ -16,7 +16,7 @@ CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
             -Wshadow -Wformat=2 -fno-strict-aliasing -pthread
 CPPFLAGS += -Isrc -Ibpf -I$(BUILD)
-LDLIBS   += -lbpf -lelf -lz -ljansson -lm -pthread
+LDLIBS   += -lbpf -lelf -lz -ljansson -lmicrohttpd -lcurl -lm -pthread
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wno-unused-function \

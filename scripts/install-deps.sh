@@ -10,6 +10,8 @@ PKGS=(
   libcmocka-dev libclang-rt-14-dev
   # lab reports (results.json, thresholds, baselines) and their checks
   libjansson-dev libxml2-utils
+  # sonde agent: /metrics and /health, OTLP push, a real Prometheus in its test
+  libmicrohttpd-dev libcurl4-openssl-dev prometheus
   # kernel tests and benchmarks: real servers, clients and peer tracers
   nginx wrk apache2-utils curl nodejs bpftrace libbpf-tools libcap2-bin
   procps util-linux iproute2
@@ -44,4 +46,10 @@ apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # their own on loopback ports, so the system one is not needed.
 if [[ " ${missing[*]} " == *" nginx "* ]]; then
   systemctl disable --now nginx >/dev/null 2>&1 || nginx -s quit >/dev/null 2>&1 || true
+fi
+# prometheus' package may start a system instance on :9090; the agent's test
+# starts its own on a loopback port.
+if [[ " ${missing[*]} " == *" prometheus "* ]]; then
+  systemctl disable --now prometheus >/dev/null 2>&1 ||
+    /etc/init.d/prometheus stop >/dev/null 2>&1 || true
 fi

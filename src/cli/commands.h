@@ -8,6 +8,7 @@ int cmd_doctor(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_http(int argc, char **argv);
+int cmd_agent(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_stress(int argc, char **argv);
 

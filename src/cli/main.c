@@ -14,6 +14,7 @@ struct command {
 static const struct command commands[] = {
 	{ "http", cmd_http, "trace HTTP/1.x requests served and made on this host" },
 	{ "exec", cmd_exec, "trace process starts (exec; fork with --forks) and exits" },
+	{ "agent", cmd_agent, "node daemon: RED metrics on /metrics, /health, spans over OTLP" },
 	{ "replay", cmd_replay, "print the records of a capture written with --record, as live" },
 	{ "doctor", cmd_doctor, "what this kernel offers and what sonde will use" },
 	{ "bench", cmd_bench, "measure a tracer's overhead against no tracer, with statistics" },

@@ -1,0 +1,31 @@
+/* The agent's HTTP endpoint on libmicrohttpd: one internal thread, a
+ * bounded number of connections and a short timeout, GET/HEAD only; each
+ * page is rendered by a callback into a buffer that is reused, so a flood of
+ * scrapes costs that thread, never the tracing one. */
+#ifndef SONDE_AGENT_ENDPOINT_H
+#define SONDE_AGENT_ENDPOINT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent/strbuf.h"
+
+#define ENDPOINT_CONNECTIONS_MAX 64u
+#define ENDPOINT_TIMEOUT_S 5u
+#define ENDPOINT_PAGE_BYTES_MAX (32u << 20)
+
+/* Render path into body: return the HTTP status and set *content_type. */
+typedef int (*endpoint_render_fn)(void *ctx, const char *path, struct strbuf *body,
+				  const char **content_type);
+
+struct agent_endpoint;
+
+/* Listen on address (IPv4 or IPv6 literal) and port. 0 or a negative errno
+ * with a one-line reason in err. */
+int agent_endpoint_start(struct agent_endpoint **out, const char *address, uint16_t port,
+			 endpoint_render_fn fn, void *ctx, char *err, size_t err_size);
+/* Requests answered, and those refused (bad method). */
+uint64_t agent_endpoint_requests(const struct agent_endpoint *e);
+void agent_endpoint_stop(struct agent_endpoint *e);
+
+#endif
