@@ -571,6 +571,20 @@ static void out_put(struct out_buf *o, const char *s, size_t n)
 	o->len += n;
 }
 
+/* Length of "scheme://" at the start of an absolute-form target, or 0. */
+static size_t scheme_len(const char *in, size_t len)
+{
+	size_t i = 0;
+
+	if (len == 0 || !((in[0] | 0x20) >= 'a' && (in[0] | 0x20) <= 'z'))
+		return 0;
+	while (i < len && (((in[i] | 0x20) >= 'a' && (in[i] | 0x20) <= 'z') ||
+			   (in[i] >= '0' && in[i] <= '9') || in[i] == '+' || in[i] == '-' ||
+			   in[i] == '.'))
+		i++;
+	return len - i >= 3 && !memcmp(in + i, "://", 3) ? i + 3 : 0;
+}
+
 int http1_redact_target(const char *in, size_t len, char *out, size_t out_size)
 {
 	struct out_buf o = { .p = out, .size = out_size };
@@ -578,6 +592,22 @@ int http1_redact_target(const char *in, size_t len, char *out, size_t out_size)
 
 	if (!out || out_size == 0 || (!in && len))
 		return -EINVAL;
+	/* absolute form (a proxy's request): the user:password of its
+	 * authority goes, whole, before anything of it is written */
+	if ((i = scheme_len(in, len))) {
+		size_t end = i, at = 0;
+
+		while (end < len && in[end] != '/' && in[end] != '?' && in[end] != '#') {
+			if (in[end] == '@')
+				at = end + 1;
+			end++;
+		}
+		out_put(&o, in, i);
+		if (at) {
+			out_put(&o, REDACTED_VALUE "@", sizeof(REDACTED_VALUE "@") - 1);
+			i = at;
+		}
+	}
 	while (i < len && in[i] != '?' && in[i] != '#')
 		out_put(&o, &in[i++], 1);
 	if (i < len && in[i] == '?') {

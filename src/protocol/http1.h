@@ -80,8 +80,9 @@ int http1_parse_response(const char *buf, size_t len, size_t last_len,
 			 struct http1_head *h);
 
 /* Keep the path and query keys of a request target, replace every query
- * value and any fragment:
+ * value, any fragment, and the user:password of an absolute-form target:
  *   /a/b?token=s3cr3t&x=1#f  ->  /a/b?token=REDACTED&x=REDACTED#REDACTED
+ *   http://u:pw@h/a          ->  http://REDACTED@h/a
  * A value that is present but empty ("a=") is redacted too, so the output
  * never tells an empty secret from a set one; a key without '=' ("?debug")
  * is kept as is. out is always NUL-terminated. Returns the output length, or

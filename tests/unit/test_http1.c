@@ -237,6 +237,17 @@ static void test_redact(void **state)
 	check_redact("/p?a=1#frag", "/p?a=REDACTED#REDACTED");
 	check_redact("/p#x?y=1", "/p#REDACTED");
 	check_redact("http://h/p?q=1", "http://h/p?q=REDACTED");
+	/* a proxy's absolute-form target: user:password go, whole */
+	check_redact("http://user:pw@h:8080/p?q=1", "http://REDACTED@h:8080/p?q=REDACTED");
+	check_redact("https://tok@h", "https://REDACTED@h");
+	check_redact("http://a@b@h/p", "http://REDACTED@h/p");
+	check_redact("http://h/p@x", "http://h/p@x");
+	check_redact("http://h?next=u@x", "http://h?next=REDACTED");
+	check_redact("git+ssh://k@h/r", "git+ssh://REDACTED@h/r");
+	check_redact("/p://u@h", "/p://u@h");
+	check_redact("http:/u@h", "http:/u@h");
+	assert_int_equal(http1_redact_target("http://user:secret@h/", 21, out, 12), -ENOSPC);
+	assert_string_equal(out, "http://");
 	/* Too small: a prefix, never a cut "REDACTED" nor a value byte. */
 	assert_int_equal(http1_redact_target("/abc?key=secret", 15, out, 12), -ENOSPC);
 	assert_string_equal(out, "/abc?key");
