@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "agent/otlp.h"
+#include "agent/route.h"
 #include "export/json_writer.h"
 
 /* Longest string sent; longer ones are cut (paths are 256 B at most). */
@@ -93,13 +94,37 @@ static int scope(struct strbuf *b, const struct otlp_resource *res)
 	return err ? err : strbuf_puts(b, "}");
 }
 
+/* url.path of a request target: the path alone, whatever the caller gave
+ * (route_path: no scheme, authority with its user:password, query nor
+ * fragment), "/" when there is none; "" (not sent) for no target. */
+static void url_path(const char *target, char *out, size_t size)
+{
+	size_t n = target ? strnlen(target, OTLP_STRING_BYTES_MAX) : 0;
+	const char *p = route_path(target, n, &n);
+
+	if (!target || !*target) {
+		out[0] = 0;
+		return;
+	}
+	if (!n) {
+		p = "/";
+		n = 1;
+	}
+	if (n >= size)
+		n = size - 1;
+	memcpy(out, p, n);
+	out[n] = 0;
+}
+
 static int span_json(struct strbuf *b, const struct otlp_span *s)
 {
 	const char *method = s->method && *s->method ? s->method : "_OTHER";
 	const char *route = s->route && *s->route ? s->route : NULL;
-	char name[HTTP_SPAN_NAME_BYTES];
+	char name[HTTP_SPAN_NAME_BYTES], path[OTLP_STRING_BYTES_MAX + 1];
 	bool first = true;
 	int err;
+
+	url_path(s->path, path, sizeof(path));
 
 	/* semantic conventions: "{method} {http.route}", or the method alone */
 	snprintf(name, sizeof(name), "%s%s%s", method, route ? " " : "", route ? route : "");
@@ -129,7 +154,7 @@ static int span_json(struct strbuf *b, const struct otlp_span *s)
 	if (!err && s->status)
 		err = attr_int(b, &first, "http.response.status_code", s->status);
 	if (!err)
-		err = attr_str(b, &first, "url.path", s->path);
+		err = attr_str(b, &first, "url.path", path);
 	if (!err)
 		err = attr_str(b, &first, "url.scheme", s->tls ? "https" : "http");
 	if (!err && s->side == SERIES_SIDE_SERVER)

@@ -41,7 +41,9 @@ struct otlp_span {
 	const char *method;        /* http.request.method (normalised, "_OTHER") */
 	const char *method_original; /* http.request.method_original when it differs */
 	uint16_t status;           /* http.response.status_code; 0: no response */
-	const char *path;          /* url.path (no query) */
+	const char *path;          /* the request target; url.path is its path
+				    * alone (route_path: no scheme, authority,
+				    * query nor fragment) */
 	const char *route;         /* http.route; the span name is "METHOD route" */
 	const char *server_address; /* server.address: local on the server side,
 				     * the peer on the client side */

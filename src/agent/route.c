@@ -52,23 +52,45 @@ static bool segment_is_id(const char *s, size_t n)
 	return n >= TOKEN_ID_CHARS_MIN && digits > 0;
 }
 
-/* "http://host:port/p?q" -> "/p?q"; a target without a scheme as is. */
+/* "http://user:pw@host:port/p?q" -> "/p?q", "http://host?q" -> "?q"; a
+ * target without a scheme as is. */
 static void skip_authority(const char **p, size_t *len)
 {
-	const char *s = *p, *end = s + *len, *slash;
+	const char *s = *p, *end = s + *len;
 
 	if (*len < 3 || s[0] == '/')
 		return;
 	for (const char *c = s; c + 2 < end; c++) {
 		if (c[0] == ':' && c[1] == '/' && c[2] == '/') {
-			slash = memchr(c + 3, '/', (size_t)(end - (c + 3)));
-			*p = slash ? slash : end;
-			*len = (size_t)(end - *p);
+			/* the authority ends where the path, the query or the
+			 * fragment starts: a '/' in a query is not a path */
+			const char *a = c + 3;
+
+			while (a < end && *a != '/' && *a != '?' && *a != '#')
+				a++;
+			*p = a;
+			*len = (size_t)(end - a);
 			return;
 		}
-		if (c[0] == '/' || c[0] == '?')
+		if (c[0] == '/' || c[0] == '?' || c[0] == '#')
 			return;
 	}
+}
+
+const char *route_path(const char *target, size_t len, size_t *path_len)
+{
+	if (!target)
+		len = 0;
+	skip_authority(&target, &len);
+	for (size_t k = 0; k < len; k++) {
+		/* a NUL ends the path too: the template is a C string */
+		if (target[k] == '?' || target[k] == '#' || !target[k]) {
+			len = k;
+			break;
+		}
+	}
+	*path_len = len;
+	return target;
 }
 
 int route_template(const char *path, size_t len, char *out, size_t out_size)
@@ -78,16 +100,7 @@ int route_template(const char *path, size_t len, char *out, size_t out_size)
 
 	if (!out || out_size < ROUTE_OUT_BYTES_MIN)
 		return -EINVAL;
-	if (!path)
-		len = 0;
-	skip_authority(&path, &len);
-	for (size_t k = 0; k < len; k++) {
-		/* a NUL ends the path too: the template is a C string */
-		if (path[k] == '?' || path[k] == '#' || !path[k]) {
-			len = k;
-			break;
-		}
-	}
+	path = route_path(path, len, &len);
 	cap = out_size - 1; /* room for the NUL */
 	if (!len) {
 		out[o++] = '/';

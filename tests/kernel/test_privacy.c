@@ -4,10 +4,18 @@
  * Set-Cookie and the response body. `sonde http`, with default settings,
  * must show none of them in any output: text, --json, and `sonde replay`
  * (text and JSON) of its --record capture, stdout and stderr alike, over
- * plain HTTP and over HTTPS (plaintext from the SSL uprobes). The
- * capture itself holds them (that is what makes the check meaningful, and
- * what its documentation must say), and must be mode 0600 even under umask
- * 000 and over an existing world-readable file. Needs root. */
+ * plain HTTP and over HTTPS (plaintext from the SSL uprobes). `sonde agent`,
+ * with default settings but an OTLP endpoint (a receiver in this test, which
+ * keeps every byte pushed to it, spans and metrics), traces the same
+ * requests at the same time: none in /metrics, /health, any OTLP request or
+ * its stdout and stderr, while each of them shows the requests themselves
+ * (route /p, the methods, spans with url.path /p), so that a silent agent
+ * cannot pass. The canaries in the curl command lines reach the agent's exec
+ * tracer too, and one more request carries one as the user:password of a
+ * proxy-form target. The capture itself holds them (that is what makes the
+ * check meaningful, and what its documentation must say), and must be mode 0600
+ * even under umask 000 and over an existing world-readable file. Needs
+ * root. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -15,7 +23,9 @@
 #include <cmocka.h>
 
 #include <limits.h>
+#include <math.h>
 
+#include "kernel/agent_test_env.h"
 #include "kernel/http_test_env.h"
 #include "kernel/kernel_test.h"
 
@@ -26,11 +36,32 @@
 #define CAPTURE_MODE 0600
 #define TRACERS 2 /* one --json, one text, at the same time */
 #define README_PATH "README.md"
+#define AGENT_WAIT_MS 10000
+
+/* The agent's defaults, plus an OTLP endpoint (this test's receiver) that
+ * also gets the RED histograms every second, a short flush, and a queue big
+ * enough for whatever else runs on this host meanwhile. None of these keys
+ * has anything to do with what is redacted. */
+#define AGENT_CONFIG                                                                 \
+	"{\"otlp\":{\"endpoint\":\"http://127.0.0.1:%u\",\"queue_spans\":65536,"       \
+	"\"flush_interval_ms\":100,\"metrics_interval_s\":1}}"
+
+/* The agent's series for the canary requests: nginx answered them on /p,
+ * curl made them. */
+#define AGENT_COUNT(side, method, status, process)                                   \
+	"http_" side "_request_duration_seconds_count{http_request_method=\"" method "\"," \
+	"http_response_status_code=\"" status "\",http_route=\"/p\",process_name=\"" process "\"}"
+/* Where a metrics push carries route /p. */
+#define OTLP_ROUTE_P "{\"key\":\"http.route\",\"value\":{\"stringValue\":\"/p\"}}"
 
 /* Every canary starts with this, so one search finds a leak of any of them,
  * whole or cut. */
 #define CANARY_STEM "CANARY"
 #define CANARY_FRAG "CANARY-FRAG"
+/* user:password of a proxy-form target (GET http://user:pw@host/p); nginx
+ * answers it 400. */
+#define CANARY_USERINFO "CANARY-USERINFO"
+#define USERINFO_STATUS 400
 
 static const char *const canaries[] = {
 	"CANARY-AUTH",      /* Authorization: Bearer */
@@ -59,6 +90,11 @@ static const char *sonde_path(void)
 	return kernel_test_sonde_path();
 }
 
+/* The OTLP receiver, static so that its threads outlive a failed assertion;
+ * live_receiver is set while it runs, and teardown stops it then. */
+static struct otlp_receiver receiver;
+static struct otlp_receiver *live_receiver;
+
 static int setup(void **state)
 {
 	return env_setup(state);
@@ -68,6 +104,11 @@ static int teardown(void **state)
 {
 	struct test_env *e = *state;
 
+	if (live_receiver) {
+		otlp_receiver_stop(live_receiver);
+		otlp_receiver_free(live_receiver);
+		live_receiver = NULL;
+	}
 	if (e) {
 		env_teardown_base(e);
 		free(e);
@@ -141,29 +182,45 @@ static int run_sonde(struct test_env *e, char *const args[], const char *out, co
 	return WEXITSTATUS(st);
 }
 
-/* No canary, nor its common stem, in an output file. */
+/* Fail if s[0..len) of path holds needle, showing what surrounds it. */
+static void assert_absent(const char *path, const char *s, size_t len, const char *needle)
+{
+	size_t nl = strlen(needle);
+
+	for (size_t at = 0; at + nl <= len; at++)
+		if (!memcmp(s + at, needle, nl)) {
+			size_t from = at > 200 ? at - 200 : 0;
+			int n = (int)(len - from < 400 ? len - from : 400);
+
+			fail_msg("%s leaked into %s: ...%.*s...", needle, path, n, s + from);
+		}
+}
+
+/* No canary, nor their common stem (a canary cut), in an output file. */
 static void assert_no_canary(const char *path)
 {
-	for (size_t k = 0; k < CANARY_COUNT; k++)
-		if (file_has(path, canaries[k]))
-			fail_msg("%s leaked into %s", canaries[k], path);
-	if (file_has(path, CANARY_STEM)) {
-		char *s = env_read_file(path, NULL);
+	size_t len = 0;
+	char *s = env_read_file(path, &len);
 
-		fail_msg("part of a canary leaked into %s: %s", path, s ? s : "?");
-	}
+	assert_non_null(s);
+	for (size_t k = 0; k < CANARY_COUNT; k++)
+		assert_absent(path, s, len, canaries[k]);
+	assert_absent(path, s, len, CANARY_USERINFO);
+	assert_absent(path, s, len, CANARY_STEM);
+	free(s);
 }
 
 /* A raw client in a child process (a fragment is never sent by curl):
- * write req, read until the server closes. Exits 0 on a 200. */
-static void raw_request(struct test_env *e, int port, const char *req)
+ * write req, read until the server closes. Exits 0 when the answer has the
+ * status want. */
+static void raw_request(struct test_env *e, int port, const char *req, int want)
 {
 	pid_t pid = fork();
 	int st;
 
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		char buf[4096];
+		char buf[4096], status[16];
 		size_t len = 0;
 		ssize_t n;
 		int fd;
@@ -175,7 +232,8 @@ static void raw_request(struct test_env *e, int port, const char *req)
 		while (len + 1 < sizeof(buf) && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
 			len += (size_t)n;
 		buf[len] = '\0';
-		_exit(strncmp(buf, "HTTP/1.1 200", 12) ? 2 : 0);
+		snprintf(status, sizeof(status), "HTTP/1.1 %d ", want);
+		_exit(strncmp(buf, status, strlen(status)) ? 2 : 0);
 	}
 	env_track(e, pid);
 	st = env_wait(e, pid, RUN_WAIT_MS);
@@ -229,10 +287,10 @@ static void make_traffic(struct test_env *e, const struct nginx *n, bool tls)
 	}
 	if (!tls) {
 		raw_request(e, n->port, "GET /p#" CANARY_FRAG " HTTP/1.1\r\nHost: localhost\r\n"
-					"Connection: close\r\n\r\n");
+					"Connection: close\r\n\r\n", 200);
 		snprintf(req, sizeof(req), "GET /p?a=1#%s HTTP/1.1\r\nHost: localhost\r\n"
 					   "Connection: close\r\n\r\n", CANARY_FRAG);
-		raw_request(e, n->port, req);
+		raw_request(e, n->port, req, 200);
 	}
 
 	deadline = env_now_ms() + START_WAIT_MS;
@@ -242,13 +300,215 @@ static void make_traffic(struct test_env *e, const struct nginx *n, bool tls)
 	env_sleep_ms(SETTLE_MS);
 }
 
+/* Write text to the test dir's file name, for assert_no_canary; its path in
+ * path (ENV_PATH_BYTES). */
+static void save(struct test_env *e, const char *name, const char *text, char *path)
+{
+	env_path(e, path, ENV_PATH_BYTES, name);
+	assert_int_equal(env_write_file(path, text, strlen(text)), 0);
+}
+
+/* The agent's /metrics once it counted every canary request (want_get GETs
+ * and one POST answered 200 by nginx, want_400 GETs answered 400, one GET
+ * and one POST made by curl), saved to agent-metrics.txt; the exact counts
+ * are asserted. A series that is absent counts as 0. */
+static void agent_metrics(struct test_env *e, const struct agent *a, double want_get,
+			  double want_400)
+{
+	uint64_t deadline = env_now_ms() + AGENT_WAIT_MS;
+	char path[ENV_PATH_BYTES], *page = NULL;
+	double sg, sp, s4, cg, cp;
+
+	for (;;) {
+		assert_int_equal(agent_http_get(a->port, "/metrics", &page), 200);
+		sg = agent_sample(page, AGENT_COUNT("server", "GET", "200", "nginx"));
+		sp = agent_sample(page, AGENT_COUNT("server", "POST", "200", "nginx"));
+		s4 = fmax(0, agent_sample(page, AGENT_COUNT("server", "GET", "400", "nginx")));
+		cg = agent_sample(page, AGENT_COUNT("client", "GET", "200", "curl"));
+		cp = agent_sample(page, AGENT_COUNT("client", "POST", "200", "curl"));
+		if ((sg >= want_get && sp >= 1 && s4 >= want_400 && cg >= 1 && cp >= 1) ||
+		    env_now_ms() >= deadline)
+			break;
+		free(page);
+		env_sleep_ms(100);
+	}
+	save(e, "agent-metrics.txt", page, path);
+	free(page);
+	assert_no_canary(path);
+	if (sg != want_get || sp != 1 || s4 != want_400 || cg != 1 || cp != 1)
+		fail_msg("agent counted server GET %g (want %g), POST %g, GET %d %g (want %g), "
+			 "client GET %g, POST %g (want 1): see %s", sg, want_get, sp,
+			 USERINFO_STATUS, s4, want_400, cg, cp, path);
+	/* the requests' own series carry no query nor fragment */
+	assert_false(file_has(path, "http_route=\"/p?"));
+	assert_false(file_has(path, "http_route=\"/p#"));
+}
+
+/* /health, saved: ok, both tracers, and no canary. */
+static void agent_health(struct test_env *e, const struct agent *a)
+{
+	char path[ENV_PATH_BYTES], *body = NULL;
+
+	assert_int_equal(agent_http_get(a->port, "/health", &body), 200);
+	save(e, "agent-health.json", body, path);
+	free(body);
+	assert_no_canary(path);
+	assert_true(file_has(path, "\"status\":\"ok\""));
+	assert_true(file_has(path, "\"http\":\"attached\""));
+	assert_true(file_has(path, "\"exec\":\"attached\""));
+}
+
+/* Wait until the receiver has a metrics push with route /p. */
+static bool otlp_metrics_with_route(struct otlp_receiver *r)
+{
+	uint64_t deadline = env_now_ms() + AGENT_WAIT_MS;
+	bool found = false;
+
+	while (!found && env_now_ms() < deadline) {
+		size_t i;
+		json_t *b;
+
+		pthread_mutex_lock(&r->lock);
+		json_array_foreach(r->bodies, i, b) {
+			char *text;
+
+			if (strcmp(json_string_value(json_object_get(b, "path")) ?: "", "/v1/metrics"))
+				continue;
+			text = json_dumps(json_object_get(b, "body"), JSON_COMPACT);
+			found |= text && strstr(text, OTLP_ROUTE_P);
+			free(text);
+		}
+		pthread_mutex_unlock(&r->lock);
+		if (!found)
+			env_sleep_ms(100);
+	}
+	return found;
+}
+
+struct span_tally {
+	int server[2]; /* GET, POST: nginx's spans of the canary requests */
+	int server_400; /* nginx's spans of the request with user:password */
+	int client;    /* spans of the clients of those requests */
+	int total;     /* every span received */
+};
+
+/* Every span received: no url.path, http.route or name with a query or a
+ * fragment, whoever made the request; the spans of the canary requests
+ * (url.path /p, server.port nginx's) counted, with their attributes
+ * checked. */
+static void tally_spans(struct otlp_receiver *r, int nginx_port, bool tls, struct span_tally *t)
+{
+	size_t i, k, j, m;
+	json_t *b, *rs, *ss, *sp;
+
+	memset(t, 0, sizeof(*t));
+	json_array_foreach(r->bodies, i, b) {
+		if (strcmp(json_string_value(json_object_get(b, "path")) ?: "", "/v1/traces"))
+			continue;
+		json_array_foreach(json_object_get(json_object_get(b, "body"), "resourceSpans"), k, rs)
+		json_array_foreach(json_object_get(rs, "scopeSpans"), j, ss)
+		json_array_foreach(json_object_get(ss, "spans"), m, sp) {
+			const char *path = otlp_attr_str(sp, "url.path");
+			const char *route = otlp_attr_str(sp, "http.route");
+			const char *name = json_string_value(json_object_get(sp, "name"));
+			const char *method = otlp_attr_str(sp, "http.request.method");
+			json_int_t kind = json_integer_value(json_object_get(sp, "kind"));
+			long status;
+
+			t->total++;
+			if ((path && strpbrk(path, "?#")) || (route && strpbrk(route, "?#")) ||
+			    (name && strpbrk(name, "?#")))
+				fail_msg("a span carries a query or fragment: url.path '%s', "
+					 "http.route '%s', name '%s'", path ?: "", route ?: "",
+					 name ?: "");
+			if (!path || strcmp(path, "/p") || otlp_attr_int(sp, "server.port") != nginx_port)
+				continue;
+			assert_non_null(method);
+			assert_string_equal(otlp_attr_str(sp, "url.scheme"), tls ? "https" : "http");
+			status = otlp_attr_int(sp, "http.response.status_code");
+			if (kind == 3) {
+				assert_true(status == 200 || status == USERINFO_STATUS);
+				t->client++;
+				continue;
+			}
+			assert_int_equal(kind, 2);
+			assert_string_equal(route, "/p");
+			assert_string_equal(otlp_attr_str(sp, "process.executable.name"), "nginx");
+			if (status == USERINFO_STATUS) {
+				assert_string_equal(name, "GET /p");
+				t->server_400++;
+				continue;
+			}
+			assert_int_equal(status, 200);
+			if (!strcmp(method, "GET")) {
+				assert_string_equal(name, "GET /p");
+				t->server[0]++;
+			} else {
+				assert_string_equal(method, "POST");
+				assert_string_equal(name, "POST /p");
+				t->server[1]++;
+			}
+		}
+	}
+}
+
+/* A proxy-form target whose authority carries user:password: `sonde http`
+ * shows it as http://REDACTED@host/p (it once printed it whole), the
+ * agent's route and url.path are the path alone. */
+static void proxy_form_request(struct test_env *e, const struct nginx *n)
+{
+	char req[256];
+
+	snprintf(req, sizeof(req), "GET http://user:%s@127.0.0.1:%d/p HTTP/1.1\r\n"
+				   "Host: localhost\r\nConnection: close\r\n\r\n",
+		 CANARY_USERINFO, n->port);
+	raw_request(e, n->port, req, USERINFO_STATUS);
+}
+
+/* After the traffic: /metrics, /health, the agent stopped (its last OTLP
+ * flush), its stdout and stderr, and every OTLP request received. */
+static void check_agent(struct test_env *e, struct agent *a, const struct nginx *n, bool tls)
+{
+	int want_get = REQUESTS_CURL - 1 + (tls ? 0 : REQUESTS_RAW);
+	int want_400 = tls ? 0 : 1;
+	struct span_tally t;
+	char raw[ENV_PATH_BYTES];
+
+	agent_metrics(e, a, want_get, want_400);
+	agent_health(e, a);
+	if (!otlp_metrics_with_route(&receiver))
+		fail_msg("no OTLP metrics push with route /p in %d s", AGENT_WAIT_MS / 1000);
+	agent_stop(e, a);
+	assert_no_canary(a->out_path);
+	assert_no_canary(a->err_path);
+	assert_true(file_has(a->err_path, "sonde agent: stopped;"));
+
+	otlp_receiver_stop(&receiver);
+	live_receiver = NULL;
+	env_path(e, raw, sizeof(raw), "otlp-received.txt");
+	assert_no_canary(raw);
+	assert_int_equal(receiver.not_json, 0);
+	tally_spans(&receiver, n->port, tls, &t);
+	fprintf(stderr, "agent: %d OTLP requests, %d spans; canary requests: server GET %d, "
+			"POST %d, GET %d %d, client %d\n", receiver.requests, t.total, t.server[0],
+		t.server[1], USERINFO_STATUS, t.server_400, t.client);
+	assert_int_equal(t.server[0], want_get);
+	assert_int_equal(t.server[1], 1);
+	assert_int_equal(t.server_400, want_400);
+	/* curl's two, and the raw requests the test's own children made */
+	assert_int_equal(t.client, REQUESTS_CURL + (tls ? 0 : REQUESTS_RAW + want_400));
+	otlp_receiver_free(&receiver);
+}
+
 static void no_canary_in_any_output(struct test_env *e, bool tls)
 {
 	struct nginx_opts o = { .extra = NGINX_EXTRA, .tls = tls };
 	struct nginx n;
 	char port[16];
 	char cap[TRACERS][ENV_PATH_BYTES], out[TRACERS][ENV_PATH_BYTES], err[TRACERS][ENV_PATH_BYTES];
+	char raw[ENV_PATH_BYTES], config[256];
 	pid_t sonde[TRACERS];
+	struct agent agent;
 	mode_t old_umask;
 	int fd;
 
@@ -256,6 +516,13 @@ static void no_canary_in_any_output(struct test_env *e, bool tls)
 	if (nginx_start(e, &o, &n))
 		fail_msg("nginx did not start (apt-get install nginx)");
 	snprintf(port, sizeof(port), "%d", n.port);
+
+	/* the agent and its collector, before the tracers */
+	env_path(e, raw, sizeof(raw), "otlp-received.txt");
+	assert_int_equal(otlp_receiver_start(&receiver, raw), 0);
+	live_receiver = &receiver;
+	snprintf(config, sizeof(config), AGENT_CONFIG, receiver.port);
+	agent_start(e, sonde_path(), config, &agent);
 
 	for (int i = 0; i < TRACERS; i++) {
 		env_path(e, cap[i], sizeof(cap[i]), i == 0 ? "json.cap" : "text.cap");
@@ -283,8 +550,11 @@ static void no_canary_in_any_output(struct test_env *e, bool tls)
 		wait_tracing(sonde[i], err[i]);
 	}
 	make_traffic(e, &n, tls);
+	if (!tls)
+		proxy_form_request(e, &n);
 	for (int i = 0; i < TRACERS; i++)
 		stop_sonde(e, sonde[i], err[i]);
+	check_agent(e, &agent, &n, tls);
 
 	/* Live output: the secrets are not there, the requests are. */
 	for (int i = 0; i < TRACERS; i++) {
@@ -302,6 +572,8 @@ static void no_canary_in_any_output(struct test_env *e, bool tls)
 		assert_true(file_has(out[0], "\"path\":\"/p#REDACTED\""));
 		assert_true(file_has(out[0], "\"path\":\"/p?a=REDACTED#REDACTED\""));
 		assert_true(file_has(out[1], "/p#REDACTED"));
+		assert_true(file_has(out[0], "\"path\":\"http://REDACTED@127.0.0.1:"));
+		assert_true(file_has(out[1], "http://REDACTED@127.0.0.1:"));
 	}
 
 	for (int i = 0; i < TRACERS; i++) {
@@ -385,5 +657,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_capture_contents_documented, setup, teardown),
 	};
 
+	curl_global_init(CURL_GLOBAL_DEFAULT);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

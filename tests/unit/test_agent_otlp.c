@@ -1,7 +1,9 @@
 /* agent/otlp: the OTLP/HTTP JSON bodies, checked byte for byte for one
  * server span, one client span with an error and a hostile path, and the
  * metrics of a small table; and parsed back with jansson for a batch of
- * spans with every kind of hostile byte, so the JSON is always valid. */
+ * spans with every kind of hostile byte, so the JSON is always valid; and
+ * url.path is the path alone whatever target it is given (no query,
+ * fragment, or a proxy-form target's user:password). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -122,6 +124,53 @@ static void test_spans_hostile_valid_json(void **state)
 	strbuf_free(&b);
 }
 
+/* The url.path sent for a span whose target is path. */
+static void url_path_is(const char *path, const char *want)
+{
+	struct otlp_span s = { .side = SERIES_SIDE_CLIENT, .method = "GET", .path = path,
+			       .route = "/p" };
+	struct strbuf b;
+	json_t *root, *attrs, *at;
+	const char *got = NULL;
+	size_t i;
+
+	strbuf_init(&b, 0);
+	assert_int_equal(otlp_spans_json(&b, &res, &s, 1), 0);
+	root = json_loads(b.buf, 0, NULL);
+	assert_non_null(root);
+	attrs = json_object_get(json_array_get(json_object_get(json_array_get(json_object_get(
+		json_array_get(json_object_get(root, "resourceSpans"), 0), "scopeSpans"), 0),
+		"spans"), 0), "attributes");
+	json_array_foreach(attrs, i, at)
+		if (!strcmp(json_string_value(json_object_get(at, "key")), "url.path"))
+			got = json_string_value(json_object_get(json_object_get(at, "value"),
+								"stringValue"));
+	if (want ? !got || strcmp(got, want) : got != NULL)
+		fail_msg("url.path of \"%s\" is \"%s\", want \"%s\"", path ? path : "(null)",
+			 got ? got : "(none)", want ? want : "(none)");
+	/* nothing of what was cut is anywhere in the body */
+	assert_null(strstr(b.buf, "secret"));
+	json_decref(root);
+	strbuf_free(&b);
+}
+
+/* url.path is the path alone, whatever target the caller passes: no query,
+ * no fragment, no scheme nor authority (a proxy-form target's
+ * user:password). */
+static void test_span_url_path_is_path_only(void **state)
+{
+	(void)state;
+	url_path_is("/p", "/p");
+	url_path_is("/p?token=secret&next=secret", "/p");
+	url_path_is("/p#secret", "/p");
+	url_path_is("/p?a=REDACTED#secret", "/p");
+	url_path_is("http://user:secret@127.0.0.1:8080/p?q=secret", "/p");
+	url_path_is("http://127.0.0.1:8080?next=/secret", "/");
+	url_path_is("http://127.0.0.1:8080", "/");
+	url_path_is("", NULL);
+	url_path_is(NULL, NULL);
+}
+
 static void test_metrics_exact(void **state)
 {
 	struct series_table *t;
@@ -158,6 +207,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_spans_exact),
 		cmocka_unit_test(test_spans_hostile_valid_json),
+		cmocka_unit_test(test_span_url_path_is_path_only),
 		cmocka_unit_test(test_metrics_exact),
 	};
 

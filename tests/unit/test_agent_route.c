@@ -1,5 +1,6 @@
 /* agent/route and agent/procinfo: route templates (ids, UUIDs, hex, tokens,
- * query strings, absolute-form targets, truncation), container ids from
+ * query strings, absolute-form targets, truncation), route_path (the path
+ * alone, never a query, fragment or user:password), container ids from
  * real /proc/PID/cgroup shapes (docker, containerd, cri-o, podman, none),
  * and the bounded pid cache (hits, replacement, eviction when a set is
  * full, removal), plus this test process's own /proc/self/cgroup. */
@@ -46,6 +47,45 @@ static void test_route_ids(void **state)
 	tmpl_is("http://example.com:8080/users/42?x=1", "/users/{id}");
 	tmpl_is("http://example.com", "/");
 	tmpl_is("/42", "/{id}");
+	/* the authority ends at a query or fragment: what follows is no path */
+	tmpl_is("http://example.com?next=/secret/x", "/");
+	tmpl_is("http://example.com#/secret", "/");
+	tmpl_is("http://user:secret@example.com/a?b", "/a");
+	tmpl_is("#/secret", "/");
+}
+
+static void path_is(const char *in, const char *want)
+{
+	size_t n = 12345;
+	const char *p = route_path(in, strlen(in), &n);
+
+	if (n != strlen(want) || (n && strncmp(p, want, n)))
+		fail_msg("route_path(\"%s\") = \"%.*s\", want \"%s\"", in, (int)n, p, want);
+}
+
+/* The path alone: never a byte of a query, a fragment or a user:password. */
+static void test_route_path(void **state)
+{
+	static const char nul[] = "/p\0secret";
+	size_t n = 9;
+
+	(void)state;
+	path_is("/p?token=secret&next=x", "/p");
+	path_is("/p#secret", "/p");
+	path_is("/p?a=1#secret", "/p");
+	path_is("/a/b/", "/a/b/");
+	path_is("http://user:secret@example.com:8080/p?q=1", "/p");
+	path_is("https://example.com/p#f", "/p");
+	path_is("http://example.com?next=/secret", "");
+	path_is("http://example.com#/secret", "");
+	path_is("http://example.com", "");
+	path_is("?q=/secret", "");
+	path_is("*", "*");
+	path_is("example.com:443", "example.com:443"); /* authority-form */
+	assert_ptr_equal(route_path(nul, sizeof(nul) - 1, &n), nul);
+	assert_int_equal(n, 2); /* a NUL ends it */
+	assert_null(route_path(NULL, 5, &n));
+	assert_int_equal(n, 0);
 }
 
 static void test_route_truncation(void **state)
@@ -171,6 +211,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_route_ids),
+		cmocka_unit_test(test_route_path),
 		cmocka_unit_test(test_route_truncation),
 		cmocka_unit_test(test_container_ids),
 		cmocka_unit_test(test_proc_cache),
