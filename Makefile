@@ -93,13 +93,14 @@ $(BUILD)/tests/kernel/%: tests/kernel/%.c $(LIB_OBJS) $(wildcard tests/*.h tests
 	$(Q)$(CC) $(CPPFLAGS) -Itests $(CFLAGS) $< $(LIB_OBJS) -lcmocka $(LDLIBS) -o $@
 
 # Fuzz targets link only the pure-logic sources they name in a
-# "// fuzz-sources: a.c b.c" line, built with clang's libFuzzer.
+# "// fuzz-sources: a.c b.c" line (and the libraries of a "// fuzz-libs:"
+# line), built with clang's libFuzzer.
 $(BUILD)/tests/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(wildcard src/*/*.h bpf/*.h)
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(CPPFLAGS) -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined $< \
-		$(shell sed -n 's|^// fuzz-sources:||p' $<) -o $@
+		$(shell sed -n 's|^// fuzz-sources:||p' $<) -o $@ $(shell sed -n 's|^// fuzz-libs:||p' $<)
 
 $(BUILD)/bench/%: bench/%.c $(LIB_OBJS)
 	$(call msg,BENCH,$@)

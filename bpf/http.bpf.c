@@ -31,6 +31,15 @@ const volatile __u64 shed_bytes = 12 << 20;
 /* The loader attached the SSL uprobes (--tls on). */
 const volatile bool tls_on = false;
 
+/* Runtime knobs of the agent's budget (http_tracer_set_sampling and
+ * _set_capture_cap), in .bss so that userspace changes them through the
+ * mmaped map without a reload. Off (0) they cost one load each per new
+ * connection or per copied segment. sample_keep_one_in: keep 1 in N new
+ * connections (0 or 1: all); capture_cap: copy at most this many payload
+ * bytes when below capture_bytes (0: no cap). */
+volatile __u32 sample_keep_one_in = 0;
+volatile __u32 capture_cap = 0;
+
 /* All records of this tracer; size set by the loader. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -158,6 +167,19 @@ static __always_inline void emit_close(struct conn_key *key, struct conn_state *
 	emit_event(&events, &ev, sizeof(ev));
 }
 
+/* Budget sampling: is the connection with this id kept? Decided once, when
+ * it is tracked, so a connection is traced whole or not at all. The id is
+ * hashed (Fibonacci) because ids alternate between the client and server
+ * ends of a loopback connection: id % N would keep one side only. */
+static __always_inline bool conn_sampled_in(__u64 conn_id)
+{
+	__u32 n = sample_keep_one_in;
+
+	if (n <= 1)
+		return true;
+	return (__u32)((conn_id * 0x9e3779b97f4a7c15ull) >> 32) % n == 0;
+}
+
 /* Start tracking a TCP socket; returns its state, or NULL (map full). A
  * stale entry for the same fd (closed without us seeing it) is closed. */
 static __always_inline struct conn_state *conn_track(struct conn_key *key, struct sock *sk,
@@ -173,6 +195,8 @@ static __always_inline struct conn_state *conn_track(struct conn_key *key, struc
 	st.origin = origin;
 	/* both streams: the socket's bytes and the plaintext of its SSL calls */
 	st.state = port_selected(sk) ? CONN_UNKNOWN : CONN_IGNORED;
+	if (st.state == CONN_UNKNOWN && !conn_sampled_in(st.conn_id))
+		st.state = CONN_SAMPLED;
 	st.tls = st.state;
 	bpf_map_delete_elem(&fd_skip, key);
 	if (bpf_map_update_elem(&conns, key, &st, BPF_ANY)) {
@@ -494,6 +518,46 @@ static __always_inline bool tls_socket_io(struct conn_key *key, struct conn_stat
 	return false;
 }
 
+/* A segment of a sampled-out connection: does it start a request? Its
+ * first 4 bytes only (a method, as infer_http checks them), from the first
+ * buffer of the call. Global: verified once. 1 yes, 0 no. */
+__noinline int sampled_request_start(__u64 buf, __u32 kind, long ret)
+{
+	struct user_msghdr m;
+	struct iovec v;
+	__u32 w = 0;
+
+	if (ret < 4 || kind == CALL_SENDFILE)
+		return 0;
+	if (kind == CALL_MSG) {
+		if (bpf_probe_read_user(&m, sizeof(m), (void *)buf))
+			return 0;
+		buf = (__u64)m.msg_iov;
+		kind = CALL_IOV;
+	}
+	if (kind == CALL_IOV) {
+		if (bpf_probe_read_user(&v, sizeof(v), (void *)buf) || v.iov_len < 4)
+			return 0;
+		buf = (__u64)v.iov_base;
+	}
+	if (bpf_probe_read_user(&w, sizeof(w), (void *)buf))
+		return 0;
+	return start_word(w, 0xffffffff) && w != WORD4('H', 'T', 'T', 'P');
+}
+
+/* Count the request a sampled-out connection's segment starts, on the side
+ * that carries requests: a server reads them, a client writes them (a
+ * connection opened before sonde: by direction). Nothing is sent. */
+static __always_inline void count_sampled_out(struct conn_state *st, __u64 buf, __u32 kind,
+					      __u8 dir, long ret)
+{
+	if ((st->origin == HTTP_ORIGIN_ACCEPT && dir != HTTP_DIR_INGRESS) ||
+	    (st->origin == HTTP_ORIGIN_CONNECT && dir != HTTP_DIR_EGRESS))
+		return;
+	if (sampled_request_start(buf, kind, ret))
+		stat_inc(dir == HTTP_DIR_INGRESS ? STAT_SAMPLED_OUT_SERVER : STAT_SAMPLED_OUT_CLIENT);
+}
+
 /* Exit of any data syscall that moved bytes: find the connection, copy the
  * payload of what really moved (the syscall's arguments are still in its
  * registers), decide whether a new connection is HTTP, send the segment.
@@ -527,6 +591,10 @@ static __always_inline int segment_exit(__u32 fd, __u64 buf, __u64 iovcnt, __u32
 	state = *stream;
 	if (state == CONN_IGNORED)
 		return 0;
+	if (state == CONN_SAMPLED) {
+		count_sampled_out(st, buf, kind, (how >> 8) & 0xff, ret);
+		return 0;
+	}
 	e = scratch_record();
 	if (!e)
 		return 0;
@@ -548,8 +616,15 @@ static __always_inline int segment_exit(__u32 fd, __u64 buf, __u64 iovcnt, __u32
 		e->flags |= HTTP_DATA_F_SHED;
 		stat_inc(STAT_PARTIAL_SHED);
 	} else {
-		__u64 want = (__u64)ret < capture_bytes ? (__u64)ret : capture_bytes;
+		__u64 limit = capture_bytes, want;
+		__u32 cap_now = capture_cap;
 		int err;
+
+		/* the budget's cap; copy_buf/copy_iov bound want for the
+		 * verifier as before */
+		if (cap_now && cap_now < limit)
+			limit = cap_now;
+		want = (__u64)ret < limit ? (__u64)ret : limit;
 
 		if (kind == CALL_MSG) {
 			struct user_msghdr m;

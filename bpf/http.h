@@ -90,6 +90,9 @@ enum conn_state_kind {
 	CONN_UNKNOWN = 0, /* a TCP socket whose protocol is not known yet */
 	CONN_HTTP = 1,    /* announced to userspace: its segments are sent */
 	CONN_IGNORED = 2, /* not HTTP: every later syscall stops at the lookup */
+	/* left out by the agent's budget sampling (http_tracer_set_sampling):
+	 * nothing sent, only its requests counted (STAT_SAMPLED_OUT_*) */
+	CONN_SAMPLED = 3,
 };
 
 /* Key and value of the kernel's connection map (bpf/http.bpf.c), shared so

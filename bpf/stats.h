@@ -11,6 +11,10 @@ enum sonde_stat {
 	STAT_PARTIAL_READ_FAULT, /* delivered, but an optional field could not be read */
 	STAT_PARTIAL_SHED,       /* delivered without its payload bytes: the ring was filling up */
 	STAT_DROP_TLS_NO_CONN,   /* lost: an SSL call whose socket could not be found */
+	/* not traced on purpose, counted: requests on connections the agent's
+	 * budget sampled out (http only), by the side the process is on */
+	STAT_SAMPLED_OUT_SERVER,
+	STAT_SAMPLED_OUT_CLIENT,
 	STAT_COUNT
 };
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/budget.h"
 #include "agent/config.h"
 #include "agent/procinfo.h"
 #include "agent/series.h"
@@ -20,19 +21,27 @@
 #define MS_MAX 3600000u
 #define RETRY_MAX 100u
 #define METRICS_INTERVAL_S_MAX 86400u
+/* budget.cpu_pct in hundredths of a percent: 0.01 % to 100 cores */
+#define CPU_PCT_HUNDREDTHS_MIN 1u
+#define CPU_PCT_HUNDREDTHS_MAX 1000000u
+#define HUNDREDTHS 100.0
+#define MEMORY_MB_MAX (1u << 20)
+#define BUDGET_STEP_S_MAX 3600u
 
-enum key_type { KEY_STR, KEY_U32, KEY_BOOL };
+/* KEY_NUM: a double; its bounds in hundredths */
+enum key_type { KEY_STR, KEY_U32, KEY_BOOL, KEY_NUM };
 
 struct key_spec {
 	const char *name;
 	enum key_type type;
 	size_t offset;
-	uint32_t min, max;       /* KEY_U32 bounds; KEY_STR: max is the size */
+	uint32_t min, max;       /* KEY_U32 bounds; KEY_NUM: x100; KEY_STR: max is the size */
 };
 
 #define U32(k, f, lo, hi) { k, KEY_U32, offsetof(struct agent_config, f), lo, hi }
 #define STR(k, f) { k, KEY_STR, offsetof(struct agent_config, f), 0, AGENT_STRING_BYTES }
 #define BOOL(k, f) { k, KEY_BOOL, offsetof(struct agent_config, f), 0, 0 }
+#define NUM(k, f, lo, hi) { k, KEY_NUM, offsetof(struct agent_config, f), lo, hi }
 
 static const struct key_spec top_keys[] = {
 	STR("listen_address", listen_address),
@@ -60,6 +69,24 @@ static const struct key_spec otlp_keys[] = {
 	U32("metrics_interval_s", otlp.metrics_interval_s, 0, METRICS_INTERVAL_S_MAX),
 };
 
+static const struct key_spec budget_keys[] = {
+	NUM("cpu_pct", budget.cpu_pct, CPU_PCT_HUNDREDTHS_MIN, CPU_PCT_HUNDREDTHS_MAX),
+	U32("memory_mb", budget.memory_mb, 0, MEMORY_MB_MAX),
+	U32("up_after_s", budget.up_after_s, 1, BUDGET_STEP_S_MAX),
+	U32("down_after_s", budget.down_after_s, 1, BUDGET_STEP_S_MAX),
+	BOOL("enforced", budget.enforced),
+};
+
+/* Objects inside the top level, each with its own keys. */
+static const struct {
+	const char *name;
+	const struct key_spec *keys;
+	size_t n;
+} sections[] = {
+	{ "otlp", otlp_keys, sizeof(otlp_keys) / sizeof(otlp_keys[0]) },
+	{ "budget", budget_keys, sizeof(budget_keys) / sizeof(budget_keys[0]) },
+};
+
 void agent_config_defaults(struct agent_config *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -79,6 +106,20 @@ void agent_config_defaults(struct agent_config *c)
 	c->otlp.retry_max = AGENT_OTLP_RETRY_MAX_DEFAULT;
 	c->otlp.backoff_ms = AGENT_OTLP_BACKOFF_MS_DEFAULT;
 	c->otlp.metrics_interval_s = AGENT_OTLP_METRICS_INTERVAL_S_DEFAULT;
+	c->budget.cpu_pct = BUDGET_CPU_PCT_DEFAULT;
+	c->budget.memory_mb = BUDGET_MEMORY_MB_DEFAULT;
+	c->budget.up_after_s = BUDGET_UP_AFTER_S_DEFAULT;
+	c->budget.down_after_s = BUDGET_DOWN_AFTER_S_DEFAULT;
+	c->budget.enforced = true;
+}
+
+/* A reason is one line whatever the file holds: a key named "a\nb" (a
+ * JSON escape) once split it (found by fuzz_agent_config). */
+static void one_line(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
 }
 
 static int fail(char *err, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -89,6 +130,8 @@ static int fail(char *err, size_t size, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, size, fmt, ap);
 	va_end(ap);
+	if (size)
+		one_line(err);
 	return -EINVAL;
 }
 
@@ -118,6 +161,15 @@ static int apply_key(struct agent_config *c, const struct key_spec *k, const cha
 		*(uint32_t *)(void *)field = (uint32_t)n;
 		return 0;
 	}
+	case KEY_NUM: {
+		double x = json_number_value(v);
+
+		if (!json_is_number(v) || x < k->min / HUNDREDTHS || x > k->max / HUNDREDTHS)
+			return fail(err, size, "%s%s: expected a number from %g to %g", prefix,
+				    k->name, k->min / HUNDREDTHS, k->max / HUNDREDTHS);
+		*(double *)(void *)field = x;
+		return 0;
+	}
 	case KEY_BOOL:
 		if (!json_is_boolean(v))
 			return fail(err, size, "%s%s: expected true or false", prefix, k->name);
@@ -140,19 +192,24 @@ static int apply_object(struct agent_config *c, json_t *obj, const struct key_sp
 		for (size_t i = 0; i < n_keys && !k; i++)
 			if (!strcmp(name, keys[i].name))
 				k = &keys[i];
-		if (!k && !*prefix && !strcmp(name, "otlp")) {
+		for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]) && !k && !*prefix; i++) {
+			char sub[32];
+
+			if (strcmp(name, sections[i].name))
+				continue;
 			if (!json_is_object(v))
-				return fail(err, size, "otlp: expected an object");
-			ret = apply_object(c, v, otlp_keys, sizeof(otlp_keys) / sizeof(otlp_keys[0]),
-					   "otlp.", err, size);
+				return fail(err, size, "%s: expected an object", name);
+			snprintf(sub, sizeof(sub), "%s.", name);
+			ret = apply_object(c, v, sections[i].keys, sections[i].n, sub, err, size);
 			if (ret)
 				return ret;
-			continue;
+			goto next;
 		}
 		if (!k)
 			return fail(err, size, "%s%.64s: unknown key (see docs/agent.md)", prefix, name);
 		if ((ret = apply_key(c, k, prefix, v, err, size)))
 			return ret;
+next:;
 	}
 	return 0;
 }
@@ -216,6 +273,7 @@ int agent_config_load(struct agent_config *c, const char *path, char *err, size_
 
 		snprintf(reason, sizeof(reason), "%s", err);
 		snprintf(err, err_size, "%s: %s", path, reason);
+		one_line(err);
 	}
 	return ret;
 }

@@ -45,12 +45,20 @@ struct agent_config {
 		uint32_t backoff_ms;
 		uint32_t metrics_interval_s;       /* 0: metrics not pushed */
 	} otlp;
+	struct {
+		double cpu_pct;                    /* % of one core: process + BPF */
+		uint32_t memory_mb;                /* resident; 0: none */
+		uint32_t up_after_s;               /* seconds over per step up */
+		uint32_t down_after_s;             /* seconds under 70 % per step down */
+		bool enforced;                     /* false: measured, never acted on */
+	} budget;
 };
 
 void agent_config_defaults(struct agent_config *c);
 /* Apply the JSON text[0..len) over c (defaults first). 0, or -EINVAL with
  * a one-line reason naming the key in err ("otlp.batch_spans: expected an
- * integer from 1 to 65536"). */
+ * integer from 1 to 65536", "budget.cpu_pct: expected a number from 0.01
+ * to 10000"). */
 int agent_config_parse(struct agent_config *c, const char *text, size_t len, char *err,
 		       size_t err_size);
 /* The same from a file: also -ENOENT/-EACCES/... with the reason in err. */

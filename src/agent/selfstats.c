@@ -124,6 +124,77 @@ int agent_snapshot_read_process(struct agent_snapshot *s)
 	return err;
 }
 
+uint64_t agent_sampled_out(const struct agent_snapshot *s)
+{
+	const struct agent_tracer_snap *h = &s->tracer[AGENT_TRACER_HTTP];
+
+	return h->kernel[STAT_SAMPLED_OUT_SERVER] + h->kernel[STAT_SAMPLED_OUT_CLIENT];
+}
+
+/* sonde_budget_* and sonde_sampled_out_requests_total. */
+static int metrics_budget(struct strbuf *b, const struct agent_snapshot *s)
+{
+	static const char *const states[] = { "normal", "sampling", "reduced_capture" };
+	const struct agent_tracer_snap *h = &s->tracer[AGENT_TRACER_HTTP];
+	int err;
+
+	err = prom_header(b, "sonde_sampled_out_requests_total", "counter",
+			  "Requests not traced because the budget sampled their connection out (counted in the kernel, by side).");
+	if (!err) {
+		struct prom_label l[] = { { "side", "server" } };
+
+		err = prom_sample_u64(b, "sonde_sampled_out_requests_total", l, 1,
+				      h->kernel[STAT_SAMPLED_OUT_SERVER]);
+	}
+	if (!err) {
+		struct prom_label l[] = { { "side", "client" } };
+
+		err = prom_sample_u64(b, "sonde_sampled_out_requests_total", l, 1,
+				      h->kernel[STAT_SAMPLED_OUT_CLIENT]);
+	}
+	if (!err)
+		err = prom_header(b, "sonde_budget_state", "gauge",
+				  "1 for the budget's current state (normal, sampling, reduced_capture).");
+	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]) && !err; i++) {
+		struct prom_label l[] = { { "state", states[i] } };
+
+		err = prom_sample_u64(b, "sonde_budget_state", l, 1,
+				      s->budget.state && !strcmp(s->budget.state, states[i]));
+	}
+	if (!err)
+		err = prom_header(b, "sonde_budget_level", "gauge",
+				  "Budget step: 0 normal, 1-4 keep 1 in 2/4/8/16 connections, 5-6 also capture 256/128 bytes.");
+	if (!err)
+		err = prom_sample_u64(b, "sonde_budget_level", NULL, 0, (uint64_t)s->budget.level);
+	if (!err)
+		err = prom_header(b, "sonde_budget_keep_one_in", "gauge",
+				  "New connections traced: 1 in this many.");
+	if (!err)
+		err = prom_sample_u64(b, "sonde_budget_keep_one_in", NULL, 0, s->budget.keep_one_in);
+	if (!err)
+		err = prom_header(b, "sonde_budget_cpu_ratio", "gauge",
+				  "CPU of the agent (process, and its BPF programs when bpf_stats is on) over the last second, as a fraction of budget.cpu_pct.");
+	if (!err)
+		err = prom_sample_double(b, "sonde_budget_cpu_ratio", NULL, 0,
+					 s->budget.cpu_budget_pct > 0
+						 ? s->budget.cpu_pct / s->budget.cpu_budget_pct
+						 : 0);
+	if (!err)
+		err = prom_header(b, "sonde_budget_steps_total", "counter",
+				  "Budget steps taken, by direction.");
+	if (!err) {
+		struct prom_label l[] = { { "direction", "up" } };
+
+		err = prom_sample_u64(b, "sonde_budget_steps_total", l, 1, s->budget.steps_up);
+	}
+	if (!err) {
+		struct prom_label l[] = { { "direction", "down" } };
+
+		err = prom_sample_u64(b, "sonde_budget_steps_total", l, 1, s->budget.steps_down);
+	}
+	return err;
+}
+
 int agent_metrics_self(struct strbuf *b, const struct agent_snapshot *s)
 {
 	int err;
@@ -217,6 +288,8 @@ int agent_metrics_self(struct strbuf *b, const struct agent_snapshot *s)
 					      s->otlp_exports_failed);
 	}
 	if (!err)
+		err = metrics_budget(b, s);
+	if (!err)
 		err = prom_header(b, "process_cpu_seconds_total", "counter",
 				  "User and system CPU time of the agent, seconds.");
 	if (!err)
@@ -249,12 +322,22 @@ int agent_health_json(struct strbuf *b, const struct agent_snapshot *s, int *htt
 		err = strbuf_printf(b, "%s\"%s\":\"%s\"", t ? "," : "", agent_tracer_name(t),
 				    !ts->enabled ? "off" : ts->attached ? "attached" : "down");
 	}
-	/* the budget is not enforced yet: said so rather than implied */
 	if (!err)
 		err = strbuf_printf(b,
-				    "},\"drops_last_minute\":%llu,\"budget\":{\"state\":\"off\","
-				    "\"enforced\":false},\"series\":%llu,\"otlp\":\"%s\"}\n",
+				    "},\"drops_last_minute\":%llu,\"budget\":{\"state\":\"%s\","
+				    "\"enforced\":%s,\"level\":%d,\"keep_one_in\":%u,"
+				    "\"capture_cap\":%u,\"cpu_pct\":%.3f,\"cpu_budget_pct\":%g,"
+				    "\"cpu_includes_bpf\":%s,\"rss_bytes\":%llu,"
+				    "\"memory_budget_bytes\":%llu,\"sampled_out_requests\":%llu},"
+				    "\"series\":%llu,\"otlp\":\"%s\"}\n",
 				    (unsigned long long)s->drops_last_minute,
+				    s->budget.state ? s->budget.state : "normal",
+				    s->budget.enforced ? "true" : "false", s->budget.level,
+				    s->budget.keep_one_in, s->budget.capture_cap, s->budget.cpu_pct,
+				    s->budget.cpu_budget_pct, s->budget.bpf_counted ? "true" : "false",
+				    (unsigned long long)s->rss_bytes,
+				    (unsigned long long)s->budget.memory_budget_bytes,
+				    (unsigned long long)agent_sampled_out(s),
 				    (unsigned long long)s->series.series, s->otlp_on ? "on" : "off");
 	return err;
 }

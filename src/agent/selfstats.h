@@ -51,6 +51,19 @@ struct agent_snapshot {
 	struct series_stats series;
 	struct proc_cache_stats procs;
 	uint64_t records_incomplete; /* http exchanges without their end */
+	/* the budget (agent/budget.h): its step and what it measured */
+	struct {
+		bool enforced;
+		int level;                 /* 0..BUDGET_LEVEL_MAX */
+		const char *state;         /* "normal", "sampling", "reduced_capture" */
+		uint32_t keep_one_in;      /* 1: every connection */
+		uint32_t capture_cap;      /* bytes; 0: no cap */
+		double cpu_pct;            /* last second, % of one core (process + BPF) */
+		double cpu_budget_pct;
+		uint64_t memory_budget_bytes; /* 0: none */
+		uint64_t steps_up, steps_down;
+		bool bpf_counted;          /* BPF run time is in cpu_pct (bpf_stats on) */
+	} budget;
 	/* OTLP push (all 0 when off) */
 	bool otlp_on;
 	uint64_t otlp_spans_sent, otlp_spans_dropped_queue_full, otlp_spans_dropped_export;
@@ -66,6 +79,8 @@ struct agent_drop_window {
 const char *agent_tracer_name(enum agent_tracer_id id);
 /* Drops of one tracer: the kernel's drop reasons and the decode errors. */
 uint64_t agent_tracer_dropped(const struct agent_tracer_snap *t);
+/* Requests the budget's sampling left out, both sides. */
+uint64_t agent_sampled_out(const struct agent_snapshot *s);
 /* Record this second's drop total; the difference over the last minute. */
 uint64_t agent_drop_window_push(struct agent_drop_window *w, uint64_t total);
 
@@ -77,8 +92,11 @@ int agent_snapshot_read_process(struct agent_snapshot *s);
 /* The sonde_* and process_* families, with HELP and TYPE. */
 int agent_metrics_self(struct strbuf *b, const struct agent_snapshot *s);
 /* /health: {"status":"ok"|"degraded","tracers":{"http":"attached",...},
- * "drops_last_minute":N,"budget":{...},...}; *http_status 200, or 503 when an
- * enabled tracer is not attached. */
+ * "drops_last_minute":N,"budget":{"state":..,"enforced":..,"level":..,
+ * "keep_one_in":..,"capture_cap":..,"cpu_pct":..,"cpu_budget_pct":..,
+ * "rss_bytes":..,"memory_budget_bytes":..,"sampled_out_requests":..},...};
+ * *http_status 200, or 503 when an enabled tracer is not attached (a
+ * budget step is not a failure: still 200). */
 int agent_health_json(struct strbuf *b, const struct agent_snapshot *s, int *http_status);
 
 #endif

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/budget.h"
 #include "agent/config.h"
 #include "agent/endpoint.h"
 #include "agent/otlp.h"
@@ -56,6 +57,7 @@ struct agent {
 	struct otlp_push *otlp;
 	struct agent_endpoint *endpoint;
 	struct agent_drop_window drops;
+	struct budget budget;          /* tracing thread only */
 	struct otlp_resource resource;
 	char hostname[HOSTNAME_BYTES];
 	int64_t mono_to_real_ns;       /* kernel timestamps -> Unix time */
@@ -86,7 +88,10 @@ static void usage(FILE *f)
 		"sonde_events_dropped_total{reason}, sonde_bpf_run_time_seconds_total{program},\n"
 		"process_cpu_seconds_total, process_resident_memory_bytes, ...) and /health\n"
 		"(JSON; 503 when a tracer is down). SIGTERM stops it after a final flush.\n"
-		"Not yet: the CPU/memory budget (/health says \"enforced\":false).\n\n"
+		"Budget: over budget.cpu_pct (default 5 %% of one core, BPF run time included)\n"
+		"or budget.memory_mb, it traces 1 in 2, 4, 8, 16 new connections, then copies\n"
+		"fewer bytes, and steps back when load falls; sampled-out requests are counted\n"
+		"(sonde_sampled_out_requests_total, /health \"budget\").\n\n"
 		"EXAMPLES\n"
 		"  sonde agent                                  defaults, 127.0.0.1:9464\n"
 		"  curl -s 127.0.0.1:9464/metrics | grep http_server_request_duration_seconds_count\n"
@@ -242,6 +247,42 @@ static int on_exec_record(const struct exec_record *r, void *ctx)
 	return 0;
 }
 
+/* Feed the budget this second's CPU (the process, plus its BPF programs'
+ * run time when bpf_stats is on) and RSS; on a step, set the kernel's knobs
+ * and say so on stderr (a step is rare: hysteresis). */
+static void budget_step(struct agent *a, struct agent_snapshot *s)
+{
+	double cpu = s->cpu_seconds;
+	struct budget *b = &a->budget;
+
+	for (int i = 0; s->bpf_stats && i < s->n_progs; i++)
+		cpu += (double)s->progs[i].run_time_ns / NS_PER_S;
+	if (budget_update(b, cpu, s->rss_bytes, cli_now_ns()) && a->http) {
+		int err = http_tracer_set_sampling(a->http, budget_keep_one_in(b));
+
+		if (!err)
+			err = http_tracer_set_capture_cap(a->http, budget_capture_cap(b));
+		fprintf(stderr,
+			"sonde agent: budget %s: keep 1 in %u new connections, capture cap %u (0: none); "
+			"CPU %.2f %% of one core (budget %g %%), RSS %llu MB%s%s\n",
+			budget_state_name(budget_state_of(b)), budget_keep_one_in(b),
+			budget_capture_cap(b), b->cpu_pct, b->o.cpu_pct,
+			(unsigned long long)(s->rss_bytes >> 20), err ? "; setting it failed: " : "",
+			err ? strerror(-err) : "");
+	}
+	s->budget.enforced = b->o.enforced;
+	s->budget.level = b->level;
+	s->budget.state = budget_state_name(budget_state_of(b));
+	s->budget.keep_one_in = budget_keep_one_in(b);
+	s->budget.capture_cap = budget_capture_cap(b);
+	s->budget.cpu_pct = b->cpu_pct;
+	s->budget.cpu_budget_pct = b->o.cpu_pct;
+	s->budget.memory_budget_bytes = (uint64_t)b->o.memory_mb << 20;
+	s->budget.steps_up = b->steps_up;
+	s->budget.steps_down = b->steps_down;
+	s->budget.bpf_counted = s->bpf_stats;
+}
+
 /* The tracing thread's view, copied for the endpoint once a second. */
 static void take_snapshot(struct agent *a)
 {
@@ -276,6 +317,7 @@ static void take_snapshot(struct agent *a)
 	s.bpf_stats = a->cfg.bpf_stats;
 	s.start_time_s = (double)a->start_unix_ns / NS_PER_S;
 	agent_snapshot_read_process(&s);
+	budget_step(a, &s);
 	proc_cache_stats(a->procs, &s.procs);
 	if (a->pipeline) {
 		http_pipeline_stats(a->pipeline, &ps);
@@ -553,6 +595,15 @@ int cmd_agent(int argc, char **argv)
 	if (gethostname(a->hostname, sizeof(a->hostname)))
 		a->hostname[0] = 0;
 	a->resource = (struct otlp_resource){ a->cfg.service_name, a->hostname, NULL };
+	{
+		struct budget_opts bo = { .cpu_pct = a->cfg.budget.cpu_pct,
+					  .memory_mb = a->cfg.budget.memory_mb,
+					  .up_after_s = a->cfg.budget.up_after_s,
+					  .down_after_s = a->cfg.budget.down_after_s,
+					  .enforced = a->cfg.budget.enforced };
+
+		budget_init(&a->budget, &bo);
+	}
 	cli_install_stop_signals();
 	/* the endpoint first: a port in use is an error before any BPF work */
 	if (a->cfg.listen_port &&

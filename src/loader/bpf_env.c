@@ -163,6 +163,8 @@ const char *bpf_env_stat_name(enum sonde_stat s)
 	case STAT_PARTIAL_READ_FAULT: return "partial_read_fault";
 	case STAT_PARTIAL_SHED: return "partial_payload_shed";
 	case STAT_DROP_TLS_NO_CONN: return "tls_no_conn";
+	case STAT_SAMPLED_OUT_SERVER: return "sampled_out_server";
+	case STAT_SAMPLED_OUT_CLIENT: return "sampled_out_client";
 	case STAT_COUNT: break;
 	}
 	return "unknown";

@@ -284,6 +284,23 @@ int http_tracer_kernel_stats(struct http_tracer *t, uint64_t out[STAT_COUNT])
 	return bpf_env_read_stats(bpf_map__fd(t->skel->maps.stats), out);
 }
 
+int http_tracer_set_sampling(struct http_tracer *t, uint32_t keep_one_in)
+{
+	if (!t || !t->skel->bss)
+		return -EINVAL;
+	/* one aligned 32-bit store: a program sees the old or the new value */
+	__atomic_store_n(&t->skel->bss->sample_keep_one_in, keep_one_in, __ATOMIC_RELAXED);
+	return 0;
+}
+
+int http_tracer_set_capture_cap(struct http_tracer *t, uint32_t bytes)
+{
+	if (!t || !t->skel->bss || bytes > HTTP_CAPTURE_BYTES_MAX)
+		return -EINVAL;
+	__atomic_store_n(&t->skel->bss->capture_cap, bytes, __ATOMIC_RELAXED);
+	return 0;
+}
+
 uint64_t http_tracer_delivered(const struct http_tracer *t)
 {
 	return t->delivered;

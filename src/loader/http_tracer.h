@@ -95,6 +95,16 @@ int http_tracer_stop(struct http_tracer *t);
 int http_tracer_kernel_stats(struct http_tracer *t, uint64_t out[STAT_COUNT]);
 uint64_t http_tracer_delivered(const struct http_tracer *t);
 uint64_t http_tracer_decode_errors(const struct http_tracer *t);
+/* The agent's budget, changed at run time without a reload (a store into
+ * the object's mmaped .bss; cost: none in the kernel while off). Keep 1 in
+ * keep_one_in connections tracked from now on (0 or 1: all); a connection
+ * is decided once when tracked, and the requests of those left out are
+ * counted in STAT_SAMPLED_OUT_SERVER/_CLIENT. 0 or -EINVAL. */
+int http_tracer_set_sampling(struct http_tracer *t, uint32_t keep_one_in);
+/* Copy at most bytes of each segment's payload from now on, when less than
+ * the opened capture_bytes (0: no cap). 0 or -EINVAL (over
+ * HTTP_CAPTURE_BYTES_MAX). */
+int http_tracer_set_capture_cap(struct http_tracer *t, uint32_t bytes);
 /* Connections of processes that exited hold their map entry forever: the
  * kernel closes their fds without a close() syscall. Delete those entries
  * and call closed(conn_id) for each one userspace knew of (announced as

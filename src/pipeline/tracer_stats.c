@@ -78,6 +78,17 @@ void tracer_stats_json_fields(const struct tracer_stats *s, struct json_writer *
 		json_u64(w, s->kernel[STAT_PARTIAL_SHED]);
 	}
 	json_obj_end(w);
+	/* requests left out on purpose by the agent's budget (0 for sonde
+	 * http, which never samples): not produced, so not in the balance */
+	if (s->http) {
+		json_key(w, "sampled_out");
+		json_obj_begin(w);
+		json_key(w, "server");
+		json_u64(w, s->kernel[STAT_SAMPLED_OUT_SERVER]);
+		json_key(w, "client");
+		json_u64(w, s->kernel[STAT_SAMPLED_OUT_CLIENT]);
+		json_obj_end(w);
+	}
 }
 
 int tracer_stats_to_text(const struct tracer_stats *s, char *buf, size_t size)

@@ -27,7 +27,8 @@ struct tracer_stats {
 uint64_t tracer_stats_dropped_total(const struct tracer_stats *s);
 /* true when produced == delivered + filtered + sum(dropped) */
 bool tracer_stats_balanced(const struct tracer_stats *s);
-/* {"type":"stats","produced":..,"delivered":..,"dropped":{..},"partial":{..}} */
+/* {"type":"stats","produced":..,"delivered":..,"dropped":{..},"partial":{..}}
+ * and, for http, "sampled_out":{"server":..,"client":..} */
 void tracer_stats_to_json(const struct tracer_stats *s, struct json_writer *w);
 /* The same fields, into an object the caller opened (to add its own). */
 void tracer_stats_json_fields(const struct tracer_stats *s, struct json_writer *w);

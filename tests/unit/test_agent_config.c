@@ -1,5 +1,5 @@
 /* agent/config: defaults, a file setting every key, and the one-line
- * errors that name the key: unknown keys (top level and in otlp), wrong
+ * errors that name the key: unknown keys (top level, in otlp and budget), wrong
  * types, out-of-range numbers, duplicates, syntax errors, a missing file. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,7 +22,9 @@ static const char full[] =
 	"\"bpf_stats\":false,\"service_name\":\"svc\","
 	"\"otlp\":{\"endpoint\":\"http://127.0.0.1:4318\",\"batch_spans\":10,\"queue_spans\":100,"
 	"\"flush_interval_ms\":50,\"timeout_ms\":300,\"retry_max\":2,\"backoff_ms\":5,"
-	"\"metrics_interval_s\":15}}";
+	"\"metrics_interval_s\":15},"
+	"\"budget\":{\"cpu_pct\":0.5,\"memory_mb\":64,\"up_after_s\":2,\"down_after_s\":7,"
+	"\"enforced\":false}}";
 
 static void test_defaults_and_full(void **state)
 {
@@ -35,6 +37,12 @@ static void test_defaults_and_full(void **state)
 	assert_int_equal(c.listen_port, 9464);
 	assert_true(c.tls && c.exec && c.bpf_stats);
 	assert_string_equal(c.otlp.endpoint, "");
+	/* the budget is on by default: 5 % of one core, 256 MB */
+	assert_true(c.budget.enforced);
+	assert_true(c.budget.cpu_pct == 5.0);
+	assert_int_equal(c.budget.memory_mb, 256);
+	assert_int_equal(c.budget.up_after_s, 3);
+	assert_int_equal(c.budget.down_after_s, 10);
 	assert_int_equal(agent_config_parse(&c, "{}", 2, err, sizeof(err)), 0);
 	assert_int_equal(c.listen_port, 9464);
 	assert_int_equal(agent_config_parse(&c, full, strlen(full), err, sizeof(err)), 0);
@@ -56,6 +64,18 @@ static void test_defaults_and_full(void **state)
 	assert_int_equal(c.otlp.retry_max, 2);
 	assert_int_equal(c.otlp.backoff_ms, 5);
 	assert_int_equal(c.otlp.metrics_interval_s, 15);
+	assert_true(c.budget.cpu_pct == 0.5);
+	assert_int_equal(c.budget.memory_mb, 64);
+	assert_int_equal(c.budget.up_after_s, 2);
+	assert_int_equal(c.budget.down_after_s, 7);
+	assert_false(c.budget.enforced);
+	/* an integer is a number too */
+	{
+		const char *t = "{\"budget\":{\"cpu_pct\":20}}";
+
+		assert_int_equal(agent_config_parse(&c, t, strlen(t), err, sizeof(err)), 0);
+	}
+	assert_true(c.budget.cpu_pct == 20.0);
 }
 
 static void bad(const char *text, const char *want)
@@ -89,6 +109,13 @@ static void test_errors(void **state)
 	    "otlp.endpoint: expected an http:// or https:// URL");
 	bad("{\"tls\":true,\"tls\":false}",
 	    "line 1 column 17: duplicate object key near '\"tls\"'");
+	bad("{\"budget\":{\"cpu_pct\":0}}", "budget.cpu_pct: expected a number from 0.01 to 10000");
+	bad("{\"budget\":{\"cpu_pct\":\"5\"}}",
+	    "budget.cpu_pct: expected a number from 0.01 to 10000");
+	bad("{\"budget\":{\"up_after_s\":0}}", "budget.up_after_s: expected an integer from 1 to 3600");
+	bad("{\"budget\":{\"cpu\":5}}", "budget.cpu: unknown key (see docs/agent.md)");
+	bad("{\"budget\":5}", "budget: expected an object");
+	bad("{\"otlp\":{\"budget\":{}}}", "otlp.budget: unknown key (see docs/agent.md)");
 	bad("[1]", "the file must hold one JSON object");
 	bad("{\"tls\":tru}", "line 1 column 10: invalid token near 'tru'");
 	bad("{\"service_name\":\"a\\u0000b\"}",

@@ -251,12 +251,28 @@ static void test_health_and_self_metrics(void **state)
 	s.tracer[AGENT_TRACER_EXEC] = (struct agent_tracer_snap){ .enabled = true, .attached = true };
 	s.drops_last_minute = 3;
 	s.series.series = 2;
+	/* the budget sampling 1 in 4 (a step is not a failure: 200) */
+	s.budget.enforced = true;
+	s.budget.state = "sampling";
+	s.budget.level = 2;
+	s.budget.keep_one_in = 4;
+	s.budget.cpu_pct = 7.5;
+	s.budget.cpu_budget_pct = 5;
+	s.budget.bpf_counted = true;
+	s.budget.memory_budget_bytes = 256u << 20;
+	s.budget.steps_up = 2;
+	s.rss_bytes = 1000;
+	s.tracer[AGENT_TRACER_HTTP].kernel[STAT_SAMPLED_OUT_SERVER] = 5;
+	s.tracer[AGENT_TRACER_HTTP].kernel[STAT_SAMPLED_OUT_CLIENT] = 2;
 	strbuf_init(&b, 0);
 	assert_int_equal(agent_health_json(&b, &s, &status), 0);
 	assert_int_equal(status, 200);
 	assert_string_equal(b.buf, "{\"status\":\"ok\",\"tracers\":{\"http\":\"attached\",\"exec\":"
-				   "\"attached\"},\"drops_last_minute\":3,\"budget\":{\"state\":\"off\","
-				   "\"enforced\":false},\"series\":2,\"otlp\":\"off\"}\n");
+				   "\"attached\"},\"drops_last_minute\":3,\"budget\":{\"state\":\"sampling\","
+				   "\"enforced\":true,\"level\":2,\"keep_one_in\":4,\"capture_cap\":0,"
+				   "\"cpu_pct\":7.500,\"cpu_budget_pct\":5,\"cpu_includes_bpf\":true,"
+				   "\"rss_bytes\":1000,\"memory_budget_bytes\":268435456,"
+				   "\"sampled_out_requests\":7},\"series\":2,\"otlp\":\"off\"}\n");
 	strbuf_reset(&b);
 	s.tracer[AGENT_TRACER_EXEC].attached = false;
 	assert_int_equal(agent_health_json(&b, &s, &status), 0);
@@ -273,6 +289,12 @@ static void test_health_and_self_metrics(void **state)
 	assert_non_null(strstr(b.buf, "\nsonde_events_total{tracer=\"http\"} 10\n"));
 	assert_null(strstr(b.buf, "sonde_events_total{tracer=\"exec\"}"));
 	assert_non_null(strstr(b.buf, "\nsonde_events_dropped_total{tracer=\"http\",reason=\"ringbuf_full\"} 3\n"));
+	assert_non_null(strstr(b.buf, "\nsonde_sampled_out_requests_total{side=\"server\"} 5\n"));
+	assert_non_null(strstr(b.buf, "\nsonde_sampled_out_requests_total{side=\"client\"} 2\n"));
+	assert_non_null(strstr(b.buf, "\nsonde_budget_state{state=\"sampling\"} 1\n"));
+	assert_non_null(strstr(b.buf, "\nsonde_budget_state{state=\"normal\"} 0\n"));
+	assert_non_null(strstr(b.buf, "\nsonde_budget_keep_one_in 4\n"));
+	assert_non_null(strstr(b.buf, "\nsonde_budget_cpu_ratio 1.5\n"));
 	assert_non_null(strstr(b.buf, "# TYPE process_cpu_seconds_total counter\n"));
 	assert_non_null(strstr(b.buf, "# TYPE process_resident_memory_bytes gauge\n"));
 	strbuf_free(&b);
