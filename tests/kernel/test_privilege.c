@@ -9,8 +9,9 @@
  * SIGKILL of one does not disturb the other, and a restarted one captures
  * again. Robust to other sonde instances on the host: records are selected
  * by a port or command name of this test's own, programs by this test's
- * processes' fds, never by global counts. Needs root, setpriv (util-linux)
- * and nginx. */
+ * processes' fds, never by global counts. Last, `sonde agent` runs with
+ * exactly the capabilities of deploy/sonde-agent.service. Needs root,
+ * setpriv (util-linux) and nginx; run from the repository root. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -971,6 +972,125 @@ static void test_two_exec_tracers(void **state)
 		"{\"type\":\"stats\",\"produced\":2,\"delivered\":2,\"filtered\":0,", NULL }), 1);
 }
 
+/* ---- sonde agent with the capabilities deploy/ gives it ---- */
+
+#define UNIT_PATH "deploy/sonde-agent.service"
+#define AGENT_READY "sonde agent: serving"
+
+static const struct {
+	const char *unit, *setpriv;
+	int nr;
+} cap_names[] = {
+	{ "CAP_BPF", "+bpf", CAP_NR_BPF },
+	{ "CAP_PERFMON", "+perfmon", CAP_NR_PERFMON },
+	{ "CAP_SYS_ADMIN", "+sys_admin", CAP_NR_SYS_ADMIN },
+	{ "CAP_SYS_PTRACE", "+sys_ptrace", 19 },
+	{ "CAP_DAC_READ_SEARCH", "+dac_read_search", CAP_NR_DAC_READ_SEARCH },
+};
+
+/* The systemd unit's AmbientCapabilities= as setpriv's list and as a mask;
+ * a capability this table does not know fails the test (it must be added
+ * here on purpose). */
+static uint64_t unit_caps(char *list, size_t size)
+{
+	char *unit = env_read_file(UNIT_PATH, NULL), *line, *tok, *save = NULL;
+	uint64_t mask = 0;
+	size_t len = 0;
+
+	if (!unit)
+		fail_msg("%s not found: run from the repository root", UNIT_PATH);
+	line = strstr(unit, "\nAmbientCapabilities=");
+	assert_non_null(line);
+	line += strlen("\nAmbientCapabilities=");
+	line[strcspn(line, "\n")] = '\0';
+	list[0] = '\0';
+	for (tok = strtok_r(line, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+		size_t i = 0;
+
+		while (i < sizeof(cap_names) / sizeof(cap_names[0]) && strcmp(tok, cap_names[i].unit))
+			i++;
+		if (i == sizeof(cap_names) / sizeof(cap_names[0]))
+			fail_msg("%s: unknown capability %s", UNIT_PATH, tok);
+		len += (size_t)snprintf(list + len, size - len, "%s%s", len ? "," : "",
+					cap_names[i].setpriv);
+		mask |= CAPBIT(cap_names[i].nr);
+	}
+	free(unit);
+	assert_true(mask != 0 && len < size);
+	return mask;
+}
+
+/* GET http://127.0.0.1:port/path into out; the HTTP status, 0 when none. */
+static int agent_get(struct test_env *e, int port, const char *path, const char *out)
+{
+	char url[128], code[ENV_PATH_BYTES];
+	char *argv[] = { "curl", "-s", "-o", (char *)out, "-w", "%{http_code}", url, NULL };
+	char *text;
+	int status;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+	env_path(e, code, sizeof(code), "agent-code.txt");
+	if (env_run(e, argv, code, RECORD_WAIT_MS))
+		return 0;
+	text = env_read_file(code, NULL);
+	status = text ? atoi(text) : 0;
+	free(text);
+	return status;
+}
+
+/* The agent as a non-root user with exactly the capabilities the systemd
+ * unit grants (read from deploy/sonde-agent.service, so the two cannot
+ * drift apart): both tracers attach, /health says ok, and a request to
+ * nginx reaches /metrics. Run as nobody, which is stricter than the unit's
+ * uid 0 with a reduced set. */
+static void test_agent_unit_caps(void **state)
+{
+	struct test_env *e = *state;
+	char caps[256], aport[16], health[ENV_PATH_BYTES], metrics[ENV_PATH_BYTES];
+	uint64_t mask = unit_caps(caps, sizeof(caps)), deadline;
+	struct nginx n;
+	struct tracer t;
+	int port, status = 0;
+	bool seen = false;
+
+	require_env(true);
+	start_nginx(e, &n, false);
+	port = env_free_port(false);
+	snprintf(aport, sizeof(aport), "%d", port);
+	tracer_start(e, &t, "agent-unit", caps, n.port,
+		     (char *[]){ "agent", "--port", aport, "--duration", TRACER_DURATION, NULL });
+	deadline = env_now_ms() + START_WAIT_MS;
+	while (!file_has(t.err, AGENT_READY) && env_now_ms() < deadline &&
+	       waitpid(t.pid, NULL, WNOHANG) == 0)
+		env_sleep_ms(20);
+	if (!file_has(t.err, AGENT_READY)) {
+		char *s = env_read_file(t.err, NULL);
+
+		fail_msg("sonde agent did not start with %s: %s", caps, s ? s : "?");
+	}
+	expect_caps(&t, mask);
+	env_path(e, health, sizeof(health), "agent-health.json");
+	env_path(e, metrics, sizeof(metrics), "agent-metrics.txt");
+	status = agent_get(e, port, "/health", health);
+	if (status != 200) {
+		char *s = env_read_file(health, NULL);
+
+		fail_msg("/health answered %d with %s: %s", status, caps, s ? s : "?");
+	}
+	assert_true(file_has(health, "\"status\":\"ok\""));
+	curl_get(e, "http", n.port, (const char *const[]){ "/index.html", NULL });
+	deadline = env_now_ms() + RECORD_WAIT_MS;
+	while (!seen && env_now_ms() < deadline) {
+		env_sleep_ms(100);
+		seen = agent_get(e, port, "/metrics", metrics) == 200 &&
+		       file_has(metrics, "http_route=\"/index.html\"");
+	}
+	if (!seen)
+		fail_msg("the request to nginx never reached /metrics (agent with %s)", caps);
+	assert_false(file_has(t.err, "tracer down"));
+	tracer_stop(e, &t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -984,6 +1104,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_exec_user_nobody, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_http_tracers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_exec_tracers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_agent_unit_caps, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
