@@ -1,7 +1,8 @@
 /* The agent's HTTP endpoint on libmicrohttpd: one internal thread, a
- * bounded number of connections and a short timeout, GET/HEAD only; each
- * page is rendered by a callback into a buffer that is reused, so a flood of
- * scrapes costs that thread, never the tracing one. */
+ * bounded number of connections and a short timeout, GET/HEAD only, HTTP/1.1
+ * keep-alive; each page is rendered by a callback into a buffer that is
+ * reused (a big one is sent from it without a copy), so a flood of scrapes
+ * costs that thread, never the tracing one. */
 #ifndef SONDE_AGENT_ENDPOINT_H
 #define SONDE_AGENT_ENDPOINT_H
 
@@ -12,7 +13,9 @@
 
 #define ENDPOINT_CONNECTIONS_MAX 64u
 #define ENDPOINT_TIMEOUT_S 5u
-#define ENDPOINT_PAGE_BYTES_MAX (32u << 20)
+/* A page's bound: /metrics is ~4.5 KB per series, so this holds ~14,000
+ * series (the default table holds 2,000). */
+#define ENDPOINT_PAGE_BYTES_MAX (64u << 20)
 
 /* Render path into body: return the HTTP status and set *content_type. */
 typedef int (*endpoint_render_fn)(void *ctx, const char *path, struct strbuf *body,
@@ -24,6 +27,9 @@ struct agent_endpoint;
  * with a one-line reason in err. */
 int agent_endpoint_start(struct agent_endpoint **out, const char *address, uint16_t port,
 			 endpoint_render_fn fn, void *ctx, char *err, size_t err_size);
+/* The port listened on (the one picked by the kernel when 0 was asked),
+ * 0 if unknown. */
+uint16_t agent_endpoint_port(const struct agent_endpoint *e);
 /* Requests answered, and those refused (bad method). */
 uint64_t agent_endpoint_requests(const struct agent_endpoint *e);
 void agent_endpoint_stop(struct agent_endpoint *e);

@@ -69,6 +69,20 @@ int strbuf_append(struct strbuf *b, const char *s, size_t n)
 	return 0;
 }
 
+int strbuf_room(struct strbuf *b, size_t n, char **at)
+{
+	int err = reserve(b, n);
+
+	*at = err ? NULL : b->buf + b->len;
+	return err;
+}
+
+void strbuf_commit(struct strbuf *b, size_t n)
+{
+	b->len += n;
+	b->buf[b->len] = 0;
+}
+
 int strbuf_puts(struct strbuf *b, const char *s)
 {
 	return strbuf_append(b, s, strlen(s));

@@ -22,6 +22,12 @@ void strbuf_free(struct strbuf *b);
 /* 0, or -ENOSPC / -ENOMEM (overflow set, nothing partial appended). */
 int strbuf_append(struct strbuf *b, const char *s, size_t n);
 int strbuf_puts(struct strbuf *b, const char *s);
+/* Room for n more bytes at the end: *at is where to write them. 0, or
+ * -ENOSPC / -ENOMEM (overflow set). The caller writes at most n bytes there,
+ * then strbuf_commit()s what it wrote. For encoders writing many short
+ * pieces: one bound check per batch instead of one per piece. */
+int strbuf_room(struct strbuf *b, size_t n, char **at);
+void strbuf_commit(struct strbuf *b, size_t n);
 int strbuf_printf(struct strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -1,8 +1,11 @@
-/* agent/endpoint under load, with the agent's real pages: /health answered
- * 1,000 times at 1,000 requests/s over one keep-alive connection, /metrics
- * rendered from 1,000 series 50 times, and their answer times (p50, p99)
- * printed and bounded; unknown paths 404, other methods 405, malformed
- * requests 400, the port in use an error that says so. */
+/* agent/endpoint with the agent's real pages, functional only: /health
+ * answered 200 many times over one keep-alive connection (no new connection
+ * per request), /metrics of 1,000 series answered with exactly the page
+ * prom_write_series renders (sent from the endpoint's buffer without a
+ * copy), unknown paths 404, other methods 405, malformed requests 400, the
+ * port in use an error that says so, the request counter. The answer times
+ * and their targets are measured by `make bench-agent`, not here: a timed
+ * unit test on a shared machine either fails at random or bounds nothing. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -17,30 +20,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "agent/endpoint.h"
 #include "agent/prom.h"
 #include "agent/selfstats.h"
 
-#define HEALTH_REQUESTS 1000
-#define HEALTH_INTERVAL_US 1000   /* 1,000 requests/s */
-#define METRICS_REQUESTS 50
+#define HEALTH_REQUESTS 200
+#define METRICS_REQUESTS 5
 #define SERIES 1000
-/* The issue's targets are p99 < 1 ms (/health) and < 10 ms (/metrics, 1,000
- * series). Measured on the 2-CPU development VM while other builds ran:
- * /health p99 0.6 to 3.7 ms, /metrics (4.5 MB) p50 6.5 to 12 ms, p99 14 to
- * 36 ms: the bounds below catch a regression of an order of magnitude
- * without failing on a busy machine; the values are printed for the record.
- * ASan makes the rendering ~4x slower. */
-#ifdef __SANITIZE_ADDRESS__
-#define SLOWDOWN 5
-#else
-#define SLOWDOWN 1
-#endif
-#define HEALTH_P99_US_MAX (10000 * SLOWDOWN)
-#define METRICS_P99_US_MAX (100000 * SLOWDOWN)
 
 struct pages {
 	struct series_table *t;
@@ -65,26 +53,10 @@ static int render(void *ctx, const char *path, struct strbuf *b, const char **ty
 	return 404;
 }
 
-static uint64_t now_us(void)
+/* The answer's body, appended to a strbuf. */
+static size_t collect(char *p, size_t size, size_t n, void *ctx)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
-static size_t count_bytes(char *p, size_t size, size_t n, void *ctx)
-{
-	(void)p;
-	*(size_t *)ctx += size * n;
-	return size * n;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
+	return strbuf_append(ctx, p, size * n) ? 0 : size * n;
 }
 
 static uint16_t free_port(void)
@@ -99,43 +71,40 @@ static uint16_t free_port(void)
 	return ntohs(a.sin_port);
 }
 
-/* n GETs of url on one connection, the i-th sent at start + i*interval;
- * answer times sorted into us[]; every answer must be want_status. */
-static void timed_gets(CURL *c, const char *url, int n, uint64_t interval_us, uint64_t *us,
-		       long want_status, size_t *bytes)
+/* n GETs of url on one connection; every answer must be want_status, and
+ * all but the first on the same connection (keep-alive). The last body is
+ * left in body. */
+static void gets(CURL *c, const char *url, int n, long want_status, struct strbuf *body)
 {
-	uint64_t start = now_us();
-
 	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, count_bytes);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, bytes);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
 	for (int i = 0; i < n; i++) {
-		uint64_t due = start + (uint64_t)i * interval_us, t0;
-		long code = 0;
+		long code = 0, connects = -1;
 
-		while (now_us() < due)
-			usleep(50);
-		t0 = now_us();
+		strbuf_reset(body);
 		assert_int_equal(curl_easy_perform(c), CURLE_OK);
-		us[i] = now_us() - t0;
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
 		assert_int_equal(code, want_status);
+		curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &connects);
+		if (i)
+			assert_int_equal(connects, 0);
 	}
-	qsort(us, (size_t)n, sizeof(*us), cmp_u64);
 }
 
-static void test_flood(void **state)
+static void test_endpoint(void **state)
 {
-	static uint64_t us[HEALTH_REQUESTS];
 	struct agent_endpoint *e, *e2;
 	struct pages p;
 	char url[64], err[256], route[32];
 	uint16_t port = free_port();
-	size_t bytes = 0;
+	struct strbuf body, want;
 	CURL *c;
 
 	(void)state;
 	memset(&p, 0, sizeof(p));
+	strbuf_init(&body, 0);
+	strbuf_init(&want, 0);
 	assert_int_equal(series_table_new(&p.t, SERIES), 0);
 	for (int i = 0; i < SERIES; i++) {
 		snprintf(route, sizeof(route), "/api/v1/resource%d/{id}", i);
@@ -146,6 +115,7 @@ static void test_flood(void **state)
 	p.snap.tracer[AGENT_TRACER_HTTP].enabled = p.snap.tracer[AGENT_TRACER_HTTP].attached = true;
 	assert_int_equal(agent_endpoint_start(&e, "127.0.0.1", port, render, &p, err, sizeof(err)),
 			 0);
+	assert_int_equal(agent_endpoint_port(e), port);
 	/* the same port twice: an error naming it */
 	assert_true(agent_endpoint_start(&e2, "127.0.0.1", port, render, &p, err, sizeof(err)) < 0);
 	assert_non_null(strstr(err, "cannot listen on 127.0.0.1 port"));
@@ -155,27 +125,29 @@ static void test_flood(void **state)
 	c = curl_easy_init();
 	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/health", port);
-	timed_gets(c, url, HEALTH_REQUESTS, HEALTH_INTERVAL_US, us, 200, &bytes);
-	fprintf(stderr, "/health at 1000/s: p50 %llu us, p99 %llu us, max %llu us\n",
-		(unsigned long long)us[HEALTH_REQUESTS / 2],
-		(unsigned long long)us[HEALTH_REQUESTS * 99 / 100],
-		(unsigned long long)us[HEALTH_REQUESTS - 1]);
-	assert_true(us[HEALTH_REQUESTS * 99 / 100] < HEALTH_P99_US_MAX);
+	gets(c, url, HEALTH_REQUESTS, 200, &body);
+	assert_non_null(strstr(body.buf, "\"status\""));
 
-	bytes = 0;
+	/* the page as sent is the page as rendered, byte for byte, every time
+	 * (the big page goes out of a reused buffer) */
+	assert_int_equal(render(&p, "/metrics", &want, &(const char *){ NULL }), 200);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/metrics", port);
-	timed_gets(c, url, METRICS_REQUESTS, 0, us, 200, &bytes);
-	fprintf(stderr, "/metrics, %d series, %zu bytes: p50 %llu us, p99 %llu us\n", SERIES,
-		bytes / METRICS_REQUESTS, (unsigned long long)us[METRICS_REQUESTS / 2],
-		(unsigned long long)us[METRICS_REQUESTS * 99 / 100]);
-	assert_true(us[METRICS_REQUESTS * 99 / 100] < METRICS_P99_US_MAX);
+	for (int i = 0; i < METRICS_REQUESTS; i++) {
+		gets(c, url, 1, 200, &body);
+		assert_int_equal(body.len, want.len);
+		assert_memory_equal(body.buf, want.buf, want.len);
+		/* /health between two scrapes: a small page, copied */
+		snprintf(url, sizeof(url), "http://127.0.0.1:%u/health", port);
+		gets(c, url, 1, 200, &body);
+		snprintf(url, sizeof(url), "http://127.0.0.1:%u/metrics", port);
+	}
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/other", port);
-	timed_gets(c, url, 1, 0, us, 404, &bytes);
+	gets(c, url, 1, 404, &body);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, "x=1");
-	timed_gets(c, url, 1, 0, us, 405, &bytes);
+	gets(c, url, 1, 405, &body);
 	curl_easy_cleanup(c);
-	assert_true(agent_endpoint_requests(e) >= HEALTH_REQUESTS + METRICS_REQUESTS + 2);
+	assert_true(agent_endpoint_requests(e) >= HEALTH_REQUESTS + 2 * METRICS_REQUESTS + 2);
 
 	/* malformed: 400, and the endpoint still answers */
 	{
@@ -199,16 +171,18 @@ static void test_flood(void **state)
 	c = curl_easy_init();
 	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/health", port);
-	timed_gets(c, url, 1, 0, us, 200, &bytes);
+	gets(c, url, 1, 200, &body);
 	curl_easy_cleanup(c);
 	agent_endpoint_stop(e);
 	series_table_free(p.t);
+	strbuf_free(&body);
+	strbuf_free(&want);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_flood),
+		cmocka_unit_test(test_endpoint),
 	};
 	int ret;
 

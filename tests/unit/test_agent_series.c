@@ -131,6 +131,50 @@ static void test_bound(void **state)
 	assert_int_equal(series_table_new(&t, SERIES_MAX_MAX + 1), -EINVAL);
 }
 
+/* A copy taken again and again from a growing table, then from another
+ * table, then from the first again, renders exactly as its source each
+ * time. */
+static void page_is(struct series_table *copy, struct series_table *src)
+{
+	struct strbuf a, b;
+
+	strbuf_init(&a, 0);
+	strbuf_init(&b, 0);
+	assert_int_equal(series_table_copy(copy, src), 0);
+	assert_int_equal(prom_write_series(&a, src), 0);
+	assert_int_equal(prom_write_series(&b, copy), 0);
+	assert_int_equal(a.len, b.len);
+	assert_memory_equal(a.buf, b.buf, a.len);
+	strbuf_free(&a);
+	strbuf_free(&b);
+}
+
+static void test_copy_again(void **state)
+{
+	struct series_table *t, *u, *copy;
+	char route[32];
+
+	(void)state;
+	assert_int_equal(series_table_new(&t, 50), 0);
+	assert_int_equal(series_table_new(&u, 50), 0);
+	assert_int_equal(series_table_new(&copy, 50), 0);
+	for (int round = 0; round < 4; round++) {
+		for (int i = 0; i < 30 * (round + 1); i++) {
+			snprintf(route, sizeof(route), "/r%d", i % (20 * (round + 1)));
+			series_table_observe(t, (enum series_side)(i & 1), "GET", 200, route, "p", "",
+					     0.001 * i);
+		}
+		page_is(copy, t);
+	}
+	/* another table: a whole copy, not its counters over t's keys */
+	series_table_observe(u, SERIES_SIDE_CLIENT, "PUT", 0, "/u", "q", "c", 3.0);
+	page_is(copy, u);
+	page_is(copy, t);
+	series_table_free(t);
+	series_table_free(u);
+	series_table_free(copy);
+}
+
 static void escaped_is(const char *in, const char *want)
 {
 	struct strbuf b;
@@ -237,6 +281,7 @@ int main(void)
 		cmocka_unit_test(test_bound),
 		cmocka_unit_test(test_escape),
 		cmocka_unit_test(test_page),
+		cmocka_unit_test(test_copy_again),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

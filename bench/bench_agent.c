@@ -1,0 +1,821 @@
+/* bench_agent: the agent endpoint's targets (issue 7), measured the way a
+ * scraper and a flood see them. In this process: agent/endpoint on
+ * libmicrohttpd with the agent's real pages (prom_write_series +
+ * agent_metrics_self for /metrics, agent_health_json for /health), each
+ * page rendered from a copy of its series table taken under a lock, as
+ * `sonde agent` does, while a stand-in for the tracing thread observes into
+ * the tables under that lock at a steady rate and times every lock wait (how
+ * long a scrape holds tracing). Phases, in interleaved rounds whose order
+ * rotates so no phase always runs on a warmer machine:
+ *   health       /health at a fixed 1,000 requests/s on one keep-alive
+ *                connection, open loop: an answer's time runs from the
+ *                request's intended send time, so a stall delays and counts
+ *                against every request queued behind it;
+ *   metrics-N    /metrics of N series (100, 1,000, 10,000), scraped back to
+ *                back on one connection, send to last byte;
+ *   mixed        /health at 1,000/s while another connection scrapes
+ *                /metrics of 1,000 series every 250 ms (one MHD thread
+ *                serves both: the cost of a render to /health).
+ * Per round p50 and p99 of each phase; the medians over rounds and their
+ * spread (min..max); a verdict against the targets (/health p99 < 1 ms,
+ * /metrics of 1,000 series p99 < 10 ms). Writes DIR/results.json,
+ * DIR/report.md and DIR/system_info.txt. The client is a plain socket, not
+ * curl, so its own cost in the figures is a send and a read. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/endpoint.h"
+#include "agent/prom.h"
+#include "agent/selfstats.h"
+#include "lab/sysinfo.h"
+
+#define ROUNDS_DEFAULT 5
+#define ROUNDS_MAX 50
+#define HEALTH_RATE 1000              /* requests/s */
+#define HEALTH_REQUESTS_DEFAULT 2000  /* per round: 2 s */
+#define SCRAPES_DEFAULT 50            /* per round and size (fewer for 10,000) */
+#define SIZES_MAX 8
+#define MIXED_SCRAPE_INTERVAL_NS 250000000ull
+#define MIXED_SERIES 1000
+#define TRACER_RATE 20000             /* observations/s of the stand-in tracer */
+#define TARGET_HEALTH_P99_US 1000.0
+#define TARGET_METRICS_P99_US 10000.0
+#define TARGET_METRICS_SERIES 1000
+#define RECV_BYTES (256u << 10)
+#define HOLDS_MAX 4096
+#define CONTAINER_ID "3f4b1c2d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f809"
+
+struct table {
+	uint32_t n;                   /* series */
+	struct series_table *live;    /* what the tracer observes into */
+	struct series_table *page;    /* the copy a scrape renders */
+	pthread_mutex_t lock;
+	struct agent_endpoint *e;
+	uint16_t port;
+	size_t page_bytes;
+	/* how long each timed /metrics held the lock (the copy), µs; written by
+	 * the endpoint's one thread only */
+	double holds[HOLDS_MAX];
+	int n_holds;
+};
+
+static struct table tables[SIZES_MAX];
+static int n_tables;
+static struct agent_snapshot snap;
+static atomic_bool tracer_stop;
+static atomic_uint_fast64_t tracer_obs;
+static atomic_bool timing_holds;   /* from the rounds on, not the warm-up */
+/* answers that closed their connection: the next request connects anew */
+static atomic_uint_fast64_t reconnects;
+
+/* lock waits of the stand-in tracer, ns: the worst and a coarse histogram
+ * (power-of-two buckets) for its p99 */
+static atomic_uint_fast64_t lock_wait_max_ns;
+static atomic_uint_fast64_t lock_wait_hist[40];
+
+static void hist_add(atomic_uint_fast64_t *hist, atomic_uint_fast64_t *max, uint64_t v)
+{
+	int b = 0;
+
+	while (b < 39 && (1ull << b) < v)
+		b++;
+	atomic_fetch_add(&hist[b], 1);
+	if (v > atomic_load(max))
+		atomic_store(max, v);
+}
+
+/* The bound of the bucket holding the p-th percentile, ns (power of two). */
+static uint64_t hist_pct(atomic_uint_fast64_t *hist, double p)
+{
+	uint64_t n = 0, acc = 0;
+
+	for (int b = 0; b < 40; b++)
+		n += hist[b];
+	for (int b = 0; b < 40; b++) {
+		acc += hist[b];
+		if (n && (double)acc >= (double)n * p / 100.0)
+			return 1ull << b;
+	}
+	return 0;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void sleep_until(uint64_t due_ns)
+{
+	struct timespec ts = { .tv_sec = (time_t)(due_ns / 1000000000ull),
+			       .tv_nsec = (long)(due_ns % 1000000000ull) };
+
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+}
+
+static int render(void *ctx, const char *path, struct strbuf *b, const char **type)
+{
+	struct table *t = ctx;
+	struct agent_snapshot s;
+	int status = 200;
+
+	if (!strcmp(path, "/metrics")) {
+		*type = PROM_CONTENT_TYPE;
+		uint64_t t0;
+
+		/* as sonde agent: copy under the lock, render without it */
+		pthread_mutex_lock(&t->lock);
+		t0 = now_ns();
+		series_table_copy(t->page, t->live);
+		s = snap;
+		series_table_stats(t->live, &s.series);
+		t0 = now_ns() - t0;
+		pthread_mutex_unlock(&t->lock);
+		if (atomic_load(&timing_holds) && t->n_holds < HOLDS_MAX)
+			t->holds[t->n_holds++] = (double)t0 / 1000.0;
+		if (prom_write_series(b, t->page) || agent_metrics_self(b, &s))
+			return 500;
+		return 200;
+	}
+	if (!strcmp(path, "/health")) {
+		*type = "application/json";
+		pthread_mutex_lock(&t->lock);
+		s = snap;
+		pthread_mutex_unlock(&t->lock);
+		return agent_health_json(b, &s, &status) ? 500 : status;
+	}
+	return 404;
+}
+
+/* The route, method, status and duration of series i of a table of n: a mix
+ * like a real service's (a few methods and statuses, durations over the
+ * buckets), distinct for every i. */
+static void observe(struct series_table *t, uint32_t i, uint64_t salt)
+{
+	static const char *const methods[] = { "GET", "POST", "PUT", "DELETE" };
+	static const uint16_t statuses[] = { 200, 201, 404, 500, 0 };
+	char route[48];
+	double d = (double)((i * 7919u + salt) % 2000u) / 1000.0; /* 0 .. 2 s */
+
+	snprintf(route, sizeof(route), "/api/v1/resource%u/{id}", i / 40);
+	series_table_observe(t, (enum series_side)(i & 1), methods[(i >> 1) & 3],
+			     statuses[(i >> 3) % 5], route, (i >> 3) % 5 == 4 ? "curl" : "nginx",
+			     i % 3 ? CONTAINER_ID : "", d);
+}
+
+static int table_make(struct table *t, uint32_t n, char *err, size_t err_size)
+{
+	int ret;
+
+	t->n = n;
+	pthread_mutex_init(&t->lock, NULL);
+	if ((ret = series_table_new(&t->live, n)) || (ret = series_table_new(&t->page, n))) {
+		snprintf(err, err_size, "series table of %u: %s", n, strerror(-ret));
+		return ret;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		for (uint32_t k = 0; k < 3; k++)
+			observe(t->live, i, k * 131u);
+	return 0;
+}
+
+/* The stand-in for the tracing thread: TRACER_RATE observations/s, in
+ * batches every millisecond, spread over every table, each under its lock,
+ * every lock acquisition timed. */
+static void *tracer_main(void *arg)
+{
+	uint64_t next = now_ns(), salt = 0;
+	uint32_t per_ms = TRACER_RATE / 1000;
+
+	(void)arg;
+	while (!atomic_load(&tracer_stop)) {
+		for (int ti = 0; ti < n_tables; ti++) {
+			struct table *t = &tables[ti];
+			uint64_t t0 = now_ns(), w;
+
+			pthread_mutex_lock(&t->lock);
+			w = now_ns() - t0;
+			for (uint32_t k = 0; k < per_ms / (uint32_t)n_tables + 1; k++, salt++)
+				observe(t->live, (uint32_t)((salt * 2654435761u) % t->n), salt);
+			pthread_mutex_unlock(&t->lock);
+			atomic_fetch_add(&tracer_obs, per_ms / (uint32_t)n_tables + 1);
+			hist_add(lock_wait_hist, &lock_wait_max_ns, w);
+		}
+		next += 1000000;
+		sleep_until(next);
+	}
+	return NULL;
+}
+
+static int conn_open(uint16_t port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+		int ret = -errno;
+
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+/* One GET of path on *fd (keep-alive; connected first when *fd < 0, the
+ * connect then timed with the request, as a client pays it) and its whole
+ * answer read; the status code, or a negative errno. The connection is
+ * closed (*fd = -1) when the server says "Connection: close". *bytes: the
+ * body's length. */
+static int http_get(int *fd, uint16_t port, const char *path, char *buf, size_t size,
+		    size_t *bytes)
+{
+	char req[128];
+	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: bench\r\n\r\n", path);
+	size_t have = 0, body = 0, want = 0;
+	char *end = NULL, *cl;
+	int status;
+
+	if (*fd < 0 && (*fd = conn_open(port)) < 0)
+		return *fd;
+	if (send(*fd, req, (size_t)n, MSG_NOSIGNAL) != n)
+		return -EIO;
+	while (!end) {
+		ssize_t r = recv(*fd, buf + have, size - 1 - have, 0);
+
+		if (r <= 0)
+			return -EIO;
+		have += (size_t)r;
+		buf[have] = 0;
+		end = strstr(buf, "\r\n\r\n");
+		if (!end && have >= size - 1)
+			return -E2BIG;
+	}
+	if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1)
+		return -EPROTO;
+	cl = strcasestr(buf, "\r\nContent-Length:");
+	if (!cl || cl > end)
+		return -EPROTO;
+	want = strtoull(cl + 17, NULL, 10);
+	body = have - (size_t)(end + 4 - buf);
+	*end = 0;
+	if (strcasestr(buf, "\r\nConnection: close")) {
+		/* read to the end below, then close */
+		status = -status;
+	}
+	while (body < want) {
+		ssize_t r = recv(*fd, buf, size, 0);
+
+		if (r <= 0)
+			return -EIO;
+		body += (size_t)r;
+	}
+	*bytes = want;
+	if (status < 0) {
+		close(*fd);
+		*fd = -1;
+		status = -status;
+		reconnects++;
+	}
+	return status;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* p-th percentile (nearest rank) of v[0..n), sorted in place. */
+static double pct(double *v, int n, double p)
+{
+	int i;
+
+	if (n <= 0)
+		return NAN;
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	i = (int)ceil(p / 100.0 * n) - 1;
+	return v[i < 0 ? 0 : i >= n ? n - 1 : i];
+}
+
+struct phase_result {
+	double p50_us, p99_us, max_us;
+	double wake_p99_us;   /* open loop: how late the client itself woke */
+	double sent_p99_us;   /* open loop: p99 from the actual send, not the intended */
+	int n, failed;
+};
+
+/* /health at HEALTH_RATE, open loop, n requests. */
+static int run_health(uint16_t port, int n, struct phase_result *r, char *buf)
+{
+	double *lat = calloc((size_t)n, sizeof(*lat)), *late = calloc((size_t)n, sizeof(*late));
+	double *from_sent = calloc((size_t)n, sizeof(*from_sent));
+	int fd = -1, ok = 0;
+	uint64_t start, sent;
+	size_t bytes;
+
+	if (!lat || !late || !from_sent) {
+		free(lat);
+		free(late);
+		free(from_sent);
+		return -ENOMEM;
+	}
+	r->failed = 0;
+	start = now_ns() + 1000000;
+	for (int i = 0; i < n; i++) {
+		uint64_t due = start + (uint64_t)i * (1000000000ull / HEALTH_RATE);
+
+		sleep_until(due);
+		sent = now_ns();
+		late[i] = (double)(sent - due) / 1000.0;
+		if (http_get(&fd, port, "/health", buf, RECV_BYTES, &bytes) != 200) {
+			r->failed++;
+			if (fd >= 0)
+				close(fd);
+			fd = -1;
+			continue;
+		}
+		from_sent[ok] = (double)(now_ns() - sent) / 1000.0;
+		lat[ok++] = (double)(now_ns() - due) / 1000.0;
+	}
+	if (fd >= 0)
+		close(fd);
+	r->n = ok;
+	r->p50_us = pct(lat, ok, 50);
+	r->p99_us = pct(lat, ok, 99);
+	r->max_us = ok ? lat[ok - 1] : NAN;
+	r->wake_p99_us = pct(late, n, 99);
+	r->sent_p99_us = pct(from_sent, ok, 99);
+	free(lat);
+	free(late);
+	free(from_sent);
+	return 0;
+}
+
+static int run_metrics(struct table *t, int n, uint64_t gap_ns, struct phase_result *r, char *buf,
+		       atomic_bool *stop)
+{
+	double *lat = calloc((size_t)n, sizeof(*lat));
+	int fd = -1, ok = 0;
+	size_t bytes = 0;
+
+	if (!lat)
+		return -ENOMEM;
+	r->failed = 0;
+	for (int i = 0; i < n && !(stop && atomic_load(stop)); i++) {
+		uint64_t t0 = now_ns();
+
+		if (http_get(&fd, t->port, "/metrics", buf, RECV_BYTES, &bytes) != 200) {
+			r->failed++;
+			if (fd >= 0)
+				close(fd);
+			fd = -1;
+			if (gap_ns)
+				sleep_until(t0 + gap_ns);
+			continue;
+		}
+		lat[ok++] = (double)(now_ns() - t0) / 1000.0;
+		t->page_bytes = bytes;
+		if (gap_ns)
+			sleep_until(t0 + gap_ns);
+	}
+	if (fd >= 0)
+		close(fd);
+	r->n = ok;
+	r->p50_us = pct(lat, ok, 50);
+	r->p99_us = pct(lat, ok, 99);
+	r->max_us = ok ? lat[ok - 1] : NAN;
+	free(lat);
+	return 0;
+}
+
+struct scraper {
+	struct table *t;
+	atomic_bool stop;
+	struct phase_result r;
+	char *buf;
+};
+
+static void *scraper_main(void *arg)
+{
+	struct scraper *s = arg;
+
+	run_metrics(s->t, 1 << 20, MIXED_SCRAPE_INTERVAL_NS, &s->r, s->buf, &s->stop);
+	return NULL;
+}
+
+enum { PH_HEALTH, PH_MIXED, PH_METRICS0 };
+
+struct cfg {
+	int rounds, health_requests, scrapes;
+	uint32_t sizes[SIZES_MAX];
+	int n_sizes;
+	const char *out;
+	bool strict;
+};
+
+struct summary {
+	double med, min, max;
+};
+
+#define RENDER_RUNS 11
+static struct summary render_us[SIZES_MAX];
+
+static struct summary summarize(const double *v, int n)
+{
+	double tmp[ROUNDS_MAX];
+	struct summary s;
+
+	memcpy(tmp, v, sizeof(*v) * (size_t)n);
+	qsort(tmp, (size_t)n, sizeof(*tmp), cmp_double);
+	s.min = tmp[0];
+	s.max = tmp[n - 1];
+	s.med = n & 1 ? tmp[n / 2] : (tmp[n / 2 - 1] + tmp[n / 2]) / 2;
+	return s;
+}
+
+/* A number for results.json: JSON has no NaN (a phase whose every request
+ * failed), so null. */
+static const char *jnum(char *out, size_t size, double v)
+{
+	if (isnan(v) || isinf(v))
+		snprintf(out, size, "null");
+	else
+		snprintf(out, size, "%.1f", v);
+	return out;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: bench_agent [--rounds N] [--out DIR] [--series LIST]\n"
+		"                   [--health-requests N] [--scrapes N] [--strict]\n"
+		"Measure the agent endpoint: /health at 1,000 requests/s (open loop),\n"
+		"/metrics of each size in LIST (default 100,1000,10000), /health during\n"
+		"scrapes; N interleaved rounds (default %d). Normally `make bench-agent`.\n"
+		"--strict: exit 1 when a target is missed.\n",
+		ROUNDS_DEFAULT);
+}
+
+static int parse_sizes(struct cfg *c, const char *list)
+{
+	char *copy = strdup(list), *tok, *save = NULL;
+
+	c->n_sizes = 0;
+	for (tok = strtok_r(copy, ",", &save); tok && c->n_sizes < SIZES_MAX;
+	     tok = strtok_r(NULL, ",", &save)) {
+		unsigned long v = strtoul(tok, NULL, 10);
+
+		if (!v || v > 100000) {
+			free(copy);
+			return -EINVAL;
+		}
+		c->sizes[c->n_sizes++] = (uint32_t)v;
+	}
+	free(copy);
+	return c->n_sizes ? 0 : -EINVAL;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "rounds", required_argument, NULL, 'r' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "series", required_argument, NULL, 's' },
+		{ "health-requests", required_argument, NULL, 'H' },
+		{ "scrapes", required_argument, NULL, 'S' },
+		{ "strict", no_argument, NULL, 'x' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	static double p50[SIZES_MAX + 2][ROUNDS_MAX], p99[SIZES_MAX + 2][ROUNDS_MAX];
+	static double wake99[PH_METRICS0][ROUNDS_MAX], sent99[PH_METRICS0][ROUNDS_MAX];
+	static int failed[SIZES_MAX + 2];
+	struct cfg c = { .rounds = ROUNDS_DEFAULT, .health_requests = HEALTH_REQUESTS_DEFAULT,
+			 .scrapes = SCRAPES_DEFAULT, .out = NULL };
+	const char *const tools[][2] = { { "libmicrohttpd", "dpkg-query -W -f '${Version}' libmicrohttpd12 2>/dev/null" },
+					 { NULL, NULL } };
+	char err[256], path[512], load_start[128], load_end[128], *buf, *buf2;
+	int mixed_table = -1, n_phases, opt, ret = 0;
+	uint64_t waits = 0, wait_p99_ns = 0;
+	double health_p99_med, metrics_p99_med = NAN;
+	bool health_ok, metrics_ok;
+	pthread_t tracer;
+	FILE *f;
+
+	parse_sizes(&c, "100,1000,10000");
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'r':
+			c.rounds = atoi(optarg);
+			break;
+		case 'o':
+			c.out = optarg;
+			break;
+		case 's':
+			if (parse_sizes(&c, optarg)) {
+				fprintf(stderr, "bench_agent: --series takes sizes like 100,1000\n");
+				return 2;
+			}
+			break;
+		case 'H':
+			c.health_requests = atoi(optarg);
+			break;
+		case 'S':
+			c.scrapes = atoi(optarg);
+			break;
+		case 'x':
+			c.strict = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (c.rounds < 1 || c.rounds > ROUNDS_MAX || c.health_requests < 100 || c.scrapes < 2) {
+		fprintf(stderr, "bench_agent: rounds 1..%d, health-requests >= 100, scrapes >= 2\n",
+			ROUNDS_MAX);
+		return 2;
+	}
+	if (!c.out) {
+		static char def[64];
+		time_t now = time(NULL);
+
+		strftime(def, sizeof(def), "bench-results/agent/%Y%m%d-%H%M%S", localtime(&now));
+		c.out = def;
+	}
+	snprintf(path, sizeof(path), "mkdir -p '%s'", c.out);
+	if (system(path)) {
+		fprintf(stderr, "bench_agent: cannot create %s\n", c.out);
+		return 2;
+	}
+	snprintf(path, sizeof(path), "%s/system_info.txt", c.out);
+	lab_sysinfo_write(path, tools);
+	lab_sysinfo_loadavg(load_start, sizeof(load_start));
+	/* wake-ups of the open-loop client within a microsecond, not 50 */
+	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+
+	snap.tracer[AGENT_TRACER_HTTP].enabled = snap.tracer[AGENT_TRACER_HTTP].attached = true;
+	snap.tracer[AGENT_TRACER_EXEC].enabled = snap.tracer[AGENT_TRACER_EXEC].attached = true;
+	n_tables = c.n_sizes;
+	for (int i = 0; i < n_tables; i++) {
+		if (table_make(&tables[i], c.sizes[i], err, sizeof(err)) ||
+		    agent_endpoint_start(&tables[i].e, "127.0.0.1", 0, render, &tables[i], err,
+					 sizeof(err))) {
+			fprintf(stderr, "bench_agent: %s\n", err);
+			return 2;
+		}
+		tables[i].port = agent_endpoint_port(tables[i].e);
+		if (c.sizes[i] == MIXED_SERIES)
+			mixed_table = i;
+	}
+	if (mixed_table < 0)
+		mixed_table = 0;
+	buf = malloc(RECV_BYTES);
+	buf2 = malloc(RECV_BYTES);
+	if (!buf || !buf2)
+		return 2;
+	/* the rendering alone, in this thread, for the split between
+	 * rendering and sending */
+	for (int i = 0; i < n_tables; i++) {
+		double v[RENDER_RUNS];
+		struct strbuf sb;
+		const char *type;
+
+		strbuf_init(&sb, ENDPOINT_PAGE_BYTES_MAX);
+		for (int k = 0; k < RENDER_RUNS; k++) {
+			uint64_t t0 = now_ns();
+
+			strbuf_reset(&sb);
+			render(&tables[i], "/metrics", &sb, &type);
+			v[k] = (double)(now_ns() - t0) / 1000.0;
+		}
+		render_us[i] = summarize(v, RENDER_RUNS);
+		strbuf_free(&sb);
+		fprintf(stderr, "render only, %u series: median %.0f us (%.0f..%.0f)\n", tables[i].n,
+			render_us[i].med, render_us[i].min, render_us[i].max);
+	}
+	atomic_store(&timing_holds, true);
+	pthread_create(&tracer, NULL, tracer_main, NULL);
+
+	n_phases = PH_METRICS0 + c.n_sizes;
+	for (int r = 0; r < c.rounds; r++) {
+		for (int k = 0; k < n_phases; k++) {
+			int ph = (k + r) % n_phases;
+			struct phase_result res = { 0 };
+
+			if (ph == PH_HEALTH) {
+				run_health(tables[mixed_table].port, c.health_requests, &res, buf);
+			} else if (ph == PH_MIXED) {
+				struct scraper s = { .t = &tables[mixed_table], .buf = buf2 };
+				pthread_t th;
+
+				pthread_create(&th, NULL, scraper_main, &s);
+				run_health(tables[mixed_table].port, c.health_requests, &res, buf);
+				atomic_store(&s.stop, true);
+				pthread_join(th, NULL);
+				res.failed += s.r.failed;
+			} else {
+				struct table *t = &tables[ph - PH_METRICS0];
+				int n = t->n > 5000 ? (c.scrapes + 4) / 5 : c.scrapes;
+
+				run_metrics(t, n < 2 ? 2 : n, 0, &res, buf, NULL);
+			}
+			p50[ph][r] = res.p50_us;
+			p99[ph][r] = res.p99_us;
+			failed[ph] += res.failed;
+			fprintf(stderr, "round %d %-14s p50 %8.0f us  p99 %8.0f us  max %8.0f us%s\n",
+				r + 1,
+				ph == PH_HEALTH ? "health" : ph == PH_MIXED ? "health+scrape" : "metrics",
+				res.p50_us, res.p99_us, res.max_us, res.failed ? "  (failures)" : "");
+			if (ph < PH_METRICS0) {
+				wake99[ph][r] = res.wake_p99_us;
+				sent99[ph][r] = res.sent_p99_us;
+				fprintf(stderr, "        (client woke late: p99 %.0f us; from the actual "
+						"send: p99 %.0f us)\n", res.wake_p99_us, res.sent_p99_us);
+			}
+			if (ph >= PH_METRICS0)
+				fprintf(stderr, "        (%u series, %zu bytes)\n",
+					tables[ph - PH_METRICS0].n, tables[ph - PH_METRICS0].page_bytes);
+		}
+	}
+	atomic_store(&tracer_stop, true);
+	pthread_join(tracer, NULL);
+	lab_sysinfo_loadavg(load_end, sizeof(load_end));
+	for (int b = 0; b < 40; b++)
+		waits += lock_wait_hist[b];
+	wait_p99_ns = hist_pct(lock_wait_hist, 99);
+	{
+		struct summary hs = summarize(p99[PH_HEALTH], c.rounds);
+
+		health_p99_med = hs.med;
+		health_ok = hs.med < TARGET_HEALTH_P99_US && !failed[PH_HEALTH];
+		metrics_ok = false;
+		for (int i = 0; i < c.n_sizes; i++)
+			if (c.sizes[i] == TARGET_METRICS_SERIES) {
+				struct summary ms = summarize(p99[PH_METRICS0 + i], c.rounds);
+
+				metrics_p99_med = ms.med;
+				metrics_ok = ms.med < TARGET_METRICS_P99_US && !failed[PH_METRICS0 + i];
+			}
+	}
+
+	/* results.json */
+	snprintf(path, sizeof(path), "%s/results.json", c.out);
+	f = fopen(path, "w");
+	if (!f) {
+		fprintf(stderr, "bench_agent: %s: %s\n", path, strerror(errno));
+		return 2;
+	}
+	fprintf(f, "{\"benchmark\":\"agent\",\"cpus\":%ld,\"loadavg_start\":\"%s\",\"loadavg_end\":\"%s\",\n",
+		sysconf(_SC_NPROCESSORS_ONLN), load_start, load_end);
+	fprintf(f, "\"config\":{\"rounds\":%d,\"health_rate_per_s\":%d,\"health_requests\":%d,"
+		   "\"scrapes\":%d,\"mixed_scrape_interval_ms\":%llu,\"tracer_observations_per_s\":%d},\n",
+		c.rounds, HEALTH_RATE, c.health_requests, c.scrapes,
+		MIXED_SCRAPE_INTERVAL_NS / 1000000ull, TRACER_RATE);
+	fprintf(f, "\"targets\":{\"health_p99_us_max\":%.0f,\"metrics_series\":%d,\"metrics_p99_us_max\":%.0f},\n",
+		TARGET_HEALTH_P99_US, TARGET_METRICS_SERIES, TARGET_METRICS_P99_US);
+	fprintf(f, "\"phases\":[\n");
+	for (int ph = 0; ph < n_phases; ph++) {
+		struct summary a = summarize(p50[ph], c.rounds), b = summarize(p99[ph], c.rounds);
+		char j[6][32];
+
+		fprintf(f, " {\"phase\":\"%s\"", ph == PH_HEALTH ? "health" : ph == PH_MIXED ? "health_during_scrapes" : "metrics");
+		if (ph >= PH_METRICS0)
+			fprintf(f, ",\"series\":%u,\"page_bytes\":%zu,\"render_only_us\":{\"median\":%.1f,"
+				   "\"min\":%.1f,\"max\":%.1f}",
+				tables[ph - PH_METRICS0].n, tables[ph - PH_METRICS0].page_bytes,
+				render_us[ph - PH_METRICS0].med, render_us[ph - PH_METRICS0].min,
+				render_us[ph - PH_METRICS0].max);
+		if (ph >= PH_METRICS0) {
+			struct table *t = &tables[ph - PH_METRICS0];
+			double h50 = pct(t->holds, t->n_holds, 50), h99 = pct(t->holds, t->n_holds, 99);
+			double hmax = t->n_holds ? t->holds[t->n_holds - 1] : NAN;
+
+			fprintf(f, ",\"lock_hold_us\":{\"p50\":%s,\"p99\":%s,\"max\":%s,\"n\":%d}",
+				jnum(j[0], 32, h50), jnum(j[1], 32, h99), jnum(j[2], 32, hmax), t->n_holds);
+		}
+		fprintf(f, ",\"failed\":%d,\"p50_us\":{\"median\":%s,\"min\":%s,\"max\":%s},"
+			   "\"p99_us\":{\"median\":%s,\"min\":%s,\"max\":%s},\"p99_us_rounds\":[",
+			failed[ph], jnum(j[0], 32, a.med), jnum(j[1], 32, a.min), jnum(j[2], 32, a.max),
+			jnum(j[3], 32, b.med), jnum(j[4], 32, b.min), jnum(j[5], 32, b.max));
+		for (int r = 0; r < c.rounds; r++)
+			fprintf(f, "%s%s", r ? "," : "", jnum(j[0], 32, p99[ph][r]));
+		fprintf(f, "]");
+		if (ph < PH_METRICS0) {
+			struct summary w = summarize(wake99[ph], c.rounds);
+			struct summary x = summarize(sent99[ph], c.rounds);
+
+			fprintf(f, ",\"client_wake_late_p99_us\":{\"median\":%.1f,\"min\":%.1f,\"max\":%.1f}",
+				w.med, w.min, w.max);
+			fprintf(f, ",\"p99_from_actual_send_us\":{\"median\":%.1f,\"min\":%.1f,\"max\":%.1f}",
+				x.med, x.min, x.max);
+		}
+		fprintf(f, "}%s\n", ph + 1 < n_phases ? "," : "");
+	}
+	fprintf(f, "],\n\"tracing_thread\":{\"observations\":%llu,\"lock_acquisitions\":%llu,"
+		   "\"lock_wait_p99_us_le\":%.1f,\"lock_wait_max_us\":%.1f},\n\"reconnects\":%llu,\n",
+		(unsigned long long)tracer_obs, (unsigned long long)waits, (double)wait_p99_ns / 1000.0,
+		(double)lock_wait_max_ns / 1000.0, (unsigned long long)reconnects);
+	fprintf(f, "\"verdict\":{\"health\":%s,\"metrics\":%s}}\n", health_ok ? "true" : "false",
+		metrics_ok ? "true" : "false");
+	fclose(f);
+
+	/* report.md */
+	snprintf(path, sizeof(path), "%s/report.md", c.out);
+	f = fopen(path, "w");
+	if (!f)
+		return 2;
+	fprintf(f, "# sonde agent endpoint benchmark\n\n"
+		   "%d interleaved rounds on %ld CPUs; load average %s at the start, %s at the end.\n"
+		   "A stand-in tracing thread observed %d records/s under the series lock throughout.\n\n",
+		c.rounds, sysconf(_SC_NPROCESSORS_ONLN), load_start, load_end, TRACER_RATE);
+	fprintf(f, "| phase | series | page bytes | render only µs | p50 µs median (min..max) | p99 µs median (min..max) | failed |\n"
+		   "|---|---:|---:|---|---|---|---:|\n");
+	for (int ph = 0; ph < n_phases; ph++) {
+		struct summary a = summarize(p50[ph], c.rounds), b = summarize(p99[ph], c.rounds);
+
+		if (ph >= PH_METRICS0)
+			fprintf(f, "| /metrics | %u | %zu | %.0f (%.0f..%.0f) |", tables[ph - PH_METRICS0].n,
+				tables[ph - PH_METRICS0].page_bytes, render_us[ph - PH_METRICS0].med,
+				render_us[ph - PH_METRICS0].min, render_us[ph - PH_METRICS0].max);
+		else
+			fprintf(f, "| %s | | | |", ph == PH_HEALTH ? "/health at 1,000/s" :
+				"/health at 1,000/s, scrapes of 1,000 series every 250 ms");
+		fprintf(f, " %.0f (%.0f..%.0f) | %.0f (%.0f..%.0f) | %d |\n", a.med, a.min, a.max,
+			b.med, b.min, b.max, failed[ph]);
+	}
+	{
+		struct summary w = summarize(wake99[PH_HEALTH], c.rounds);
+		struct summary x = summarize(sent99[PH_HEALTH], c.rounds);
+
+		fprintf(f, "\nOpen loop: the client's own lateness in waking for a /health request "
+			   "(counted in its answer time): p99 %.0f µs median (%.0f..%.0f); the answer "
+			   "time from the actual send instead: p99 %.0f µs median (%.0f..%.0f).\n",
+			w.med, w.min, w.max, x.med, x.min, x.max);
+	}
+	fprintf(f, "A scrape held the series lock (its copy):");
+	for (int i = 0; i < n_tables; i++)
+		fprintf(f, "%s %u series p50 %.0f µs, p99 %.0f µs, max %.0f µs", i ? ";" : "",
+			tables[i].n, pct(tables[i].holds, tables[i].n_holds, 50),
+			pct(tables[i].holds, tables[i].n_holds, 99),
+			tables[i].n_holds ? tables[i].holds[tables[i].n_holds - 1] : NAN);
+	fprintf(f, ".\n");
+	fprintf(f, "Tracing thread: %llu lock acquisitions, p99 wait <= %.1f µs, max %.1f µs "
+		   "(a wait past the longest hold is the holder descheduled).\n"
+		   "Answers that closed their connection (the next request connected anew, "
+		   "its connect timed): %llu.\n\n",
+		(unsigned long long)waits, (double)wait_p99_ns / 1000.0,
+		(double)lock_wait_max_ns / 1000.0, (unsigned long long)reconnects);
+	fprintf(f, "## Verdict\n\n- /health p99 at 1,000 requests/s: %.0f µs (median of rounds), target < %.0f µs: **%s**\n"
+		   "- /metrics of %d series p99: %.0f µs (median of rounds), target < %.0f µs: **%s**\n",
+		health_p99_med, TARGET_HEALTH_P99_US, health_ok ? "met" : "missed", TARGET_METRICS_SERIES,
+		metrics_p99_med, TARGET_METRICS_P99_US, metrics_ok ? "met" : "missed");
+	fclose(f);
+
+	for (int i = 0; i < n_tables; i++) {
+		agent_endpoint_stop(tables[i].e);
+		series_table_free(tables[i].live);
+		series_table_free(tables[i].page);
+	}
+	free(buf);
+	free(buf2);
+	snprintf(path, sizeof(path), "%s/report.md", c.out);
+	f = fopen(path, "r");
+	if (f) {
+		char line[512];
+
+		while (fgets(line, sizeof(line), f))
+			fputs(line, stdout);
+		fclose(f);
+	}
+	printf("\nbench_agent: %s/report.md, %s/results.json\n", c.out, c.out);
+	if (c.strict && (!health_ok || !metrics_ok))
+		ret = 1;
+	return ret;
+}
