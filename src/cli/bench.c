@@ -15,6 +15,7 @@
 
 #include "cli/cli_common.h"
 #include "cli/commands.h"
+#include "cli/lab_cli.h"
 #include "lab/bench.h"
 #include "lab/tracer_proc.h"
 
@@ -258,37 +259,6 @@ static int parse_scenarios(struct lab_bench_config *cfg, const char *arg)
 }
 
 /* mkdir -p and check we can write there. */
-static int prepare_out_dir(const char *dir)
-{
-	char path[LAB_BENCH_PATH_BYTES + 16];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s", dir);
-	for (char *p = path + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0755) && errno != EEXIST) {
-			cli_error(CMD, "cannot create %s: %s", path, strerror(errno));
-			return -1;
-		}
-		*p = '/';
-	}
-	if (mkdir(path, 0755) && errno != EEXIST) {
-		cli_error(CMD, "cannot create %s: %s", path, strerror(errno));
-		return -1;
-	}
-	snprintf(path, sizeof(path), "%s/.write-test", dir);
-	f = fopen(path, "w");
-	if (!f) {
-		cli_error(CMD, "cannot write into %s: %s", dir, strerror(errno));
-		return -1;
-	}
-	fclose(f);
-	unlink(path);
-	return 0;
-}
-
 static int parse_number(const char *opt, const char *arg, double min, double max, double *out)
 {
 	char *end;
@@ -525,27 +495,8 @@ int cmd_bench(int argc, char **argv)
 		cli_error(CMD, "tracers need root (BPF programs and their run-time statistics); run as root");
 		return EXIT_USAGE;
 	}
-	if (readlink("/proc/self/exe", cfg.sonde_exe, sizeof(cfg.sonde_exe) - 1) <= 0) {
-		cli_error(CMD, "cannot find this binary: %s", strerror(errno));
-		return EXIT_USAGE;
-	}
-	if (thresholds_file &&
-	    lab_thresholds_load_file(&cfg.thresholds, thresholds_file, err, sizeof(err))) {
-		cli_error(CMD, "%s", err);
-		return EXIT_USAGE;
-	}
-	if (lab_thresholds_load_env(&cfg.thresholds, err, sizeof(err))) {
-		cli_error(CMD, "%s", err);
-		return EXIT_USAGE;
-	}
-	if (!cfg.out_dir[0]) {
-		time_t t = time(NULL);
-		struct tm tm;
-
-		localtime_r(&t, &tm);
-		strftime(cfg.out_dir, sizeof(cfg.out_dir), "sonde-bench-%Y%m%d-%H%M%S", &tm);
-	}
-	if (prepare_out_dir(cfg.out_dir))
+	if (lab_cli_prepare(CMD, thresholds_file, &cfg.thresholds, cfg.sonde_exe,
+			    sizeof(cfg.sonde_exe), cfg.out_dir, sizeof(cfg.out_dir), "sonde-bench"))
 		return EXIT_USAGE;
 	cfg.progress = !cfg.json && isatty(STDERR_FILENO);
 

@@ -15,6 +15,7 @@
 
 #include "cli/cli_common.h"
 #include "cli/commands.h"
+#include "cli/lab_cli.h"
 #include "lab/nginx.h"
 #include "lab/stress.h"
 #include "lab/stress_memcg.h"
@@ -149,31 +150,6 @@ static int parse_tracer_arg(struct lab_bench_tracer *t, const char *arg)
 }
 
 /* mkdir -p DIR, then a file written and removed: can we write there? */
-static int out_dir_ready(const char *dir)
-{
-	char buf[LAB_BENCH_PATH_BYTES + 32];
-	FILE *f;
-
-	for (size_t i = 1, n = strlen(dir); i <= n; i++) {
-		if (dir[i] != '/' && dir[i] != '\0')
-			continue;
-		snprintf(buf, sizeof(buf), "%.*s", (int)i, dir);
-		if (mkdir(buf, 0755) && errno != EEXIST) {
-			cli_error(CMD, "cannot create %s: %s", buf, strerror(errno));
-			return -1;
-		}
-	}
-	snprintf(buf, sizeof(buf), "%s/.sonde-stress-probe", dir);
-	f = fopen(buf, "w");
-	if (!f) {
-		cli_error(CMD, "cannot write into %s: %s", dir, strerror(errno));
-		return -1;
-	}
-	fclose(f);
-	unlink(buf);
-	return 0;
-}
-
 static void cleanup_hook(void)
 {
 	lab_nginx_cleanup();
@@ -401,26 +377,8 @@ int cmd_stress(int argc, char **argv)
 		cli_error(CMD, "needs root (BPF programs, signals to the tracer, memory cgroups); run as root");
 		return EXIT_USAGE;
 	}
-	if (readlink("/proc/self/exe", cfg.sonde_exe, sizeof(cfg.sonde_exe) - 1) <= 0) {
-		cli_error(CMD, "cannot find this binary: %s", strerror(errno));
-		return EXIT_USAGE;
-	}
-	if (thresholds_file && lab_thresholds_load_file(&cfg.thresholds, thresholds_file, err, sizeof(err))) {
-		cli_error(CMD, "%s", err);
-		return EXIT_USAGE;
-	}
-	if (lab_thresholds_load_env(&cfg.thresholds, err, sizeof(err))) {
-		cli_error(CMD, "%s", err);
-		return EXIT_USAGE;
-	}
-	if (!cfg.out_dir[0]) {
-		time_t t = time(NULL);
-		struct tm tm;
-
-		localtime_r(&t, &tm);
-		strftime(cfg.out_dir, sizeof(cfg.out_dir), "sonde-stress-%Y%m%d-%H%M%S", &tm);
-	}
-	if (out_dir_ready(cfg.out_dir))
+	if (lab_cli_prepare(CMD, thresholds_file, &cfg.thresholds, cfg.sonde_exe,
+			    sizeof(cfg.sonde_exe), cfg.out_dir, sizeof(cfg.out_dir), "sonde-stress"))
 		return EXIT_USAGE;
 	cfg.progress = !cfg.json && isatty(STDERR_FILENO);
 
