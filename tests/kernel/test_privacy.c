@@ -28,9 +28,8 @@
 #include "kernel/agent_test_env.h"
 #include "kernel/http_test_env.h"
 #include "kernel/kernel_test.h"
+#include "kernel/sonde_proc.h"
 
-#define START_WAIT_MS 10000
-#define STOP_WAIT_MS 20000
 #define RUN_WAIT_MS 20000
 #define SETTLE_MS 300
 #define CAPTURE_MODE 0600
@@ -114,53 +113,6 @@ static int teardown(void **state)
 		free(e);
 	}
 	return 0;
-}
-
-/* Does the file hold needle anywhere, NUL bytes and all? */
-static bool file_has(const char *path, const char *needle)
-{
-	size_t len = 0, nl = strlen(needle);
-	char *s = env_read_file(path, &len);
-	bool has = false;
-
-	for (size_t i = 0; s && i + nl <= len && !has; i++)
-		has = !memcmp(s + i, needle, nl);
-	free(s);
-	return has;
-}
-
-static void require_sonde(void)
-{
-	KERNEL_TEST_REQUIRE_ROOT();
-	if (access(sonde_path(), X_OK))
-		fail_msg("%s not found: build it first (make)", sonde_path());
-}
-
-static void wait_tracing(pid_t pid, const char *err_path)
-{
-	uint64_t deadline = env_now_ms() + START_WAIT_MS;
-
-	while (!file_has(err_path, "tracing") && env_now_ms() < deadline &&
-	       waitpid(pid, NULL, WNOHANG) == 0)
-		env_sleep_ms(20);
-	if (!file_has(err_path, "tracing")) {
-		char *e = env_read_file(err_path, NULL);
-
-		fail_msg("sonde did not start: %s", e ? e : "?");
-	}
-}
-
-static void stop_sonde(struct test_env *e, pid_t pid, const char *err_path)
-{
-	int st;
-
-	kill(pid, SIGINT);
-	st = env_wait(e, pid, STOP_WAIT_MS);
-	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		char *s = env_read_file(err_path, NULL);
-
-		fail_msg("sonde did not stop cleanly (status %d): %s", st, s ? s : "?");
-	}
 }
 
 /* Run `sonde <args>` to completion, stdout and stderr to files; its exit
@@ -275,8 +227,8 @@ static void make_traffic(struct test_env *e, const struct nginx *n, bool tls)
 		assert_int_equal(env_run(e, curl, NULL, RUN_WAIT_MS), 0);
 	}
 	/* the canaries of the answer really were on the wire */
-	assert_true(file_has(hdrs, "Set-Cookie: sid=CANARY-SETCOOKIE"));
-	assert_true(file_has(body, "secret=CANARY-RESPBODY"));
+	assert_true(env_file_has(hdrs, "Set-Cookie: sid=CANARY-SETCOOKIE"));
+	assert_true(env_file_has(body, "secret=CANARY-RESPBODY"));
 
 	snprintf(post_url, sizeof(post_url), "%s://127.0.0.1:%d/p", scheme, n->port);
 	{
@@ -293,7 +245,7 @@ static void make_traffic(struct test_env *e, const struct nginx *n, bool tls)
 		raw_request(e, n->port, req, 200);
 	}
 
-	deadline = env_now_ms() + START_WAIT_MS;
+	deadline = env_now_ms() + SONDE_START_WAIT_MS;
 	while (file_lines(n->access_log) < want && env_now_ms() < deadline)
 		env_sleep_ms(20);
 	assert_int_equal(file_lines(n->access_log), want);
@@ -340,8 +292,8 @@ static void agent_metrics(struct test_env *e, const struct agent *a, double want
 			 "client GET %g, POST %g (want 1): see %s", sg, want_get, sp,
 			 USERINFO_STATUS, s4, want_400, cg, cp, path);
 	/* the requests' own series carry no query nor fragment */
-	assert_false(file_has(path, "http_route=\"/p?"));
-	assert_false(file_has(path, "http_route=\"/p#"));
+	assert_false(env_file_has(path, "http_route=\"/p?"));
+	assert_false(env_file_has(path, "http_route=\"/p#"));
 }
 
 /* /health, saved: ok, both tracers, and no canary. */
@@ -353,9 +305,9 @@ static void agent_health(struct test_env *e, const struct agent *a)
 	save(e, "agent-health.json", body, path);
 	free(body);
 	assert_no_canary(path);
-	assert_true(file_has(path, "\"status\":\"ok\""));
-	assert_true(file_has(path, "\"http\":\"attached\""));
-	assert_true(file_has(path, "\"exec\":\"attached\""));
+	assert_true(env_file_has(path, "\"status\":\"ok\""));
+	assert_true(env_file_has(path, "\"http\":\"attached\""));
+	assert_true(env_file_has(path, "\"exec\":\"attached\""));
 }
 
 /* Wait until the receiver has a metrics push with route /p. */
@@ -481,7 +433,7 @@ static void check_agent(struct test_env *e, struct agent *a, const struct nginx 
 	agent_stop(e, a);
 	assert_no_canary(a->out_path);
 	assert_no_canary(a->err_path);
-	assert_true(file_has(a->err_path, "sonde agent: stopped;"));
+	assert_true(env_file_has(a->err_path, "sonde agent: stopped;"));
 
 	otlp_receiver_stop(&receiver);
 	live_receiver = NULL;
@@ -512,7 +464,7 @@ static void no_canary_in_any_output(struct test_env *e, bool tls)
 	mode_t old_umask;
 	int fd;
 
-	require_sonde();
+	sonde_require();
 	if (nginx_start(e, &o, &n))
 		fail_msg("nginx did not start (apt-get install nginx)");
 	snprintf(port, sizeof(port), "%d", n.port);
@@ -547,13 +499,13 @@ static void no_canary_in_any_output(struct test_env *e, bool tls)
 	umask(old_umask);
 	for (int i = 0; i < TRACERS; i++) {
 		assert_true(sonde[i] > 0);
-		wait_tracing(sonde[i], err[i]);
+		sonde_wait_tracing(sonde[i], err[i]);
 	}
 	make_traffic(e, &n, tls);
 	if (!tls)
 		proxy_form_request(e, &n);
 	for (int i = 0; i < TRACERS; i++)
-		stop_sonde(e, sonde[i], err[i]);
+		sonde_stop(e, sonde[i], err[i]);
 	check_agent(e, &agent, &n, tls);
 
 	/* Live output: the secrets are not there, the requests are. */
@@ -561,19 +513,19 @@ static void no_canary_in_any_output(struct test_env *e, bool tls)
 		assert_no_canary(out[i]);
 		assert_no_canary(err[i]);
 	}
-	assert_true(file_has(out[0], "\"path\":\"/p?token=REDACTED&next=REDACTED\""));
-	assert_true(file_has(out[0], "\"method\":\"POST\""));
-	assert_true(file_has(out[0], "\"type\":\"stats\""));
-	assert_true(file_has(out[0], tls ? "\"tls\":true" : "\"tls\":false"));
-	assert_true(file_has(out[1], "/p?token=REDACTED&next=REDACTED"));
-	assert_true(file_has(out[1], "POST"));
+	assert_true(env_file_has(out[0], "\"path\":\"/p?token=REDACTED&next=REDACTED\""));
+	assert_true(env_file_has(out[0], "\"method\":\"POST\""));
+	assert_true(env_file_has(out[0], "\"type\":\"stats\""));
+	assert_true(env_file_has(out[0], tls ? "\"tls\":true" : "\"tls\":false"));
+	assert_true(env_file_has(out[1], "/p?token=REDACTED&next=REDACTED"));
+	assert_true(env_file_has(out[1], "POST"));
 	if (!tls) {
 		/* the raw requests were reported, their fragments redacted */
-		assert_true(file_has(out[0], "\"path\":\"/p#REDACTED\""));
-		assert_true(file_has(out[0], "\"path\":\"/p?a=REDACTED#REDACTED\""));
-		assert_true(file_has(out[1], "/p#REDACTED"));
-		assert_true(file_has(out[0], "\"path\":\"http://REDACTED@127.0.0.1:"));
-		assert_true(file_has(out[1], "http://REDACTED@127.0.0.1:"));
+		assert_true(env_file_has(out[0], "\"path\":\"/p#REDACTED\""));
+		assert_true(env_file_has(out[0], "\"path\":\"/p?a=REDACTED#REDACTED\""));
+		assert_true(env_file_has(out[1], "/p#REDACTED"));
+		assert_true(env_file_has(out[0], "\"path\":\"http://REDACTED@127.0.0.1:"));
+		assert_true(env_file_has(out[1], "http://REDACTED@127.0.0.1:"));
 	}
 
 	for (int i = 0; i < TRACERS; i++) {
@@ -595,9 +547,9 @@ static void no_canary_in_any_output(struct test_env *e, bool tls)
 						   rout, rerr), 0);
 			assert_no_canary(rout);
 			assert_no_canary(rerr);
-			assert_true(file_has(rout, "/p?token=REDACTED&next=REDACTED"));
+			assert_true(env_file_has(rout, "/p?token=REDACTED&next=REDACTED"));
 			if (!tls)
-				assert_true(file_has(rout, "/p?a=REDACTED#REDACTED"));
+				assert_true(env_file_has(rout, "/p?a=REDACTED#REDACTED"));
 		}
 	}
 	/* The capture holds payload as sent, as documented: the canaries were
@@ -605,7 +557,7 @@ static void no_canary_in_any_output(struct test_env *e, bool tls)
 	for (size_t k = 0; k < CANARY_COUNT; k++) {
 		if (tls && !strcmp(canaries[k], CANARY_FRAG))
 			continue;
-		if (!file_has(cap[0], canaries[k]))
+		if (!env_file_has(cap[0], canaries[k]))
 			fail_msg("%s was not in the capture: the test did not exercise it", canaries[k]);
 	}
 }
@@ -628,7 +580,7 @@ static void test_capture_contents_documented(void **state)
 	char out[ENV_PATH_BYTES], err[ENV_PATH_BYTES];
 	char *help, *readme;
 
-	require_sonde();
+	sonde_require();
 	env_path(e, out, sizeof(out), "help.out");
 	env_path(e, err, sizeof(err), "help.err");
 	assert_int_equal(run_sonde(e, (char *[]){ "http", "--help", NULL }, out, err), 0);

@@ -27,10 +27,9 @@
 
 #include "kernel/http_test_env.h"
 #include "kernel/kernel_test.h"
+#include "kernel/sonde_proc.h"
 #include "loader/bpf_env.h"
 
-#define START_WAIT_MS 10000
-#define STOP_WAIT_MS 20000
 #define RECORD_WAIT_MS 5000
 #define REFUSE_WAIT_MS 10000
 #define PROGS_GONE_MS 5000
@@ -170,15 +169,6 @@ static void tracer_start(struct test_env *e, struct tracer *t, const char *name,
 	assert_true(t->pid > 0);
 }
 
-static bool file_has(const char *path, const char *needle)
-{
-	char *s = env_read_file(path, NULL);
-	bool has = s && strstr(s, needle);
-
-	free(s);
-	return has;
-}
-
 /* Whether an http record is of a connection to the port (its server side
  * has it as local port, its client side as remote); any line when port is
  * 0. Other tests' HTTPS shows up in a `--port` run: the port filter does
@@ -226,16 +216,7 @@ static size_t file_lines(const char *path)
 /* Wait for "tracing" on its stderr: programs attached, privileges dropped. */
 static void wait_tracing(const struct tracer *t)
 {
-	uint64_t deadline = env_now_ms() + START_WAIT_MS;
-
-	while (!file_has(t->err, "tracing") && env_now_ms() < deadline &&
-	       waitpid(t->pid, NULL, WNOHANG) == 0)
-		env_sleep_ms(20);
-	if (!file_has(t->err, "tracing")) {
-		char *s = env_read_file(t->err, NULL);
-
-		fail_msg("sonde did not start: %s", s ? s : "?");
-	}
+	sonde_wait_tracing(t->pid, t->err);
 }
 
 /* Wait until want lines of the port carry every needle; the count seen. */
@@ -257,15 +238,7 @@ static size_t wait_lines(const char *path, const char *const needles[], size_t w
 
 static void tracer_stop(struct test_env *e, struct tracer *t)
 {
-	int st;
-
-	kill(t->pid, SIGINT);
-	st = env_wait(e, t->pid, STOP_WAIT_MS);
-	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		char *s = env_read_file(t->err, NULL);
-
-		fail_msg("sonde did not stop cleanly (status %d): %s", st, s ? s : "?");
-	}
+	sonde_stop(e, t->pid, t->err);
 }
 
 /* A field of /proc/PID/status ("Uid:", "CapEff:"), as its text. */
@@ -422,13 +395,13 @@ static void test_http_minimal_caps(void **state)
 	tracer_stop(e, &t);
 	/* uprobe-multi links need no more than the programs' load did */
 	if (have_uprobe_multi()) {
-		assert_true(file_has(t.out, "\"files_failed\":0"));
-		assert_true(file_has(t.out, "\"attach\":\"uprobe_multi\""));
+		assert_true(env_file_has(t.out, "\"files_failed\":0"));
+		assert_true(env_file_has(t.out, "\"attach\":\"uprobe_multi\""));
 	}
 	/* since 2025 kernels refuse perf uprobes without CAP_SYS_ADMIN (older
 	 * ones took CAP_PERFMON): either hooked, or said and counted */
-	if (!file_has(t.out, "\"files_failed\":0")) {
-		assert_true(file_has(t.err, "uprobes need CAP_SYS_ADMIN"));
+	if (!env_file_has(t.out, "\"files_failed\":0")) {
+		assert_true(env_file_has(t.err, "uprobes need CAP_SYS_ADMIN"));
 		assert_int_equal(count_lines(t.out, (const char *const[]){ "\"type\":\"stats\"",
 								  "\"files_hooked\":0", NULL }), 1);
 	}
@@ -457,9 +430,9 @@ static void test_https_minimal_caps(void **state)
 	tracer_stop(e, &t);
 	/* the system libssl (nginx's and curl's) is hooked without
 	 * CAP_SYS_PTRACE; that others are not looked for is said */
-	assert_true(file_has(t.err, "without CAP_SYS_PTRACE"));
-	assert_true(file_has(t.out, "\"files_failed\":0"));
-	assert_true(file_has(t.out, multi ? "\"attach\":\"uprobe_multi\"" : "\"attach\":\"uprobe\""));
+	assert_true(env_file_has(t.err, "without CAP_SYS_PTRACE"));
+	assert_true(env_file_has(t.out, "\"files_failed\":0"));
+	assert_true(env_file_has(t.out, multi ? "\"attach\":\"uprobe_multi\"" : "\"attach\":\"uprobe\""));
 }
 
 /* A uniquely named link to /bin/true in the test dir (gone with it): its
@@ -513,7 +486,7 @@ static void exec_minimal(struct test_env *e, const char *impl, const char *caps,
 	expect_exec(&t, name, "least-privilege", 1);
 	tracer_stop(e, &t);
 	assert_int_equal(file_lines(t.err), 1); /* "tracing", no warning */
-	assert_true(file_has(t.out, "\"dropped\":{\"ringbuf_full\":0,\"read_fault\":0,\"map_full\":0"));
+	assert_true(env_file_has(t.out, "\"dropped\":{\"ringbuf_full\":0,\"read_fault\":0,\"map_full\":0"));
 }
 
 static void test_exec_minimal_caps(void **state)
@@ -599,7 +572,7 @@ static void test_http_user_nobody(void **state)
 		     (char *[]){ "http", "--json", "--port", port, "--user", "nobody",
 				 "--duration", TRACER_DURATION, NULL });
 	wait_tracing(&t);
-	assert_true(file_has(t.err, "tracing as nobody"));
+	assert_true(env_file_has(t.err, "tracing as nobody"));
 	expect_dropped(&t);
 	curl_get(e, "http", n.port, (const char *const[]){ "/index.html", "/missing", NULL });
 	expect_request(&t, "/index.html", false, 200);
@@ -703,7 +676,7 @@ static void test_exec_user_nobody(void **state)
 		     (char *[]){ "exec", "--json", "--comm", name, "--user", "nobody", "--record", cap,
 				 "--duration", TRACER_DURATION, NULL });
 	wait_tracing(&t);
-	assert_true(file_has(t.err, "as nobody"));
+	assert_true(env_file_has(t.err, "as nobody"));
 	expect_dropped(&t);
 	run_unique(e, path, "dropped");
 	expect_exec(&t, name, "dropped", 1);
@@ -1059,11 +1032,11 @@ static void test_agent_unit_caps(void **state)
 	snprintf(aport, sizeof(aport), "%d", port);
 	tracer_start(e, &t, "agent-unit", caps, n.port,
 		     (char *[]){ "agent", "--port", aport, "--duration", TRACER_DURATION, NULL });
-	deadline = env_now_ms() + START_WAIT_MS;
-	while (!file_has(t.err, AGENT_READY) && env_now_ms() < deadline &&
+	deadline = env_now_ms() + SONDE_START_WAIT_MS;
+	while (!env_file_has(t.err, AGENT_READY) && env_now_ms() < deadline &&
 	       waitpid(t.pid, NULL, WNOHANG) == 0)
 		env_sleep_ms(20);
-	if (!file_has(t.err, AGENT_READY)) {
+	if (!env_file_has(t.err, AGENT_READY)) {
 		char *s = env_read_file(t.err, NULL);
 
 		fail_msg("sonde agent did not start with %s: %s", caps, s ? s : "?");
@@ -1077,17 +1050,17 @@ static void test_agent_unit_caps(void **state)
 
 		fail_msg("/health answered %d with %s: %s", status, caps, s ? s : "?");
 	}
-	assert_true(file_has(health, "\"status\":\"ok\""));
+	assert_true(env_file_has(health, "\"status\":\"ok\""));
 	curl_get(e, "http", n.port, (const char *const[]){ "/index.html", NULL });
 	deadline = env_now_ms() + RECORD_WAIT_MS;
 	while (!seen && env_now_ms() < deadline) {
 		env_sleep_ms(100);
 		seen = agent_get(e, port, "/metrics", metrics) == 200 &&
-		       file_has(metrics, "http_route=\"/index.html\"");
+		       env_file_has(metrics, "http_route=\"/index.html\"");
 	}
 	if (!seen)
 		fail_msg("the request to nginx never reached /metrics (agent with %s)", caps);
-	assert_false(file_has(t.err, "tracer down"));
+	assert_false(env_file_has(t.err, "tracer down"));
 	tracer_stop(e, &t);
 }
 

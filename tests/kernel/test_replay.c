@@ -16,9 +16,8 @@
 
 #include "kernel/http_test_env.h"
 #include "kernel/kernel_test.h"
+#include "kernel/sonde_proc.h"
 
-#define START_WAIT_MS 10000
-#define STOP_WAIT_MS 20000
 #define RUN_WAIT_MS 20000
 #define SETTLE_MS 300
 #define KEEPALIVE_REQUESTS 5
@@ -43,50 +42,6 @@ static int teardown(void **state)
 		free(e);
 	}
 	return 0;
-}
-
-static bool file_has(const char *path, const char *needle)
-{
-	char *s = env_read_file(path, NULL);
-	bool has = s && strstr(s, needle);
-
-	free(s);
-	return has;
-}
-
-static void require_sonde(void)
-{
-	KERNEL_TEST_REQUIRE_ROOT();
-	if (access(sonde_path(), X_OK))
-		fail_msg("%s not found: build it first (make)", sonde_path());
-}
-
-/* Wait for "tracing" on its stderr: the programs are attached. */
-static void wait_tracing(pid_t pid, const char *err_path)
-{
-	uint64_t deadline = env_now_ms() + START_WAIT_MS;
-
-	while (!file_has(err_path, "tracing") && env_now_ms() < deadline &&
-	       waitpid(pid, NULL, WNOHANG) == 0)
-		env_sleep_ms(20);
-	if (!file_has(err_path, "tracing")) {
-		char *e = env_read_file(err_path, NULL);
-
-		fail_msg("sonde did not start: %s", e ? e : "?");
-	}
-}
-
-static void stop_sonde(struct test_env *e, pid_t pid, const char *err_path)
-{
-	int st;
-
-	kill(pid, SIGINT);
-	st = env_wait(e, pid, STOP_WAIT_MS);
-	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		char *s = env_read_file(err_path, NULL);
-
-		fail_msg("sonde did not stop cleanly (status %d): %s", st, s ? s : "?");
-	}
 }
 
 /* Run `sonde replay` with args, stdout and stderr to files; its exit code. */
@@ -199,7 +154,7 @@ static void expect_truncated_replay(struct test_env *e, const char *cap, const c
 	assert_true(off <= size * 2 / 3 + 1 && off >= 128);
 	assert_int_equal(strchr(msg, '\n') - msg + 1, (long)strlen(msg)); /* one line */
 	snprintf(needle, sizeof(needle), "\"complete\":false,\"error_offset\":%llu", off);
-	assert_true(file_has(out, needle));
+	assert_true(env_file_has(out, needle));
 
 	live = record_lines(live_out, &nl);
 	rep = record_lines(out, &nr);
@@ -231,7 +186,7 @@ static void test_http_replay_nginx(void **state)
 	pid_t sonde[TRACERS];
 	int ac = 0;
 
-	require_sonde();
+	sonde_require();
 	env_path(e, html, sizeof(html), "html");
 	mkdir(html, 0755);
 	env_path(e, page, sizeof(page), "html/index.html");
@@ -251,7 +206,7 @@ static void test_http_replay_nginx(void **state)
 		assert_true(sonde[i] > 0);
 	}
 	for (int i = 0; i < TRACERS; i++)
-		wait_tracing(sonde[i], err[i]);
+		sonde_wait_tracing(sonde[i], err[i]);
 
 	/* one curl, one connection, several requests on it */
 	curl[ac++] = "curl";
@@ -269,7 +224,7 @@ static void test_http_replay_nginx(void **state)
 	curl[ac] = NULL;
 	assert_int_equal(env_run(e, curl, NULL, RUN_WAIT_MS), 0);
 	{
-		uint64_t deadline = env_now_ms() + START_WAIT_MS;
+		uint64_t deadline = env_now_ms() + SONDE_START_WAIT_MS;
 		size_t lines = 0;
 
 		while (env_now_ms() < deadline) {
@@ -287,7 +242,7 @@ static void test_http_replay_nginx(void **state)
 	}
 	env_sleep_ms(SETTLE_MS);
 	for (int i = 0; i < TRACERS; i++)
-		stop_sonde(e, sonde[i], err[i]);
+		sonde_stop(e, sonde[i], err[i]);
 
 	for (int i = 0; i < TRACERS; i++) {
 		struct stat st;
@@ -301,9 +256,9 @@ static void test_http_replay_nginx(void **state)
 		/* every request from both sides; text has its column header too */
 		expect_same_records(out[i], rout[i], 2 * KEEPALIVE_REQUESTS + (i == 1));
 	}
-	assert_true(file_has(rout[0], "\"type\":\"stats\",\"replay\":true"));
-	assert_true(file_has(rout[0], "\"path\":\"/index.html?token=REDACTED\""));
-	assert_true(file_has(rout[1], "stats (replay)"));
+	assert_true(env_file_has(rout[0], "\"type\":\"stats\",\"replay\":true"));
+	assert_true(env_file_has(rout[0], "\"path\":\"/index.html?token=REDACTED\""));
+	assert_true(env_file_has(rout[1], "stats (replay)"));
 	expect_truncated_replay(e, cap[0], out[0], "\"type\":\"http\"");
 }
 
@@ -314,7 +269,7 @@ static void test_exec_replay(void **state)
 	char rout[TRACERS][ENV_PATH_BYTES], rerr[TRACERS][ENV_PATH_BYTES];
 	pid_t sonde[TRACERS];
 
-	require_sonde();
+	sonde_require();
 	for (int i = 0; i < TRACERS; i++) {
 		char *argv[] = { (char *)sonde_path(), "exec", "--record", cap[i],
 				 i == 0 ? "--json" : NULL, NULL };
@@ -326,7 +281,7 @@ static void test_exec_replay(void **state)
 		assert_true(sonde[i] > 0);
 	}
 	for (int i = 0; i < TRACERS; i++)
-		wait_tracing(sonde[i], err[i]);
+		sonde_wait_tracing(sonde[i], err[i]);
 	assert_int_equal(WEXITSTATUS(env_run(e, (char *[]){ "sh", "-c", "exit 3", NULL }, NULL,
 					     RUN_WAIT_MS)), 3);
 	assert_int_equal(env_run(e, (char *[]){ "true", "replay-arg", "two words", NULL }, NULL,
@@ -335,7 +290,7 @@ static void test_exec_replay(void **state)
 				 RUN_WAIT_MS), 0);
 	env_sleep_ms(SETTLE_MS);
 	for (int i = 0; i < TRACERS; i++)
-		stop_sonde(e, sonde[i], err[i]);
+		sonde_stop(e, sonde[i], err[i]);
 
 	for (int i = 0; i < TRACERS; i++) {
 		env_path(e, rout[i], sizeof(rout[i]), i == 0 ? "replay-json.out" : "replay-text.out");
@@ -345,9 +300,9 @@ static void test_exec_replay(void **state)
 		/* at least: exec+exit of sh, true, sh, sleep */
 		expect_same_records(out[i], rout[i], 8);
 	}
-	assert_true(file_has(rout[0], "\"args\":[\"true\",\"replay-arg\",\"two words\"]"));
-	assert_true(file_has(rout[0], "\"exit_code\":3"));
-	assert_true(file_has(rout[0], "\"type\":\"stats\",\"replay\":true"));
+	assert_true(env_file_has(rout[0], "\"args\":[\"true\",\"replay-arg\",\"two words\"]"));
+	assert_true(env_file_has(rout[0], "\"exit_code\":3"));
+	assert_true(env_file_has(rout[0], "\"type\":\"stats\",\"replay\":true"));
 	expect_truncated_replay(e, cap[0], out[0], "\"type\":\"e");
 }
 
@@ -366,7 +321,7 @@ static void test_replay_refuses(void **state)
 	assert_int_equal(env_write_file(junk, "GET / HTTP/1.1\r\n\r\n", 18), 0);
 	assert_int_equal(run_replay(e, (char *[]){ NULL }, out, err), 2);
 	assert_int_equal(run_replay(e, (char *[]){ junk, NULL }, out, err), 2);
-	assert_true(file_has(err, "not a sonde capture"));
+	assert_true(env_file_has(err, "not a sonde capture"));
 	assert_int_equal(run_replay(e, (char *[]){ "/nonexistent.cap", NULL }, out, err), 2);
 	assert_int_equal(run_replay(e, (char *[]){ junk, "--side", "up", NULL }, out, err), 2);
 	s = env_read_file(err, NULL);
@@ -374,8 +329,8 @@ static void test_replay_refuses(void **state)
 	assert_int_equal(strchr(s, '\n') - s + 1, (long)strlen(s));
 	free(s);
 	assert_int_equal(run_replay(e, (char *[]){ "--help", NULL }, out, err), 0);
-	assert_true(file_has(out, "EXAMPLES"));
-	assert_true(file_has(out, "private"));
+	assert_true(env_file_has(out, "EXAMPLES"));
+	assert_true(env_file_has(out, "private"));
 }
 
 int main(void)
