@@ -6,8 +6,8 @@
  * request and keeps all of them: every byte received (request line, headers
  * and body) appended to a file, and every body that is JSON parsed, so a
  * test can both search everything the agent pushed and look at its spans.
- * The same approach as tests/kernel/test_agent.c. Header-only, for
- * tests/kernel/test_privacy.c. */
+ * The GETs (agent_http.h) are those of tests/kernel/test_agent.c.
+ * Header-only, for tests/kernel/test_privacy.c. */
 #ifndef SONDE_TESTS_KERNEL_AGENT_TEST_ENV_H
 #define SONDE_TESTS_KERNEL_AGENT_TEST_ENV_H
 
@@ -16,82 +16,14 @@
 #include <poll.h>
 #include <pthread.h>
 
+#include "kernel/agent_http.h"
 #include "kernel/http_test_env.h"
 
 #define AGENT_READY_MS 20000u
 #define AGENT_STOP_MS 8000u
-#define AGENT_GET_TIMEOUT_MS 3000L
-#define AGENT_BODY_BYTES_MAX (8u << 20)
 #define RECV_REQ_BYTES_MAX (4u << 20)
 #define RECV_CONNS_MAX 32
 #define RECV_POLL_MS 100
-
-/* ---- GET with libcurl ---- */
-
-struct agent_body {
-	char *buf;
-	size_t len;
-};
-
-static size_t agent_on_data(char *p, size_t size, size_t n, void *ctx)
-{
-	struct agent_body *b = ctx;
-	size_t add = size * n;
-	char *nb;
-
-	if (b->len + add + 1 > AGENT_BODY_BYTES_MAX)
-		return 0;
-	nb = realloc(b->buf, b->len + add + 1);
-	if (!nb)
-		return 0;
-	memcpy(nb + b->len, p, add);
-	b->buf = nb;
-	b->len += add;
-	b->buf[b->len] = 0;
-	return add;
-}
-
-/* GET http://127.0.0.1:port<path>: the HTTP status (0 when nothing
- * answered); the body, NUL-terminated, in *out (free it; "" when none). */
-static inline long agent_http_get(uint16_t port, const char *path, char **out)
-{
-	struct agent_body b = { 0 };
-	char url[128];
-	long code = 0;
-	CURL *c = curl_easy_init();
-
-	if (!c) {
-		*out = strdup("");
-		return 0;
-	}
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, path);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, agent_on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, AGENT_GET_TIMEOUT_MS);
-	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-	if (curl_easy_perform(c) == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-	curl_easy_cleanup(c);
-	*out = b.buf ? b.buf : strdup("");
-	return code;
-}
-
-/* The value of the Prometheus sample whose line is exactly
- * "<prefix> <value>", or -1 when there is none. */
-static inline double agent_sample(const char *page, const char *prefix)
-{
-	size_t n = strlen(prefix);
-
-	for (const char *l = page; l && *l;) {
-		if (!strncmp(l, prefix, n) && l[n] == ' ')
-			return strtod(l + n + 1, NULL);
-		l = strchr(l, '\n');
-		if (l)
-			l++;
-	}
-	return -1;
-}
 
 /* ---- the OTLP receiver ---- */
 

@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "http.h"
+#include "kernel/agent_http.h"
 #include "kernel_test.h"
 #include "lab/nginx.h"
 #include "loader/http_tracer.h"
@@ -48,7 +49,6 @@
 #define STOP_WAIT_MS 8000u
 #define PROM_READY_MS 20000u
 #define PROM_COUNT_WAIT_MS 15000u
-#define BODY_BYTES_MAX (8u << 20)
 #define RECEIVER_REQ_BYTES_MAX (4u << 20)
 
 /* ---- small helpers ---- */
@@ -77,69 +77,6 @@ static uint16_t free_port(void)
 	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
 	close(fd);
 	return ntohs(a.sin_port);
-}
-
-struct body {
-	char *buf;
-	size_t len;
-};
-
-static size_t on_data(char *p, size_t size, size_t n, void *ctx)
-{
-	struct body *b = ctx;
-	size_t add = size * n;
-	char *nb;
-
-	if (b->len + add + 1 > BODY_BYTES_MAX)
-		return 0;
-	nb = realloc(b->buf, b->len + add + 1);
-	if (!nb)
-		return 0;
-	memcpy(nb + b->len, p, add);
-	b->buf = nb;
-	b->len += add;
-	b->buf[b->len] = 0;
-	return add;
-}
-
-/* GET url: the HTTP status (0 when nothing answered); the body in *out
- * (free it) when out is not NULL. */
-static long http_get(const char *url, char **out)
-{
-	struct body b = { 0 };
-	long code = 0;
-	CURL *c = curl_easy_init();
-
-	assert_non_null(c);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 3000L);
-	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-	if (curl_easy_perform(c) == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-	curl_easy_cleanup(c);
-	if (out)
-		*out = b.buf ? b.buf : strdup("");
-	else
-		free(b.buf);
-	return code;
-}
-
-/* The value of the sample whose line starts with prefix (name{labels}), or
- * -1 when there is none. */
-static double sample(const char *page, const char *prefix)
-{
-	size_t n = strlen(prefix);
-
-	for (const char *l = page; l && *l;) {
-		if (!strncmp(l, prefix, n) && l[n] == ' ')
-			return strtod(l + n + 1, NULL);
-		l = strchr(l, '\n');
-		if (l)
-			l++;
-	}
-	return -1;
 }
 
 /* Run argv with stdout and stderr to /dev/null; its exit status. */
@@ -384,7 +321,7 @@ static void agent_start(struct agent_run *a, const char *config_json)
 	deadline = now_ms() + AGENT_READY_MS;
 	for (;;) {
 		char *body = NULL;
-		long code = http_get(url, &body);
+		long code = agent_http_get_url(url, &body);
 		bool ready = code == 200 && strstr(body, "\"http\":\"attached\"");
 		int st;
 
@@ -449,8 +386,8 @@ static double wait_sample(const struct agent_run *a, const char *prefix, double 
 	do {
 		free(page);
 		page = NULL;
-		if (http_get(url, &page) == 200)
-			v = sample(page, prefix);
+		if (agent_http_get_url(url, &page) == 200)
+			v = agent_sample(page, prefix);
 		if (v >= want)
 			break;
 		sleep_ms(100);
@@ -478,9 +415,9 @@ static void *flood_main(void *arg)
 	snprintf(metrics, sizeof(metrics), "http://127.0.0.1:%u/metrics", f->port);
 	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 3000L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, agent_on_data);
 	while (!f->stop) {
-		struct body b = { 0 };
+		struct agent_body b = { 0 };
 
 		curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
 		curl_easy_setopt(c, CURLOPT_URL, f->requests % 4 ? health : metrics);
@@ -558,7 +495,7 @@ static pid_t prometheus_start(const char *dir, uint16_t agent_port, uint16_t *po
 	assert_true(pid > 0);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/-/ready", *port);
 	deadline = now_ms() + PROM_READY_MS;
-	while (http_get(url, NULL) != 200) {
+	while (agent_http_get_url(url, NULL) != 200) {
 		int st;
 
 		if (waitpid(pid, &st, WNOHANG) == pid)
@@ -582,7 +519,7 @@ static double prometheus_query(uint16_t port, const char *query)
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/api/v1/query?query=%s", port, q);
 	curl_free(q);
 	curl_easy_cleanup(c);
-	if (http_get(url, &body) != 200) {
+	if (agent_http_get_url(url, &body) != 200) {
 		free(body);
 		return -1;
 	}
@@ -638,7 +575,7 @@ static void test_agent_end_to_end(void **st)
 
 	/* /health */
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/health", a.port);
-	assert_int_equal(http_get(url, &page), 200);
+	assert_int_equal(agent_http_get_url(url, &page), 200);
 	assert_non_null(strstr(page, "\"status\":\"ok\""));
 	assert_non_null(strstr(page, "\"exec\":\"attached\""));
 	assert_non_null(strstr(page, "\"drops_last_minute\":0"));
@@ -648,12 +585,12 @@ static void test_agent_end_to_end(void **st)
 	 * second: wait for the one after the curls' execs) */
 	assert_true(wait_sample(&a, "sonde_events_total{tracer=\"exec\"}", 1) >= 1);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/metrics", a.port);
-	assert_int_equal(http_get(url, &page), 200);
-	assert_true(sample(page, "sonde_events_total{tracer=\"http\"}") > 0);
-	assert_true(sample(page, "sonde_events_total{tracer=\"exec\"}") > 0);
-	assert_true(sample(page, "sonde_events_dropped_total{tracer=\"http\",reason=\"ringbuf_full\"}") == 0);
-	assert_true(sample(page, "process_cpu_seconds_total") > 0);
-	assert_true(sample(page, "process_resident_memory_bytes") > 1e6);
+	assert_int_equal(agent_http_get_url(url, &page), 200);
+	assert_true(agent_sample(page, "sonde_events_total{tracer=\"http\"}") > 0);
+	assert_true(agent_sample(page, "sonde_events_total{tracer=\"exec\"}") > 0);
+	assert_true(agent_sample(page, "sonde_events_dropped_total{tracer=\"http\",reason=\"ringbuf_full\"}") == 0);
+	assert_true(agent_sample(page, "process_cpu_seconds_total") > 0);
+	assert_true(agent_sample(page, "process_resident_memory_bytes") > 1e6);
 	assert_non_null(strstr(page, "sonde_bpf_run_time_seconds_total{program=\""));
 	assert_null(strstr(page, "secret"));
 	free(page);
@@ -676,7 +613,7 @@ static void test_agent_end_to_end(void **st)
 					       "--noproxy", "*", "--data", "x", url, NULL }) >> 8,
 			 22 /* curl -f: HTTP error (405) */);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/nope", a.port);
-	assert_int_equal(http_get(url, NULL), 404);
+	assert_int_equal(agent_http_get_url(url, NULL), 404);
 	{
 		/* N more requests under a flood of scrapes: all counted */
 		struct flood f = { .port = a.port };
@@ -793,9 +730,9 @@ static void test_unreachable_collector(void **st)
 		do {
 			sleep_ms(200);
 			page = NULL;
-			http_get(url, &page);
-			q = sample(page, "sonde_events_dropped_total{tracer=\"otlp\",reason=\"otlp_queue_full\"}");
-			e = sample(page, "sonde_events_dropped_total{tracer=\"otlp\",reason=\"otlp_export_failed\"}");
+			agent_http_get_url(url, &page);
+			q = agent_sample(page, "sonde_events_dropped_total{tracer=\"otlp\",reason=\"otlp_queue_full\"}");
+			e = agent_sample(page, "sonde_events_dropped_total{tracer=\"otlp\",reason=\"otlp_export_failed\"}");
 			free(page);
 		} while (q + e < N_REQUESTS && now_ms() < deadline);
 		/* client spans too: 2N made, at most the queue plus a batch in flight pending */
@@ -832,7 +769,7 @@ static void budget_health(const struct agent_run *a, char *state, size_t size, i
 	state[0] = 0;
 	*level = -1;
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/health", a->port);
-	if (http_get(url, &body) != 200) {
+	if (agent_http_get_url(url, &body) != 200) {
 		free(body);
 		return;
 	}
@@ -995,12 +932,12 @@ static void test_budget_sampling(void **st)
 	/* the counts: a snapshot is a second old at most */
 	sleep_ms(1200);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/metrics", a.port);
-	assert_int_equal(http_get(url, &page), 200);
-	seen = sample(page, BUDGET_SERVER_COUNT);
-	out_server = sample(page, "sonde_sampled_out_requests_total{side=\"server\"}");
-	out_client = sample(page, "sonde_sampled_out_requests_total{side=\"client\"}");
-	assert_true(sample(page, "sonde_budget_state{state=\"normal\"}") == 1);
-	assert_true(sample(page, "sonde_budget_steps_total{direction=\"up\"}") >= 1);
+	assert_int_equal(agent_http_get_url(url, &page), 200);
+	seen = agent_sample(page, BUDGET_SERVER_COUNT);
+	out_server = agent_sample(page, "sonde_sampled_out_requests_total{side=\"server\"}");
+	out_client = agent_sample(page, "sonde_sampled_out_requests_total{side=\"client\"}");
+	assert_true(agent_sample(page, "sonde_budget_state{state=\"normal\"}") == 1);
+	assert_true(agent_sample(page, "sonde_budget_steps_total{direction=\"up\"}") >= 1);
 	free(page);
 	if (seen < 0)
 		seen = 0;
