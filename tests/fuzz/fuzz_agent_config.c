@@ -25,6 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int ret;
 
 	memset(err, 'x', sizeof(err));
+	agent_config_defaults(&c); /* what the parse applies the file over */
 	ret = agent_config_parse(&c, (const char *)data, size, err, sizeof(err));
 	if (ret == 0) {
 		check_string(c.listen_address, sizeof(c.listen_address));
