@@ -7,6 +7,8 @@
 
 #define SONDE_START_WAIT_MS 10000
 #define SONDE_STOP_WAIT_MS 20000
+#define SONDE_RUN_WAIT_MS 20000
+#define SONDE_RUN_ARGS_MAX 8
 
 /* Does the file hold needle (bytes, NULs included in the file)? */
 static inline bool env_file_has(const char *path, const char *needle)
@@ -51,6 +53,27 @@ static inline void sonde_stop(struct test_env *e, pid_t pid, const char *err_pat
 
 		fail_msg("sonde did not stop cleanly (status %d): %s", st, s ? s : "?");
 	}
+}
+
+/* Run `sonde cmd args...` to completion, stdout and stderr to files; its
+ * exit code. */
+static inline int sonde_run(struct test_env *e, const char *cmd, char *const args[],
+			    const char *out, const char *err)
+{
+	char *argv[SONDE_RUN_ARGS_MAX];
+	int argc = 0, st;
+	pid_t pid;
+
+	argv[argc++] = (char *)kernel_test_sonde_path();
+	argv[argc++] = (char *)cmd;
+	for (int i = 0; args[i] && argc < SONDE_RUN_ARGS_MAX - 1; i++)
+		argv[argc++] = args[i];
+	argv[argc] = NULL;
+	pid = env_spawn(e, argv, out, err);
+	assert_true(pid > 0);
+	st = env_wait(e, pid, SONDE_RUN_WAIT_MS);
+	assert_true(st != -1 && WIFEXITED(st));
+	return WEXITSTATUS(st);
 }
 
 #endif

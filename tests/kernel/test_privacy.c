@@ -115,25 +115,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Run `sonde <args>` to completion, stdout and stderr to files; its exit
- * code. */
-static int run_sonde(struct test_env *e, char *const args[], const char *out, const char *err)
-{
-	char *argv[8];
-	int argc = 0, st;
-	pid_t pid;
-
-	argv[argc++] = (char *)sonde_path();
-	for (int i = 0; args[i] && argc < 7; i++)
-		argv[argc++] = args[i];
-	argv[argc] = NULL;
-	pid = env_spawn(e, argv, out, err);
-	assert_true(pid > 0);
-	st = env_wait(e, pid, RUN_WAIT_MS);
-	assert_true(st != -1 && WIFEXITED(st));
-	return WEXITSTATUS(st);
-}
-
 /* Fail if s[0..len) of path holds needle, showing what surrounds it. */
 static void assert_absent(const char *path, const char *s, size_t len, const char *needle)
 {
@@ -542,7 +523,7 @@ static void no_canary_in_any_output(struct test_env *e, bool tls)
 			env_path(e, rout, sizeof(rout), name);
 			snprintf(name, sizeof(name), "replay-%d-%s.err", i, json ? "json" : "text");
 			env_path(e, rerr, sizeof(rerr), name);
-			assert_int_equal(run_sonde(e, (char *[]){ "replay", cap[i],
+			assert_int_equal(sonde_run(e, "replay", (char *[]){ cap[i],
 								 json ? "--json" : NULL, NULL },
 						   rout, rerr), 0);
 			assert_no_canary(rout);
@@ -583,7 +564,7 @@ static void test_capture_contents_documented(void **state)
 	sonde_require();
 	env_path(e, out, sizeof(out), "help.out");
 	env_path(e, err, sizeof(err), "help.err");
-	assert_int_equal(run_sonde(e, (char *[]){ "http", "--help", NULL }, out, err), 0);
+	assert_int_equal(sonde_run(e, "http", (char *[]){ "--help", NULL }, out, err), 0);
 	help = env_read_file(out, NULL);
 	assert_non_null(help);
 	assert_non_null(strstr(help, "--record FILE"));

@@ -44,25 +44,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Run `sonde replay` with args, stdout and stderr to files; its exit code. */
-static int run_replay(struct test_env *e, char *const extra[], const char *out, const char *err)
-{
-	char *argv[8];
-	int argc = 0, st;
-	pid_t pid;
-
-	argv[argc++] = (char *)sonde_path();
-	argv[argc++] = "replay";
-	for (int i = 0; extra[i] && argc < 7; i++)
-		argv[argc++] = extra[i];
-	argv[argc] = NULL;
-	pid = env_spawn(e, argv, out, err);
-	assert_true(pid > 0);
-	st = env_wait(e, pid, RUN_WAIT_MS);
-	assert_true(st != -1 && WIFEXITED(st));
-	return WEXITSTATUS(st);
-}
-
 /* The lines of a file that a record comparison keeps: not the stats line
  * (the live one has the kernel's counters, the replay its own). Returns a
  * malloc'd string of those lines, and their count. */
@@ -145,7 +126,7 @@ static void expect_truncated_replay(struct test_env *e, const char *cap, const c
 	env_path(e, err, sizeof(err), "cut.err");
 	/* two thirds in, one byte into whatever record is there */
 	copy_prefix(cap, cut, size * 2 / 3 + 1);
-	assert_int_equal(run_replay(e, (char *[]){ cut, "--json", NULL }, out, err), 1);
+	assert_int_equal(sonde_run(e, "replay", (char *[]){ cut, "--json", NULL }, out, err), 1);
 	msg = env_read_file(err, NULL);
 	assert_non_null(msg);
 	p = strstr(msg, "offset ");
@@ -251,7 +232,7 @@ static void test_http_replay_nginx(void **state)
 		assert_int_equal(st.st_mode & 0777, 0600);
 		env_path(e, rout[i], sizeof(rout[i]), i == 0 ? "replay-json.out" : "replay-text.out");
 		env_path(e, rerr[i], sizeof(rerr[i]), i == 0 ? "replay-json.err" : "replay-text.err");
-		assert_int_equal(run_replay(e, (char *[]){ cap[i], i == 0 ? "--json" : NULL, NULL },
+		assert_int_equal(sonde_run(e, "replay", (char *[]){ cap[i], i == 0 ? "--json" : NULL, NULL },
 					    rout[i], rerr[i]), 0);
 		/* every request from both sides; text has its column header too */
 		expect_same_records(out[i], rout[i], 2 * KEEPALIVE_REQUESTS + (i == 1));
@@ -295,7 +276,7 @@ static void test_exec_replay(void **state)
 	for (int i = 0; i < TRACERS; i++) {
 		env_path(e, rout[i], sizeof(rout[i]), i == 0 ? "replay-json.out" : "replay-text.out");
 		env_path(e, rerr[i], sizeof(rerr[i]), i == 0 ? "replay-json.err" : "replay-text.err");
-		assert_int_equal(run_replay(e, (char *[]){ cap[i], i == 0 ? "--json" : NULL, NULL },
+		assert_int_equal(sonde_run(e, "replay", (char *[]){ cap[i], i == 0 ? "--json" : NULL, NULL },
 					    rout[i], rerr[i]), 0);
 		/* at least: exec+exit of sh, true, sh, sleep */
 		expect_same_records(out[i], rout[i], 8);
@@ -319,16 +300,16 @@ static void test_replay_refuses(void **state)
 	env_path(e, err, sizeof(err), "refuse.err");
 	env_path(e, junk, sizeof(junk), "junk.cap");
 	assert_int_equal(env_write_file(junk, "GET / HTTP/1.1\r\n\r\n", 18), 0);
-	assert_int_equal(run_replay(e, (char *[]){ NULL }, out, err), 2);
-	assert_int_equal(run_replay(e, (char *[]){ junk, NULL }, out, err), 2);
+	assert_int_equal(sonde_run(e, "replay", (char *[]){ NULL }, out, err), 2);
+	assert_int_equal(sonde_run(e, "replay", (char *[]){ junk, NULL }, out, err), 2);
 	assert_true(env_file_has(err, "not a sonde capture"));
-	assert_int_equal(run_replay(e, (char *[]){ "/nonexistent.cap", NULL }, out, err), 2);
-	assert_int_equal(run_replay(e, (char *[]){ junk, "--side", "up", NULL }, out, err), 2);
+	assert_int_equal(sonde_run(e, "replay", (char *[]){ "/nonexistent.cap", NULL }, out, err), 2);
+	assert_int_equal(sonde_run(e, "replay", (char *[]){ junk, "--side", "up", NULL }, out, err), 2);
 	s = env_read_file(err, NULL);
 	assert_non_null(strstr(s, "--side"));
 	assert_int_equal(strchr(s, '\n') - s + 1, (long)strlen(s));
 	free(s);
-	assert_int_equal(run_replay(e, (char *[]){ "--help", NULL }, out, err), 0);
+	assert_int_equal(sonde_run(e, "replay", (char *[]){ "--help", NULL }, out, err), 0);
 	assert_true(env_file_has(out, "EXAMPLES"));
 	assert_true(env_file_has(out, "private"));
 }
