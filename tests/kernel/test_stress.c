@@ -131,6 +131,25 @@ static void print_file(const char *path)
 	fclose(f);
 }
 
+/* Run `sonde stress` into tmp_root/name (dir gets that path) and load its
+ * results.json; an exit other than 0 (or 1 with exit1_ok) shows its stderr
+ * and fails. */
+static json_t *stress_results(const char *name, const char *const args[], bool exit1_ok,
+			      pid_t *pid, char *dir, size_t dir_size)
+{
+	char raw[700];
+	int code;
+
+	snprintf(dir, dir_size, "%s/%s", tmp_root, name);
+	code = run_stress(dir, args, pid);
+	if (code != 0 && !(exit1_ok && code == 1)) {
+		snprintf(raw, sizeof(raw), "%s.stderr", dir);
+		print_file(raw);
+		fail_msg("sonde stress exited %d", code);
+	}
+	return load_results(dir);
+}
+
 struct output_check {
 	long lines, bad, http_server;
 	bool cut_tail;         /* the file ends without a newline */
@@ -205,18 +224,10 @@ static void test_stall_drops_counted_exactly(void **state)
 	struct output_check oc;
 	json_t *r, *fault;
 	double dropped;
-	int code;
 
 	(void)state;
 	require_env();
-	snprintf(dir, sizeof(dir), "%s/stall", tmp_root);
-	code = run_stress(dir, args, NULL);
-	if (code != 0) {
-		snprintf(raw, sizeof(raw), "%s.stderr", dir);
-		print_file(raw);
-		fail_msg("sonde stress exited %d", code);
-	}
-	r = load_results(dir);
+	r = stress_results("stall", args, false, NULL, dir, sizeof(dir));
 	fault = json_object_get(json_object_get(r, "faults"), "stall");
 	assert_true(json_is_true(json_object_get(fault, "ran")));
 	assert_true(json_is_true(json_object_get(fault, "invariant")));
@@ -252,18 +263,10 @@ static void test_kill_leaves_nothing_attached(void **state)
 	struct output_check oc;
 	json_t *r, *fault, *ids, *v;
 	size_t i;
-	int code;
 
 	(void)state;
 	require_env();
-	snprintf(dir, sizeof(dir), "%s/kill", tmp_root);
-	code = run_stress(dir, args, NULL);
-	if (code != 0) {
-		snprintf(raw, sizeof(raw), "%s.stderr", dir);
-		print_file(raw);
-		fail_msg("sonde stress exited %d", code);
-	}
-	r = load_results(dir);
+	r = stress_results("kill", args, false, NULL, dir, sizeof(dir));
 	fault = json_object_get(json_object_get(r, "faults"), "kill");
 	assert_true(json_is_true(json_object_get(fault, "check_ok")));
 	assert_int_equal(json_integer_value(json_object_get(fault, "progs_left")), 0);
@@ -311,18 +314,10 @@ static void test_bad_clients(void **state)
 	struct output_check oc;
 	json_t *r;
 	double dropped;
-	int code;
 
 	(void)state;
 	require_env();
-	snprintf(dir, sizeof(dir), "%s/clients", tmp_root);
-	code = run_stress(dir, args, NULL);
-	if (code != 0) {
-		snprintf(raw, sizeof(raw), "%s.stderr", dir);
-		print_file(raw);
-		fail_msg("sonde stress exited %d", code);
-	}
-	r = load_results(dir);
+	r = stress_results("clients", args, false, NULL, dir, sizeof(dir));
 	for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
 		json_t *f = json_object_get(json_object_get(r, "faults"), faults[i]);
 		const char *detail = json_string_value(json_object_get(f, "detail"));
@@ -364,19 +359,11 @@ static void test_memory_phase(void **state)
 	const char *outcome;
 	json_t *r, *fault;
 	pid_t pid;
-	int code;
 
 	(void)state;
 	require_env();
-	snprintf(dir, sizeof(dir), "%s/memory", tmp_root);
-	code = run_stress(dir, args, &pid);
-	if (code != 0 && code != 1) {
-		snprintf(raw, sizeof(raw), "%s.stderr", dir);
-		print_file(raw);
-		fail_msg("sonde stress exited %d", code);
-	}
+	r = stress_results("memory", args, true, &pid, dir, sizeof(dir));
 	assert_false(memcg_exists(pid));
-	r = load_results(dir);
 	fault = json_object_get(json_object_get(r, "faults"), "memory");
 	outcome = json_string_value(json_object_get(fault, "outcome"));
 	assert_non_null(outcome);
