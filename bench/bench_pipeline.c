@@ -628,7 +628,7 @@ static int callgrind_child(const char *path)
 /* Instructions per event of one replay of path under callgrind, or a
  * negative number when it could not be measured. */
 static double callgrind_ir_per_event(const char *self, const char *dir, const char *path,
-				     const char *tag)
+				     const char *tag, bool keep)
 {
 	char cmd[4 * PATH_BYTES], out[PATH_BYTES], line[512];
 	unsigned long long ir = 0, events = 0;
@@ -653,7 +653,8 @@ static double callgrind_ir_per_event(const char *self, const char *dir, const ch
 		if (sscanf(line, "summary: %llu", &ir) == 1 || sscanf(line, "totals: %llu", &ir) == 1)
 			break;
 	fclose(f);
-	unlink(out);
+	if (!keep)
+		unlink(out);
 	return ir ? (double)ir / (double)events : -1;
 }
 
@@ -760,6 +761,7 @@ struct scenario {
 static const char usage_text[] =
 	"Usage: bench_pipeline [--quick] [--reps N] [--cpu N] [--capture FILE]\n"
 	"                      [--record-nginx --sonde PATH] [--no-callgrind] [--check]\n"
+	"                      [--keep DIR]\n"
 	"\n"
 	"Replay HTTP captures through sonde's userspace pipeline (frame checks,\n"
 	"decode, reassembly, parsing, pairing, aggregation) on one pinned core:\n"
@@ -778,6 +780,8 @@ static const char usage_text[] =
 	"  --no-callgrind   skip the instruction counts\n"
 	"  --check          exit 1 when a target is missed (>= 2 M events/s,\n"
 	"                   >= 1 M requests/s, 0 allocations per event)\n"
+	"  --keep DIR       keep the callgrind captures and profiles in DIR (an existing\n"
+	"                   folder), for callgrind_annotate DIR/callgrind.<capture>.out\n"
 	"\n"
 	"EXAMPLES\n"
 	"  bench_pipeline --quick\n"
@@ -820,12 +824,13 @@ int main(int argc, char **argv)
 		{ "sonde", required_argument, NULL, 's' },
 		{ "no-callgrind", no_argument, NULL, 'G' },
 		{ "check", no_argument, NULL, 'k' },
+		{ "keep", required_argument, NULL, 'K' },
 		{ "callgrind-child", required_argument, NULL, 'X' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct scenario sc[SCENARIOS_MAX];
-	const char *capture = NULL, *sonde = "build/sonde";
+	const char *capture = NULL, *sonde = "build/sonde", *keep_dir = NULL;
 	bool quick = false, nginx = false, callgrind = true, check = false, missed = false;
 	long cpu = sysconf(_SC_NPROCESSORS_ONLN) - 1, reps = 0, v;
 	char self[PATH_BYTES], why[512] = "";
@@ -865,6 +870,9 @@ int main(int argc, char **argv)
 			break;
 		case 'k':
 			check = true;
+			break;
+		case 'K':
+			keep_dir = optarg;
 			break;
 		case 'X':
 			return callgrind_child(optarg);
@@ -917,7 +925,8 @@ int main(int argc, char **argv)
 		s->ir_per_event = -1;
 		snprintf(s->path, sizeof(s->path), "%s/%s.cap", tmp_dir, s->name);
 		if (callgrind)
-			snprintf(s->cg_path, sizeof(s->cg_path), "%s/%s-small.cap", tmp_dir, s->name);
+			snprintf(s->cg_path, sizeof(s->cg_path), "%s/%s-small.cap",
+				 keep_dir ? keep_dir : tmp_dir, s->name);
 	}
 	if (capture) {
 		struct scenario *s = &sc[nsc++];
@@ -940,7 +949,7 @@ int main(int argc, char **argv)
 		printf("recording nginx: sonde http --record under %.0f req/s for %.0f s ...\n",
 		       quick ? NGINX_RATE_QUICK : NGINX_RATE, quick ? NGINX_SECONDS_QUICK : NGINX_SECONDS);
 		fflush(stdout);
-		if (record_nginx(sonde, tmp_dir, quick, s->path, sizeof(s->path), reason,
+		if (record_nginx(sonde, keep_dir ? keep_dir : tmp_dir, quick, s->path, sizeof(s->path), reason,
 				 sizeof(reason))) {
 			printf("nginx capture: skipped: %s\n", reason);
 		} else {
@@ -980,11 +989,12 @@ int main(int argc, char **argv)
 			continue;
 		}
 		if (callgrind && s->cg_path[0]) {
-			s->ir_per_event = callgrind_ir_per_event(self, tmp_dir, s->cg_path, s->name);
+			s->ir_per_event = callgrind_ir_per_event(self, keep_dir ? keep_dir : tmp_dir,
+								 s->cg_path, s->name, keep_dir);
 			if (s->ir_per_event >= 0)
 				snprintf(ir, sizeof(ir), "%.0f", s->ir_per_event);
 		}
-		if (s->kind != SC_RECORDED && s->cg_path[0])
+		if (s->kind != SC_RECORDED && s->cg_path[0] && !keep_dir)
 			unlink(s->cg_path);
 		fmt_rate(r->events_per_s, evs, sizeof(evs));
 		fmt_rate(r->records_per_s, rqs, sizeof(rqs));
