@@ -7,8 +7,16 @@
 #include "protocol/http1.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+/* For the small helpers of the per-line path: a call each would cost more
+ * than they do (measured with bench_pipeline's instruction counts). */
+#define ALWAYS_INLINE inline __attribute__((always_inline))
 
 /* Bytes needed to tell a message start from anything else: a method of
  * HTTP1_METHOD_BYTES_MAX, a space and the target's first byte. */
@@ -139,7 +147,7 @@ static unsigned char lower(unsigned char ch)
  * digit or '-'; the only other bytes it maps onto those (controls, CR)
  * never get here: names are tchars, values were checked. Eight bytes at a
  * time: every framing header and token goes through here. */
-static bool ci_equal(const char *s, size_t n, const char *lit)
+static ALWAYS_INLINE bool ci_equal(const char *s, size_t n, const char *lit)
 {
 	const uint64_t spaces = 0x2020202020202020ull;
 	size_t i = 0;
@@ -186,6 +194,48 @@ static size_t plain_prefix(const char *s, size_t n)
 	if (i < n && n >= 8 && plain8(s + n - 8))
 		return n;
 	return i;
+}
+
+#ifdef __SSE2__
+/* Sixteen bytes at s: a mask of those below `below` (0x00 up; 0x80 and up,
+ * obs-text, are not) or DEL, tab excepted when tab_ok. */
+static ALWAYS_INLINE unsigned ctl16(const char *s, char below, bool tab_ok)
+{
+	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)s);
+	__m128i ctl = _mm_andnot_si128(_mm_cmplt_epi8(x, _mm_setzero_si128()),
+				       _mm_cmplt_epi8(x, _mm_set1_epi8(below)));
+
+	if (tab_ok)
+		ctl = _mm_andnot_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('\t')), ctl);
+	return (unsigned)_mm_movemask_epi8(_mm_or_si128(ctl, _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f))));
+}
+
+static unsigned bad16(const char *s)
+{
+	return ctl16(s, 0x20, true);
+}
+#endif
+
+/* Are all of s[0..n) field-value bytes? Sixteen at a time where SSE2 is
+ * (every x86-64), eight at a time otherwise: every byte of every header
+ * value is checked. */
+static bool value_ok(const char *s, size_t n)
+{
+	size_t i = 0;
+
+#ifdef __SSE2__
+	if (n >= 16) {
+		for (; i + 16 <= n; i += 16)
+			if (bad16(s + i))
+				return false;
+		/* the last 0..15 bytes: the sixteen that end the run */
+		return i == n || !bad16(s + n - 16);
+	}
+#endif
+	for (i = plain_prefix(s, n); i < n; i++)
+		if (!is_value_char((unsigned char)s[i]))
+			return false;
+	return true;
 }
 
 static bool is_ows(char ch)
@@ -284,6 +334,25 @@ static enum framing_header framing_header_of(const char *name, size_t n)
 	}
 }
 
+/* Length of the request target at t[0..n): up to the first space, control
+ * or DEL, sixteen bytes at a time where SSE2 is. */
+static size_t target_bytes(const char *t, size_t n)
+{
+	size_t i = 0;
+
+#ifdef __SSE2__
+	for (; i + 16 <= n; i += 16) {
+		unsigned m = ctl16(t + i, 0x21, false);
+
+		if (m)
+			return i + (size_t)__builtin_ctz(m);
+	}
+#endif
+	while (i < n && (unsigned char)t[i] > ' ' && (unsigned char)t[i] != 0x7f)
+		i++;
+	return i;
+}
+
 /* Request line s[0..n) without its line end. complete == false: s is only
  * the start of an overlong line; the target is taken as far as it goes. */
 static int parse_request_line(const char *s, size_t n, bool complete,
@@ -298,8 +367,7 @@ static int parse_request_line(const char *s, size_t n, bool complete,
 	h->method = s;
 	h->method_len = i;
 	target = ++i;
-	while (i < n && (unsigned char)s[i] > ' ' && (unsigned char)s[i] != 0x7f)
-		i++;
+	i += target_bytes(s + i, n - i);
 	if (i == target)
 		return HTTP1_PARSE_ERROR;
 	h->target = s + target;
@@ -350,31 +418,63 @@ static int parse_status_line(const char *s, size_t n, bool complete,
 	return 0;
 }
 
+/* A framing header's value v[0..n), trimmed, into h. */
+static __attribute__((noinline)) int framing_header_parse(enum framing_header fh, const char *v,
+							  size_t n, struct http1_head *h)
+{
+	switch (fh) {
+	case FH_CONTENT_LENGTH:
+		return content_length_parse(v, n, h);
+	case FH_TRANSFER_ENCODING:
+		list_for_each(v, n, te_token, h);
+		break;
+	case FH_CONNECTION:
+		list_for_each(v, n, connection_token, h);
+		break;
+	case FH_EXPECT:
+		if (ci_equal(v, n, "100-continue"))
+			h->flags |= HTTP1_HEAD_EXPECT_CONTINUE;
+		break;
+	case FH_NONE:
+		break;
+	}
+	return 0;
+}
+
 /* Header line s[0..n), n > 0, without its line end. Only framing headers are
  * interpreted; an overlong one (complete == false) is refused since its value
- * cannot be read. */
+ * cannot be read; a complete one is followed by its CR or LF (s[n] can be
+ * read). Every header line of every head comes here: the common path calls
+ * nothing, the framing headers go out of line. */
 static int parse_header_line(const char *s, size_t n, bool complete,
 			     struct http1_head *h)
 {
-	size_t i = 0, name_len, v, end;
+	size_t i, name_len, v, end;
 	enum framing_header fh;
 
 	/* obs-fold continuation: RFC 9112 5.2 lets a recipient replace it with
 	 * SP; no framing header is ever folded in practice, so ignore it. */
 	if (is_ows(s[0]))
 		return 0;
-	while (i < n && is_tchar((unsigned char)s[i]))
-		i++;
-	if (i == 0 || i == n || s[i] != ':')
+	/* the name is tchars up to the colon (which is not one). A complete
+	 * line is followed by its CR or LF, not a tchar: no bound check */
+	i = 0;
+	if (complete) {
+		while (tchar_tab[(unsigned char)s[i]])
+			i++;
+	} else {
+		while (i < n && tchar_tab[(unsigned char)s[i]])
+			i++;
+	}
+	if (i == 0 || i >= n || s[i] != ':')
 		return HTTP1_PARSE_ERROR;
-	name_len = i++;
+	name_len = i;
+	i = name_len + 1;
 	while (i < n && is_ows(s[i]))
 		i++;
 	v = i;
-	for (i += plain_prefix(s + i, n - i); i < n; i++) {
-		if (!is_value_char((unsigned char)s[i]))
-			return HTTP1_PARSE_ERROR;
-	}
+	if (!value_ok(s + v, n - v))
+		return HTTP1_PARSE_ERROR;
 	end = n;
 	while (end > v && is_ows(s[end - 1]))
 		end--;
@@ -384,23 +484,7 @@ static int parse_header_line(const char *s, size_t n, bool complete,
 		return 0;
 	if (!complete)
 		return HTTP1_PARSE_ERROR;
-	switch (fh) {
-	case FH_CONTENT_LENGTH:
-		return content_length_parse(s + v, end - v, h);
-	case FH_TRANSFER_ENCODING:
-		list_for_each(s + v, end - v, te_token, h);
-		break;
-	case FH_CONNECTION:
-		list_for_each(s + v, end - v, connection_token, h);
-		break;
-	case FH_EXPECT:
-		if (ci_equal(s + v, end - v, "100-continue"))
-			h->flags |= HTTP1_HEAD_EXPECT_CONTINUE;
-		break;
-	case FH_NONE:
-		break;
-	}
-	return 0;
+	return framing_header_parse(fh, s + v, end - v, h);
 }
 
 /* Does p[0..n) start like a request ("METHOD SP target")? Methods are upper
@@ -585,6 +669,56 @@ static size_t scheme_len(const char *in, size_t len)
 	return len - i >= 3 && !memcmp(in + i, "://", 3) ? i + 3 : 0;
 }
 
+/* The bytes a redacted target's spans stop at. */
+enum { STOP_QUERY = 1, STOP_FRAGMENT = 2, STOP_EQUALS = 4, STOP_AMP = 8 };
+static const uint8_t stop_tab[256] = {
+	['?'] = STOP_QUERY, ['#'] = STOP_FRAGMENT, ['='] = STOP_EQUALS, ['&'] = STOP_AMP,
+};
+
+/* Where in in[i..len) the first byte of the stops mask is, or len; sixteen
+ * bytes at a time where SSE2 is (paths and query keys run to tens of
+ * bytes). */
+static ALWAYS_INLINE size_t stop_find(const char *in, size_t len, size_t i, unsigned stops)
+{
+#ifdef __SSE2__
+	for (; i + 16 <= len; i += 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(in + i));
+		__m128i m = _mm_setzero_si128();
+		unsigned bits;
+
+		if (stops & STOP_QUERY)
+			m = _mm_or_si128(m, _mm_cmpeq_epi8(x, _mm_set1_epi8('?')));
+		if (stops & STOP_FRAGMENT)
+			m = _mm_or_si128(m, _mm_cmpeq_epi8(x, _mm_set1_epi8('#')));
+		if (stops & STOP_EQUALS)
+			m = _mm_or_si128(m, _mm_cmpeq_epi8(x, _mm_set1_epi8('=')));
+		if (stops & STOP_AMP)
+			m = _mm_or_si128(m, _mm_cmpeq_epi8(x, _mm_set1_epi8('&')));
+		bits = (unsigned)_mm_movemask_epi8(m);
+		if (bits)
+			return i + (size_t)__builtin_ctz(bits);
+	}
+#endif
+	while (i < len && !(stop_tab[(unsigned char)in[i]] & stops))
+		i++;
+	return i;
+}
+
+/* Copy in[i..) up to the first byte in the stops mask (or the end) to o, as
+ * far as it fits; returns where it stopped. */
+static ALWAYS_INLINE size_t span_to(const char *in, size_t len, size_t i, unsigned stops,
+				   struct out_buf *o)
+{
+	size_t end = stop_find(in, len, i, stops);
+
+	/* out_put takes a span whole or not at all; a span that does not fit
+	 * is cut at the room left, as the byte-by-byte copy did */
+	if (!o->full && o->len + (end - i) >= o->size && o->size > o->len + 1)
+		out_put(o, in + i, o->size - o->len - 1);
+	out_put(o, in + i, end - i);
+	return end;
+}
+
 int http1_redact_target(const char *in, size_t len, char *out, size_t out_size)
 {
 	struct out_buf o = { .p = out, .size = out_size };
@@ -608,8 +742,8 @@ int http1_redact_target(const char *in, size_t len, char *out, size_t out_size)
 			i = at;
 		}
 	}
-	while (i < len && in[i] != '?' && in[i] != '#')
-		out_put(&o, &in[i++], 1);
+	/* spans are copied whole: this runs once per request */
+	i = span_to(in, len, i, STOP_QUERY | STOP_FRAGMENT, &o);
 	if (i < len && in[i] == '?') {
 		out_put(&o, &in[i++], 1);
 		while (i < len && in[i] != '#') {
@@ -617,8 +751,7 @@ int http1_redact_target(const char *in, size_t len, char *out, size_t out_size)
 				out_put(&o, &in[i++], 1);
 				continue;
 			}
-			while (i < len && in[i] != '=' && in[i] != '&' && in[i] != '#')
-				out_put(&o, &in[i++], 1);
+			i = span_to(in, len, i, STOP_EQUALS | STOP_AMP | STOP_FRAGMENT, &o);
 			if (i < len && in[i] == '=') {
 				out_put(&o, "=" REDACTED_VALUE, sizeof("=" REDACTED_VALUE) - 1);
 				while (i < len && in[i] != '&' && in[i] != '#')
@@ -773,7 +906,8 @@ struct feed_ctx {
 	int emitted;
 };
 
-/* A zeroed exchange slot from the pool; NULL (counted) when it has none. */
+/* A cleared exchange slot from the pool (empty strings); NULL (counted)
+ * when it has none. */
 static struct http1_pending *slot_get(struct http1_engine *c)
 {
 	struct http1_pending *pe = http1_slab_get(&c->pool->slots);
@@ -782,7 +916,12 @@ static struct http1_pending *slot_get(struct http1_engine *c)
 		STAT_ADD(c, pool_exhausted, 1);
 		return NULL;
 	}
-	memset(pe, 0, sizeof(*pe));
+	/* all but the string buffers, which only need their terminators: a
+	 * slot is taken per request */
+	memset(pe, 0, offsetof(struct http1_pending, ex.method));
+	pe->ex.method[0] = '\0';
+	pe->ex.path[0] = '\0';
+	memset(&pe->req_done, 0, sizeof(*pe) - offsetof(struct http1_pending, req_done));
 	return pe;
 }
 
@@ -1082,7 +1221,8 @@ static void copy_target(struct http1_engine *c, struct http1_exchange *ex, const
 	if (c->opts & HTTP1_CONN_REDACT_QUERY) {
 		int r = http1_redact_target(t, n, ex->path, sizeof(ex->path));
 
-		ex->path_len = (uint16_t)strlen(ex->path);
+		/* the length written, also when cut (-ENOSPC) */
+		ex->path_len = (uint16_t)(r >= 0 ? (size_t)r : strlen(ex->path));
 		if (r < 0)
 			cut = true;
 	} else {
@@ -1338,8 +1478,8 @@ static bool head_add(struct feed_ctx *f, struct http1_dir_state *ds, uint64_t ts
 /* Parse one line s[0..n) (no line end) of the current head into h and the
  * direction's framing facts, which h starts from and which keep what the
  * parser set even on an error (the status of a bad status line). */
-static int head_line_parse(struct http1_dir_state *ds, const char *s, size_t n, bool complete,
-			   struct http1_head *h)
+static ALWAYS_INLINE int head_line_parse(struct http1_dir_state *ds, const char *s, size_t n,
+					 bool complete, struct http1_head *h)
 {
 	int r;
 
@@ -1366,8 +1506,8 @@ static int head_line_parse(struct http1_dir_state *ds, const char *s, size_t n, 
 }
 
 /* A whole line s[0..n) (LF included) of the current head. */
-static void line_done(struct feed_ctx *f, struct http1_dir_state *ds, uint64_t ts,
-		      const char *s, size_t n)
+static ALWAYS_INLINE void line_done(struct feed_ctx *f, struct http1_dir_state *ds,
+				    uint64_t ts, const char *s, size_t n)
 {
 	struct http1_head h;
 	bool start = !ds->got_start_line;
@@ -1434,10 +1574,14 @@ static bool message_sniff(struct feed_ctx *f, struct http1_dir_state *ds,
 	size_t more = n < SNIFF_BYTES_MAX - have ? n : SNIFF_BYTES_MAX - have;
 	enum sniff_result r;
 
-	if (have > 0)
+	if (have > 0) {
 		memcpy(probe, ds->line, have);
-	memcpy(probe + have, p, more);
-	r = sniff(probe, have + more, (enum dir_kind)ds->kind);
+		memcpy(probe + have, p, more);
+		r = sniff(probe, have + more, (enum dir_kind)ds->kind);
+	} else {
+		/* nothing buffered (the usual case): sniff the segment itself */
+		r = sniff((const char *)p, more, (enum dir_kind)ds->kind);
+	}
 	*need_more = r == SNIFF_NEED_MORE;
 	if (r == SNIFF_NEED_MORE)
 		return true;
@@ -1503,10 +1647,23 @@ static size_t head_consume(struct feed_ctx *f, struct http1_dir_state *ds, uint6
 	lf = memchr(p, '\n', n);
 	take = lf ? (size_t)(lf - p) + 1 : n;
 	if (ds->line_len == 0 && lf) {
-		/* Zero-copy: the whole line is in the segment. */
-		if (head_add(f, ds, ts, take))
-			line_done(f, ds, ts, (const char *)p, take);
-		return take;
+		/* Zero-copy: the whole line is in the segment, and so are often
+		 * the lines after it: they are taken here, one memchr each, for
+		 * as long as the same head goes on. */
+		size_t off = 0;
+
+		for (;;) {
+			if (head_add(f, ds, ts, take))
+				line_done(f, ds, ts, (const char *)p + off, take);
+			off += take;
+			if (off == n || ds->state != DS_HEAD || !ds->sniffed || ds->line_len ||
+			    f->c->state != CONN_ACTIVE)
+				return off;
+			lf = memchr(p + off, '\n', n - off);
+			if (!lf)
+				return off;
+			take = (size_t)(lf - (p + off)) + 1;
+		}
 	}
 	if (!line_get(f->c, ds))
 		return head_unbuffered(ds);
