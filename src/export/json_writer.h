@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define JSON_DEPTH_MAX 8
 
@@ -27,8 +28,32 @@ void json_obj_begin(struct json_writer *w);
 void json_obj_end(struct json_writer *w);
 void json_arr_begin(struct json_writer *w);
 void json_arr_end(struct json_writer *w);
-/* An object key; the next value call writes its value. */
-void json_key(struct json_writer *w, const char *key);
+/* An object key (plain ASCII, nothing to escape: our own names); the next
+ * value call writes its value. Inline so that a literal's length is known
+ * when compiling. */
+static inline void json_key(struct json_writer *w, const char *key)
+{
+	size_t n = strlen(key);
+	char *p;
+
+	/* one bound check for the comma, the quotes, the colon and the NUL:
+	 * a record has some twenty keys */
+	if (w->overflow || w->len + n + 5 > w->cap) {
+		w->overflow = true;
+		return;
+	}
+	p = w->buf + w->len;
+	if (w->need_comma[w->depth])
+		*p++ = ',';
+	*p++ = '"';
+	memcpy(p, key, n);
+	p += n;
+	*p++ = '"';
+	*p++ = ':';
+	*p = '\0';
+	w->len = (size_t)(p - w->buf);
+	w->need_comma[w->depth] = false; /* the value follows without a comma */
+}
 
 void json_str(struct json_writer *w, const char *s, size_t len);
 void json_cstr(struct json_writer *w, const char *s);
