@@ -1,8 +1,9 @@
-/* The agent's HTTP endpoint on libmicrohttpd: one internal thread, a
+/* The agent's HTTP endpoint on libmicrohttpd: a thread per connection, a
  * bounded number of connections and a short timeout, GET/HEAD only, HTTP/1.1
  * keep-alive; each page is rendered by a callback into a buffer that is
  * reused (a big one is sent from it without a copy), so a flood of scrapes
- * costs that thread, never the tracing one. */
+ * costs the endpoint's threads, never the tracing one, and a /health probe
+ * never waits behind a /metrics render on another connection. */
 #ifndef SONDE_AGENT_ENDPOINT_H
 #define SONDE_AGENT_ENDPOINT_H
 
@@ -11,13 +12,17 @@
 
 #include "agent/strbuf.h"
 
+/* Connections at once, so threads too (each idle one holds a thread for at
+ * most ENDPOINT_TIMEOUT_S; a stack's untouched pages cost no memory). */
 #define ENDPOINT_CONNECTIONS_MAX 64u
 #define ENDPOINT_TIMEOUT_S 5u
 /* A page's bound: /metrics is ~4.5 KB per series, so this holds ~14,000
  * series (the default table holds 2,000). */
 #define ENDPOINT_PAGE_BYTES_MAX (64u << 20)
 
-/* Render path into body: return the HTTP status and set *content_type. */
+/* Render path into body: return the HTTP status and set *content_type.
+ * Called on the thread of the connection that asked, so on several threads
+ * at once: it must be thread-safe (body is the caller's alone). */
 typedef int (*endpoint_render_fn)(void *ctx, const char *path, struct strbuf *body,
 				  const char **content_type);
 

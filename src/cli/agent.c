@@ -45,9 +45,17 @@
 
 struct agent {
 	struct agent_config cfg;
-	pthread_mutex_t lock;          /* series, snap */
+	/* Locks, taken in this order when nested, never the other way: the
+	 * tracing thread holds lock (per record, once a second) and snap_lock
+	 * (once a second), never both, for an update or a copy; the endpoint's
+	 * threads (one per connection) and the OTLP worker copy under them
+	 * and render from the copy. /health takes snap_lock only, so it never
+	 * waits for a /metrics copy or render. */
+	pthread_mutex_t page_lock;     /* page: one /metrics render at a time */
+	pthread_mutex_t lock;          /* series */
+	pthread_mutex_t snap_lock;     /* snap */
 	struct series_table *series;
-	struct series_table *page;     /* the endpoint thread's copy of series */
+	struct series_table *page;     /* the /metrics renders' copy of series */
 	struct series_table *otlp_page; /* the OTLP worker's copy, for metrics */
 	struct agent_snapshot snap;    /* what the endpoint shows, once a second */
 	struct proc_cache *procs;      /* tracing thread only */
@@ -336,11 +344,14 @@ static void take_snapshot(struct agent *a)
 	}
 	pthread_mutex_lock(&a->lock);
 	series_table_stats(a->series, &s.series);
-	a->snap = s;
 	pthread_mutex_unlock(&a->lock);
+	pthread_mutex_lock(&a->snap_lock);
+	a->snap = s;
+	pthread_mutex_unlock(&a->snap_lock);
 }
 
-/* The endpoint's thread: pages from the snapshot and the series. */
+/* The endpoint's threads (one per connection, several at once): pages from
+ * the snapshot and the series. */
 static int render(void *ctx, const char *path, struct strbuf *b, const char **type)
 {
 	struct agent *a = ctx;
@@ -350,13 +361,19 @@ static int render(void *ctx, const char *path, struct strbuf *b, const char **ty
 		struct agent_snapshot s;
 
 		/* copy under the lock, render without it: a scrape flood never
-		 * holds the tracing thread for more than a memcpy */
+		 * holds the tracing thread for more than a memcpy. Scrapes at
+		 * once take turns on the one copy (page_lock) rather than each
+		 * holding a table of max_series of its own */
 		*type = PROM_CONTENT_TYPE;
+		pthread_mutex_lock(&a->page_lock);
 		pthread_mutex_lock(&a->lock);
 		series_table_copy(a->page, a->series);
-		s = a->snap;
 		pthread_mutex_unlock(&a->lock);
+		pthread_mutex_lock(&a->snap_lock);
+		s = a->snap;
+		pthread_mutex_unlock(&a->snap_lock);
 		err = prom_write_series(b, a->page);
+		pthread_mutex_unlock(&a->page_lock);
 		if (!err)
 			err = agent_metrics_self(b, &s);
 		return err ? 500 : 200;
@@ -365,9 +382,9 @@ static int render(void *ctx, const char *path, struct strbuf *b, const char **ty
 		struct agent_snapshot s;
 
 		*type = "application/json";
-		pthread_mutex_lock(&a->lock);
+		pthread_mutex_lock(&a->snap_lock);
 		s = a->snap;
-		pthread_mutex_unlock(&a->lock);
+		pthread_mutex_unlock(&a->snap_lock);
 		err = agent_health_json(b, &s, &status);
 		return err ? 500 : status;
 	}
@@ -504,7 +521,9 @@ static void agent_free(struct agent *a)
 	series_table_free(a->series);
 	series_table_free(a->page);
 	series_table_free(a->otlp_page);
+	pthread_mutex_destroy(&a->page_lock);
 	pthread_mutex_destroy(&a->lock);
+	pthread_mutex_destroy(&a->snap_lock);
 	free(a);
 }
 
@@ -567,7 +586,9 @@ int cmd_agent(int argc, char **argv)
 		cli_error(CMD, "out of memory");
 		return EXIT_USAGE;
 	}
+	pthread_mutex_init(&a->page_lock, NULL);
 	pthread_mutex_init(&a->lock, NULL);
+	pthread_mutex_init(&a->snap_lock, NULL);
 	agent_config_defaults(&a->cfg);
 	if (config && agent_config_load(&a->cfg, config, err, sizeof(err))) {
 		cli_error(CMD, "%s", err);

@@ -3,7 +3,8 @@
  * and then what the agent says: /metrics counts exactly N for the right
  * labels (server side nginx, client side curl), /health answers 200 with
  * both tracers attached, malformed and refused requests to the endpoint do
- * not disturb tracing, one well-formed OTLP span per request reaches a
+ * not disturb tracing (nor does a flood of scrapes on several connections at
+ * once, each page whole), one well-formed OTLP span per request reaches a
  * receiver run in this test, a real Prometheus (Debian's package) scraping
  * the agent returns N from its query API, an unreachable collector neither
  * blocks tracing nor SIGTERM, the budget samples connections under load,
@@ -397,11 +398,19 @@ static double wait_sample(const struct agent_run *a, const char *prefix, double 
 }
 
 /* Scrapes as fast as one connection goes, /health and /metrics in turn,
- * until stop: the flood tracing must not notice. */
+ * until stop: the flood tracing must not notice. Several run at once, each
+ * on its connection, so the endpoint renders pages on several threads at
+ * once: every /metrics page must be whole (its last family there) and
+ * carry the count of the requests made before the flood. */
+#define FLOOD_THREADS 3
+
 struct flood {
 	uint16_t port;
+	int id;
+	const char *count_line;  /* a sample every page must show ... */
+	double count_min;        /* ... at least at this value */
 	volatile bool stop;
-	long requests, failures;
+	long requests, failures, bad_pages;
 	pthread_t t;
 };
 
@@ -418,11 +427,18 @@ static void *flood_main(void *arg)
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, agent_on_data);
 	while (!f->stop) {
 		struct agent_body b = { 0 };
+		bool is_metrics = (f->requests + f->id) % 4 == 0;
+		long code = 0;
 
 		curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-		curl_easy_setopt(c, CURLOPT_URL, f->requests % 4 ? health : metrics);
+		curl_easy_setopt(c, CURLOPT_URL, is_metrics ? metrics : health);
 		if (curl_easy_perform(c) != CURLE_OK)
 			f->failures++;
+		else if (curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code), code != 200)
+			f->failures++;
+		else if (is_metrics && (!b.buf || agent_sample(b.buf, f->count_line) < f->count_min ||
+					!strstr(b.buf, "\nprocess_start_time_seconds ")))
+			f->bad_pages++;
 		f->requests++;
 		free(b.buf);
 	}
@@ -616,16 +632,28 @@ static void test_agent_end_to_end(void **st)
 	assert_int_equal(agent_http_get_url(url, NULL), 404);
 	{
 		/* N more requests under a flood of scrapes: all counted */
-		struct flood f = { .port = a.port };
+		struct flood f[FLOOD_THREADS];
+		long requests = 0, failures = 0, bad_pages = 0;
 
-		assert_int_equal(pthread_create(&f.t, NULL, flood_main, &f), 0);
+		for (int i = 0; i < FLOOD_THREADS; i++) {
+			f[i] = (struct flood){ .port = a.port, .id = i,
+					       .count_line = SERVER_COUNT("/users/{id}"),
+					       .count_min = N_REQUESTS };
+			assert_int_equal(pthread_create(&f[i].t, NULL, flood_main, &f[i]), 0);
+		}
 		curl_requests(n.port, "/users", N_REQUESTS);
-		f.stop = true;
-		pthread_join(f.t, NULL);
-		fprintf(stderr, "scrape flood: %ld requests to the agent, %ld failed\n", f.requests,
-			f.failures);
-		assert_true(f.requests > 100);
-		assert_int_equal(f.failures, 0);
+		for (int i = 0; i < FLOOD_THREADS; i++) {
+			f[i].stop = true;
+			pthread_join(f[i].t, NULL);
+			requests += f[i].requests;
+			failures += f[i].failures;
+			bad_pages += f[i].bad_pages;
+		}
+		fprintf(stderr, "scrape flood: %ld requests to the agent on %d connections, %ld failed, "
+			"%ld incomplete /metrics pages\n", requests, FLOOD_THREADS, failures, bad_pages);
+		assert_true(requests > 100);
+		assert_int_equal(failures, 0);
+		assert_int_equal(bad_pages, 0);
 	}
 	v = wait_sample(&a, SERVER_COUNT("/users/{id}"), 2 * N_REQUESTS);
 	assert_true(v == 2 * N_REQUESTS);
