@@ -203,18 +203,8 @@ void json_str(struct json_writer *w, const char *s, size_t len)
 
 	/* the usual string (a method, a path, an address) needs no escaping:
 	 * one check and one copy */
-	if (!w->overflow && w->len + len + 4 <= w->cap && plain_run((const unsigned char *)s, len) == len) {
-		char *p = w->buf + w->len;
-
-		if (w->need_comma[w->depth])
-			*p++ = ',';
-		*p++ = '"';
-		memcpy(p, s, len);
-		p += len;
-		*p++ = '"';
-		*p = '\0';
-		w->len = (size_t)(p - w->buf);
-		w->need_comma[w->depth] = true;
+	if (plain_run((const unsigned char *)s, len) == len) {
+		json_put_piece(w, s, len, true, false);
 		return;
 	}
 	before_value(w);
@@ -237,24 +227,10 @@ void json_cstr(struct json_writer *w, const char *s)
 	w->need_comma[w->depth] = true;
 }
 
-/* A value's bytes (a number, true, null), after a comma if one is due:
- * one bound check for all. */
+/* A value's bytes (a number, true, null). */
 static void put_value(struct json_writer *w, const char *v, size_t n)
 {
-	char *p;
-
-	if (w->overflow || w->len + n + 2 > w->cap) {
-		w->overflow = true;
-		return;
-	}
-	p = w->buf + w->len;
-	if (w->need_comma[w->depth])
-		*p++ = ',';
-	memcpy(p, v, n);
-	p += n;
-	*p = '\0';
-	w->len = (size_t)(p - w->buf);
-	w->need_comma[w->depth] = true;
+	json_put_piece(w, v, n, false, false);
 }
 
 static void put_number(struct json_writer *w, const char *fmt_buf, int n)

@@ -28,31 +28,40 @@ void json_obj_begin(struct json_writer *w);
 void json_obj_end(struct json_writer *w);
 void json_arr_begin(struct json_writer *w);
 void json_arr_end(struct json_writer *w);
-/* An object key (plain ASCII, nothing to escape: our own names); the next
- * value call writes its value. Inline so that a literal's length is known
- * when compiling. */
-static inline void json_key(struct json_writer *w, const char *key)
+/* Internal: s[0..n) as it is, quoted if asked, followed by a colon for a
+ * key, after a comma if one is due; one bound check for all (and the NUL):
+ * a record has some twenty keys and as many values. */
+static inline void json_put_piece(struct json_writer *w, const char *s, size_t n, bool quoted,
+				  bool key)
 {
-	size_t n = strlen(key);
 	char *p;
 
-	/* one bound check for the comma, the quotes, the colon and the NUL:
-	 * a record has some twenty keys */
-	if (w->overflow || w->len + n + 5 > w->cap) {
+	if (w->overflow || w->len + n + 2 + (quoted ? 2 : 0) + key > w->cap) {
 		w->overflow = true;
 		return;
 	}
 	p = w->buf + w->len;
 	if (w->need_comma[w->depth])
 		*p++ = ',';
-	*p++ = '"';
-	memcpy(p, key, n);
+	if (quoted)
+		*p++ = '"';
+	memcpy(p, s, n);
 	p += n;
-	*p++ = '"';
-	*p++ = ':';
+	if (quoted)
+		*p++ = '"';
+	if (key)
+		*p++ = ':';
 	*p = '\0';
 	w->len = (size_t)(p - w->buf);
-	w->need_comma[w->depth] = false; /* the value follows without a comma */
+	w->need_comma[w->depth] = !key; /* a key's value follows without a comma */
+}
+
+/* An object key (plain ASCII, nothing to escape: our own names); the next
+ * value call writes its value. Inline so that a literal's length is known
+ * when compiling. */
+static inline void json_key(struct json_writer *w, const char *key)
+{
+	json_put_piece(w, key, strlen(key), true, true);
 }
 
 void json_str(struct json_writer *w, const char *s, size_t len);
