@@ -26,7 +26,7 @@
  * samples) tracing the lab's built-in server, which gets LIVE_PATHS
  * requests of distinct routes (so the agent holds about 1,000 series: the
  * server side and this process's client side of each) and then the lab's
- * load generator at a fixed rate on one route (it sends one path only),
+ * load generator at a fixed rate over the same routes in turn,
  * while /health is asked at 1,000/s (open loop) and /metrics scraped every
  * 250 ms. Reported: both answer times, and whether tracing lost anything:
  * the agent's count of the server's requests (from a final /metrics, once
@@ -685,6 +685,16 @@ static void *loader_main(void *arg)
 	return NULL;
 }
 
+#define LIVE_PATH_BYTES 32
+
+/* The i-th distinct route of the live run: letters only, since a segment
+ * with digits could be taken for an id. */
+static void live_path(int i, char path[LIVE_PATH_BYTES])
+{
+	snprintf(path, LIVE_PATH_BYTES, LIVE_ROUTE "seed%c%c%c", 'a' + i / 676 % 26,
+		 'a' + i / 26 % 26, 'a' + i % 26);
+}
+
 /* Seed the agent's series: one request per distinct route, on one
  * keep-alive connection; the answers that came back 200. */
 static uint64_t live_seed(uint16_t port, int paths, char *buf)
@@ -694,11 +704,9 @@ static uint64_t live_seed(uint16_t port, int paths, char *buf)
 	int fd = -1;
 
 	for (int i = 0; i < paths; i++) {
-		char path[64];
+		char path[LIVE_PATH_BYTES];
 
-		/* letters only: a segment with digits could be taken for an id */
-		snprintf(path, sizeof(path), LIVE_ROUTE "seed%c%c%c", 'a' + i / 676 % 26,
-			 'a' + i / 26 % 26, 'a' + i % 26);
+		live_path(i, path);
 		if (http_get(&fd, port, path, buf, RECV_BYTES, &bytes) == 200)
 			ok++;
 		else if (fd >= 0) {
@@ -720,6 +728,8 @@ static void live_run(const struct live_opts *o, struct live_result *L)
 	struct loader ld = { 0 };
 	struct scraper scr = { .buf = o->buf2 };
 	struct strbuf page;
+	char *names = NULL;
+	const char **targets = NULL;
 	pthread_t th_load, th_scrape;
 	uint16_t port;
 	uint64_t expected, deadline;
@@ -813,6 +823,18 @@ static void live_run(const struct live_opts *o, struct live_result *L)
 	ld.o = (struct lab_load_opts){ .port = srv.port, .path = LIVE_ROUTE "load",
 				       .conns = LIVE_CONNS, .threads = 1, .rate = o->rate,
 				       .duration_s = o->seconds };
+	/* the load spreads over the same routes, in turn: every series is
+	 * observed into while the scrapes copy them */
+	names = o->paths > 0 ? calloc((size_t)o->paths, LIVE_PATH_BYTES) : NULL;
+	targets = o->paths > 0 ? calloc((size_t)o->paths, sizeof(*targets)) : NULL;
+	if (names && targets) {
+		for (int i = 0; i < o->paths; i++) {
+			live_path(i, names + (size_t)i * LIVE_PATH_BYTES);
+			targets[i] = names + (size_t)i * LIVE_PATH_BYTES;
+		}
+		ld.o.paths = targets;
+		ld.o.n_paths = (uint32_t)o->paths;
+	}
 	scr.port = port;
 	cpu0 = proc_cpu_s(agent);
 	t0 = (double)now_ns() / 1e9;
@@ -878,6 +900,8 @@ out_agent:
 		L->health_ok = L->metrics_ok = L->lossless = false;
 	}
 	strbuf_free(&page);
+	free(names);
+	free(targets);
 }
 
 enum { PH_HEALTH, PH_MIXED, PH_METRICS0 };
@@ -1012,7 +1036,7 @@ static void live_report(FILE *f, const struct cfg *c, const struct live_result *
 		fprintf(f, "**failed**: %s\n\n", L->error);
 	fprintf(f, "`sonde agent` (budget not enforced) traced the lab's built-in server: %llu "
 		   "requests of %d distinct routes, then the lab's load generator at %.0f requests/s "
-		   "for %.0f s on one route (it sends one path), while /health was asked at %d/s "
+		   "for %.0f s over the same routes in turn, while /health was asked at %d/s "
 		   "(open loop) and /metrics every %llu ms. Load average at the end: %s.\n\n",
 		(unsigned long long)L->seeded, c->live_paths, c->live_rate, c->live_seconds,
 		HEALTH_RATE, MIXED_SCRAPE_INTERVAL_NS / 1000000ull, load);

@@ -58,6 +58,8 @@ struct lconn {
 	uint8_t resp_close;    /* the response said Connection: close */
 	uint8_t fin_seen;      /* the peer closed its side */
 	int status;
+	const char *wbuf;      /* the request being sent */
+	uint32_t wlen;
 	uint32_t woff;         /* request bytes written */
 	uint32_t hlen;         /* head bytes in hbuf */
 	uint64_t body_left;    /* Content-Length or chunk bytes still due */
@@ -70,8 +72,10 @@ struct worker {
 	const struct lab_load_opts *o;
 	const struct sockaddr_storage *sa;
 	socklen_t salen;
-	const char *reqbuf;
-	uint32_t reqlen;
+	/* the requests, one per path, taken in turn */
+	const char *reqs;
+	const uint32_t *req_off, *req_len;
+	uint32_t n_reqs, next_req;
 	uint32_t id, nthreads;
 	int ep;
 	struct lconn *conns;
@@ -209,9 +213,14 @@ static void conn_fail(struct worker *w, struct lconn *c, uint64_t *counter, uint
 
 static void conn_issue(struct worker *w, struct lconn *c, uint64_t intended, uint64_t now)
 {
+	uint32_t k = w->next_req;
+
+	w->next_req = k + 1 < w->n_reqs ? k + 1 : 0;
 	w->r.issued++;
 	w->inflight++;
 	c->req = REQ_SENDING;
+	c->wbuf = w->reqs + w->req_off[k];
+	c->wlen = w->req_len[k];
 	c->woff = 0;
 	c->intended_ns = intended;
 	c->deadline_ns = now + (uint64_t)w->o->timeout_ms * NS_PER_MS;
@@ -229,8 +238,8 @@ static void conn_issue(struct worker *w, struct lconn *c, uint64_t intended, uin
 
 static void conn_send(struct worker *w, struct lconn *c)
 {
-	while (c->woff < w->reqlen) {
-		ssize_t n = send(c->fd, w->reqbuf + c->woff, w->reqlen - c->woff,
+	while (c->woff < c->wlen) {
+		ssize_t n = send(c->fd, c->wbuf + c->woff, c->wlen - c->woff,
 				 MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (n < 0) {
@@ -699,7 +708,8 @@ int lab_load_run(const struct lab_load_opts *opts, struct lab_load_result *res)
 	pthread_t tids[LAB_LOAD_THREADS_MAX];
 	struct sockaddr_storage sa;
 	socklen_t salen;
-	char req[REQUEST_BYTES_MAX], hostport[INET6_ADDRSTRLEN + 16];
+	char hostport[INET6_ADDRSTRLEN + 16], *reqs = NULL;
+	uint32_t *req_off = NULL, *req_len = NULL, n_reqs;
 	uint32_t per_sec_len, started = 0;
 	uint64_t start, total = 0, end_all = 0;
 	int len, err;
@@ -717,25 +727,51 @@ int lab_load_run(const struct lab_load_opts *opts, struct lab_load_result *res)
 		o.drain_ms = LAB_LOAD_DRAIN_MS_DEFAULT;
 	if (!o.path)
 		o.path = "/";
+	if (!o.n_paths) {
+		o.paths = &o.path;
+		o.n_paths = 1;
+	}
 	if (o.threads > LAB_LOAD_THREADS_MAX || o.conns < o.threads ||
 	    o.conns > LAB_LOAD_CONNS_MAX || !(o.rate >= 0) || o.rate > LAB_LOAD_RATE_MAX ||
 	    !(o.duration_s > 0) || o.duration_s > LAB_LOAD_DURATION_MAX_S || !o.port ||
-	    strlen(o.path) > LAB_LOAD_PATH_BYTES_MAX || o.path[0] != '/')
+	    !o.paths || o.n_paths > LAB_LOAD_PATHS_MAX)
 		return -EINVAL;
+	for (uint32_t i = 0; i < o.n_paths; i++)
+		if (!o.paths[i] || strlen(o.paths[i]) > LAB_LOAD_PATH_BYTES_MAX ||
+		    o.paths[i][0] != '/')
+			return -EINVAL;
 	if (resolve(&o, &sa, &salen))
 		return -EINVAL;
 	if (sa.ss_family == AF_INET6)
 		snprintf(hostport, sizeof(hostport), "[%s]:%u", o.host, o.port);
 	else
 		snprintf(hostport, sizeof(hostport), "%s:%u", o.host ? o.host : "127.0.0.1", o.port);
-	len = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: sonde-lab\r\n%s\r\n",
-		       o.path, hostport, o.new_conn_per_req ? "Connection: close\r\n" : "");
-	if (len < 0 || (size_t)len >= sizeof(req))
-		return -EINVAL;
+	/* every request made once, before the clock starts: one arena */
+	n_reqs = o.n_paths;
+	reqs = malloc((size_t)n_reqs * REQUEST_BYTES_MAX);
+	req_off = malloc(n_reqs * sizeof(*req_off));
+	req_len = malloc(n_reqs * sizeof(*req_len));
+	if (!reqs || !req_off || !req_len) {
+		err = -ENOMEM;
+		goto out_reqs;
+	}
+	for (uint32_t i = 0, off = 0; i < n_reqs; i++) {
+		len = snprintf(reqs + off, REQUEST_BYTES_MAX,
+			       "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: sonde-lab\r\n%s\r\n",
+			       o.paths[i], hostport,
+			       o.new_conn_per_req ? "Connection: close\r\n" : "");
+		if (len < 0 || (size_t)len >= REQUEST_BYTES_MAX) {
+			err = -EINVAL;
+			goto out_reqs;
+		}
+		req_off[i] = off;
+		req_len[i] = (uint32_t)len;
+		off += (uint32_t)len;
+	}
 	per_sec_len = (uint32_t)ceil(o.duration_s + o.drain_ms / 1000.0) + 1;
 	err = result_init(res, per_sec_len);
 	if (err)
-		return err;
+		goto out_reqs;
 	if (o.rate > 0)
 		total = (uint64_t)ceil(o.rate * o.duration_s - 1e-9);
 
@@ -746,8 +782,12 @@ int lab_load_run(const struct lab_load_opts *opts, struct lab_load_result *res)
 		w->o = &o;
 		w->sa = &sa;
 		w->salen = salen;
-		w->reqbuf = req;
-		w->reqlen = (uint32_t)len;
+		w->reqs = reqs;
+		w->req_off = req_off;
+		w->req_len = req_len;
+		w->n_reqs = n_reqs;
+		/* the threads start at different places in the list */
+		w->next_req = (uint32_t)((uint64_t)t * n_reqs / o.threads);
 		w->id = t;
 		w->nthreads = o.threads;
 		w->nconns = o.conns / o.threads + (t < o.conns % o.threads);
@@ -807,5 +847,9 @@ int lab_load_run(const struct lab_load_opts *opts, struct lab_load_result *res)
 out:
 	for (uint32_t t = 0; t < o.threads; t++)
 		worker_free(&ws[t]);
+out_reqs:
+	free(reqs);
+	free(req_off);
+	free(req_len);
 	return err;
 }

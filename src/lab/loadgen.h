@@ -31,6 +31,7 @@
 #define LAB_LOAD_RATE_MAX 10000000.0
 #define LAB_LOAD_DURATION_MAX_S 86400.0
 #define LAB_LOAD_PATH_BYTES_MAX 1024u
+#define LAB_LOAD_PATHS_MAX 100000u
 /* Defaults used when the option is 0. */
 #define LAB_LOAD_TIMEOUT_MS_DEFAULT 5000u
 #define LAB_LOAD_DRAIN_MS_DEFAULT 2000u
@@ -39,6 +40,11 @@ struct lab_load_opts {
 	const char *host;    /* IPv4 or IPv6 literal; NULL: 127.0.0.1 */
 	uint16_t port;
 	const char *path;    /* request target; NULL: "/" */
+	/* n_paths > 0: the requests take these targets in turn instead of
+	 * path (each worker thread cycles through the list); at most
+	 * LAB_LOAD_PATHS_MAX, each like path */
+	const char *const *paths;
+	uint32_t n_paths;
 	uint32_t conns;      /* connections, >= threads */
 	uint32_t threads;    /* worker threads, 1..LAB_LOAD_THREADS_MAX; 0: 1 */
 	double rate;         /* requests per second (open loop); 0: closed loop */

@@ -490,7 +490,26 @@ struct canned {
 	bool close_after;   /* close the connection after each response */
 	volatile int stop;
 	pthread_t tid;
+	char seen[4096];    /* the targets asked, one per line, in order */
+	size_t seen_len;
 };
+
+/* Append the target of every "GET target " in buf to cs->seen. */
+static void canned_note_targets(struct canned *cs, const char *buf)
+{
+	for (const char *p = strstr(buf, "GET "); p; p = strstr(p, "GET ")) {
+		const char *t = p + 4, *end = strchr(t, ' ');
+		size_t n = end ? (size_t)(end - t) : 0;
+
+		if (n && cs->seen_len + n + 1 < sizeof(cs->seen)) {
+			memcpy(cs->seen + cs->seen_len, t, n);
+			cs->seen_len += n;
+			cs->seen[cs->seen_len++] = '\n';
+			cs->seen[cs->seen_len] = '\0';
+		}
+		p = t;
+	}
+}
 
 static void *canned_main(void *arg)
 {
@@ -522,6 +541,7 @@ static void *canned_main(void *arg)
 				continue;
 			}
 			buf[got] = 0;
+			canned_note_targets(cs, buf);
 			/* One request per segment from the load generator. */
 			reqs = count_str(buf, "\r\n\r\n");
 			for (unsigned k = 0; k < reqs; k++)
@@ -611,6 +631,40 @@ static void test_response_framings(void **st)
 	lab_load_result_free(&r);
 }
 
+/* A list of targets is taken in turn, request after request. */
+static void test_paths_in_turn(void **st)
+{
+	static const char *const paths[] = { "/a", "/b/1", "/c?x=1" };
+	struct canned cs;
+	struct lab_load_opts o = { .conns = 1, .rate = 100, .duration_s = 0.1, .drain_ms = 500,
+				   .paths = paths, .n_paths = 3 };
+	struct lab_load_result r;
+
+	(void)st;
+	canned_start(&cs, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", false);
+	o.port = cs.port;
+	assert_int_equal(lab_load_run(&o, &r), 0);
+	canned_stop(&cs);
+	assert_accounting(&r);
+	assert_int_equal(r.completed, 10);
+	assert_string_equal(cs.seen, "/a\n/b/1\n/c?x=1\n/a\n/b/1\n/c?x=1\n/a\n/b/1\n/c?x=1\n/a\n");
+	lab_load_result_free(&r);
+
+	/* one bad target refuses the run */
+	{
+		static const char *const bad[] = { "/ok", "no-slash" };
+		static const char *const null_one[] = { "/ok", NULL };
+
+		o.paths = bad;
+		o.n_paths = 2;
+		assert_int_equal(lab_load_run(&o, &r), -EINVAL);
+		lab_load_result_free(&r);
+		o.paths = null_one;
+		assert_int_equal(lab_load_run(&o, &r), -EINVAL);
+		lab_load_result_free(&r);
+	}
+}
+
 static void test_timeout(void **st)
 {
 	struct canned cs;
@@ -647,6 +701,7 @@ int main(void)
 		cmocka_unit_test(test_server_bad_requests),
 		cmocka_unit_test(test_server_large_body),
 		cmocka_unit_test(test_response_framings),
+		cmocka_unit_test(test_paths_in_turn),
 		cmocka_unit_test(test_timeout),
 	};
 
