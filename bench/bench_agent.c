@@ -6,7 +6,8 @@
  * `sonde agent` does, while a stand-in for the tracing thread observes into
  * the tables under that lock at a steady rate and times every lock wait (how
  * long a scrape holds tracing). Phases, in interleaved rounds whose order
- * rotates so no phase always runs on a warmer machine:
+ * is balanced (lab_bench_order: each phase right after each other one
+ * equally often), so no phase always runs on a warmer machine:
  *   health       /health at a fixed 1,000 requests/s on one keep-alive
  *                connection, open loop: an answer's time runs from the
  *                request's intended send time, so a stall delays and counts
@@ -61,6 +62,7 @@
 #include "agent/endpoint.h"
 #include "agent/prom.h"
 #include "agent/selfstats.h"
+#include "lab/bench.h"
 #include "lab/http_server.h"
 #include "lab/loadgen.h"
 #include "lab/sysinfo.h"
@@ -1267,7 +1269,7 @@ int main(int argc, char **argv)
 	n_phases = PH_METRICS0 + c.n_sizes;
 	for (int r = 0; r < c.rounds; r++) {
 		for (int k = 0; k < n_phases; k++) {
-			int ph = (k + r) % n_phases;
+			int ph = lab_bench_order(n_phases, r, k);
 			struct phase_result res = { 0 };
 
 			if (ph == PH_HEALTH) {

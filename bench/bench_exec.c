@@ -30,6 +30,7 @@
 #include <linux/bpf.h>
 
 #include "cli/cli_common.h"
+#include "lab/bench.h"
 #include "lab/report_text.h"
 #include "lab/stats.h"
 #include "lab/sysinfo.h"
@@ -1109,7 +1110,7 @@ static void write_report(const char *path, const struct candidate *c, int nc)
 	fprintf(f, "Kernel %s, %ld CPUs (%s), load average at start %s, at end %s.\n",
 		u.release, sysconf(_SC_NPROCESSORS_ONLN), model, loadavg_start, loadavg_end);
 	fprintf(f, "%d rounds of %g s per rate and tracer, interleaved (every tracer once per "
-		   "round, rotated order); exec_storm %s%s%s, running `tiny_true` "
+		   "round, in a balanced order: each after each other equally often); exec_storm %s%s%s, running `tiny_true` "
 		   "(static, exits at once). Figures are medians over the rounds that ran.\n\n",
 		cfg.rounds, cfg.duration_s, cfg.storm_cpu >= 0 ? "pinned to CPU " : "not pinned",
 		cfg.storm_cpu >= 0 ? lab_fmt_num((double)cfg.storm_cpu, 0) : "",
@@ -1572,9 +1573,9 @@ int main(int argc, char **argv)
 	for (int round = 0; round < cfg.rounds; round++) {
 		for (int ri = 0; ri < cfg.nrates; ri++) {
 			for (int k = 0; k < nactive; k++) {
-				/* Rotate the order each round so no tracer always runs
-				 * right after the same one. */
-				int ti = order[(k + round) % nactive];
+				/* A balanced order: each tracer runs right after
+				 * each other one equally often. */
+				int ti = order[lab_bench_order(nactive, round, k)];
 				struct run *r = &runs[nruns++];
 				double elapsed;
 

@@ -3,7 +3,7 @@
  * an access log that is the ground truth) and drives it at saturation with
  * wrk (pinned to the other CPU) under each HTTP tracer (none, sonde tracing
  * both sides, sonde tracing only the nginx worker, a bpftrace capture peer)
- * in interleaved, rotated rounds. Per run: requests/s and p50/p99 latency,
+ * in interleaved rounds, in a balanced order. Per run: requests/s and p50/p99 latency,
  * requests in the access log, sonde's server records against them, its drops
  * and accounting, the in-kernel BPF time per request, the tracer's CPU per
  * request and its peak RSS. It writes results.json, report.md and
@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "cli/cli_common.h"
+#include "lab/bench.h"
 #include "lab/nginx.h"
 #include "lab/report_text.h"
 #include "lab/stats.h"
@@ -993,7 +994,7 @@ static void write_report(const char *path)
 	}
 	fprintf(f, "\nnginx 1 worker (affinity: CPU %s), %skeep-alive, sendfile on, a %d-byte static "
 		   "page on 127.0.0.1:%d; `wrk -t1 -c%ld -d%gs --latency` (saturation, closed loop) "
-		   "%s. %d rounds, every tracer once per round in rotated order. Figures are medians "
+		   "%s. %d rounds, every tracer once per round, in a balanced order (each after each other equally often). Figures are medians "
 		   "over the rounds that ran, (min–max) in brackets.\n\n",
 		worker_affinity[0] ? worker_affinity : "?",
 		cfg.tls ? "HTTPS (TLS, self-signed certificate; sonde sees the plaintext through its "
@@ -1390,9 +1391,9 @@ int main(int argc, char **argv)
 	t_start = lab_now_ns();
 	for (int round = 0; round < cfg.rounds; round++) {
 		for (int k = 0; k < nactive; k++) {
-			/* Rotate the order each round so no tracer always runs right
-			 * after the same one. */
-			int ti = order[(k + round) % nactive];
+			/* A balanced order: each tracer runs right after each
+			 * other one equally often. */
+			int ti = order[lab_bench_order(nactive, round, k)];
 			struct run *r = &runs[nruns++];
 			double elapsed;
 

@@ -236,6 +236,13 @@ void lab_iso_now(char *buf, size_t len);
  * tracer never attaches, ...). Every process it started is stopped before it
  * returns. */
 int lab_bench_run(struct lab_bench_config *cfg, struct lab_bench_result *res);
+/* Which tracer runs k-th in round `round` (0-based) of n: a Williams
+ * design, so that over n rounds (2n for an odd n) each tracer comes right
+ * after each other one equally often. A plain rotation keeps the cyclic
+ * order: the same tracer always follows the same one, and whatever a
+ * session leaves behind (a tracer's teardown, the calibration's burnt CPU)
+ * always falls on the same next one: a bias, not noise. */
+int lab_bench_order(int n, int round, int k);
 /* Index of run (round, tracer, scenario) in res->runs. */
 static inline int lab_bench_run_index(const struct lab_bench_config *cfg, int round, int tracer,
 				      int scenario)

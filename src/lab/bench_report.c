@@ -1000,6 +1000,15 @@ static json_t *j_config(struct jb *b, const struct lab_bench_config *cfg)
 	return o;
 }
 
+/* Where tracer t ran in its round: its place in lab_bench_order's plan. */
+static int order_position(int n, int round, int t)
+{
+	for (int k = 0; k < n; k++)
+		if (lab_bench_order(n, round, k) == t)
+			return k;
+	return 0;
+}
+
 static json_t *j_runs(struct jb *b, const struct lab_bench_result *res)
 {
 	const struct lab_bench_config *cfg = res->cfg;
@@ -1027,6 +1036,7 @@ static json_t *j_runs(struct jb *b, const struct lab_bench_result *res)
 		oset(b, o, "scenario", jstr(scenario_name(cfg, s)));
 		oset(b, o, "tracer", jstr(tracer_name(cfg, t)));
 		oset(b, o, "round", jint(round + 1));
+		oset(b, o, "position", jint(order_position(nt, round, t) + 1));
 		oset(b, o, "ok", json_boolean(r->ok));
 		oset(b, o, "error", run_never_ran(r) ? json_string("not run") : jstr_or_null(r->error));
 		oset(b, o, "metrics", j_metrics(b, r->m));
@@ -1498,8 +1508,10 @@ static void chart_name(char *dst, size_t len, const char *kind, const char *scen
 
 static const char STATS_METHOD[] =
 	"Every tracer runs on every scenario once per round; rounds are interleaved (round 1: "
-	"every tracer, then round 2, ...) and the order of the tracers rotates from round to "
-	"round, so a slow drift of the machine spreads over all of them.\n\n"
+	"every tracer, then round 2, ...) and the order of the tracers changes from round to "
+	"round in a balanced way (a Williams design: each tracer runs right after each other one "
+	"equally often), so a slow drift of the machine, and whatever a session leaves to the "
+	"next, spreads over all of them.\n\n"
 	"- Each figure in the tables is the **median over rounds** of the runs that succeeded.\n"
 	"- **Difference** against the baseline (the first tracer, no tracer at all): "
 	"diff = median(tracer) - median(baseline); diff % = diff / |median(baseline)| x 100.\n"

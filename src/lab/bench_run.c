@@ -1,6 +1,7 @@
 /* The runner of `sonde bench` (see bench.h): starts the target, then for
- * every round runs each tracer in turn (the order rotates from round to
- * round, so a slow drift of the machine spreads over every tracer), and for
+ * every round runs each tracer in turn (in a balanced order that changes
+ * from round to round, lab_bench_order: a slow drift of the machine, and
+ * what one session leaves to the next, spread over every tracer), and for
  * each tracer session every scenario: mark, load, drain, sample. A tracer is
  * started once per session and waited for until its BPF programs are
  * attached; what it costs is measured between the marks only. */
@@ -560,6 +561,19 @@ static void run_scenario(struct runner *rn, struct session *s, int round, int ti
 		r->m[LAB_M_CAPTURE_PCT] = (double)events / requests * 100.0;
 }
 
+int lab_bench_order(int n, int round, int k)
+{
+	/* first row 0, 1, n-1, 2, n-2, ...; row i adds i to each; for an odd
+	 * n the rows reversed as well, taken in turn with the plain ones */
+	int row = n % 2 ? round / 2 % n : round % n;
+	int j = n % 2 && round % 2 ? n - 1 - k : k;
+	int first = j == 0 ? 0 : j % 2 ? (j + 1) / 2 : n - j / 2;
+
+	if (n <= 1)
+		return 0;
+	return (first + row) % n;
+}
+
 static int run_session(struct runner *rn, int round, int ti)
 {
 	struct lab_bench_config *cfg = rn->cfg;
@@ -692,7 +706,7 @@ int lab_bench_run(struct lab_bench_config *cfg, struct lab_bench_result *res)
 	rn.sessions_total = cfg->rounds * cfg->ntracers;
 	for (int round = 0; round < cfg->rounds && !err; round++)
 		for (int k = 0; k < cfg->ntracers && !err; k++)
-			err = run_session(&rn, round, (round + k) % cfg->ntracers);
+			err = run_session(&rn, round, lab_bench_order(cfg->ntracers, round, k));
 out:
 	progress_end(&rn);
 	target_stop(&rn);

@@ -941,10 +941,52 @@ static void test_write_all_bad_dir(void **st)
 	fixture_free(fx);
 }
 
+/* The order of the tracers in a round: a permutation every round, and over
+ * a whole cycle (n rounds, 2n for an odd n) each tracer right after each
+ * other one equally often, counting the step from one round's last to the
+ * next round's first as well only where the design promises it (within a
+ * round). A plain rotation fails this for n >= 3. */
+static void test_balanced_order(void **st)
+{
+	(void)st;
+	assert_int_equal(lab_bench_order(1, 7, 0), 0);
+	for (int n = 2; n <= 8; n++) {
+		int cycle = n % 2 ? 2 * n : n, follows[8][8] = { { 0 } };
+
+		for (int round = 0; round < cycle; round++) {
+			int seen = 0, prev = -1;
+
+			for (int k = 0; k < n; k++) {
+				int t = lab_bench_order(n, round, k);
+
+				assert_true(t >= 0 && t < n);
+				assert_false(seen & (1 << t));
+				seen |= 1 << t;
+				if (prev >= 0)
+					follows[prev][t]++;
+				prev = t;
+			}
+		}
+		for (int a = 0; a < n; a++)
+			for (int b = 0; b < n; b++)
+				if (a != b)
+					assert_int_equal(follows[a][b], n % 2 ? 2 : 1);
+		/* round 2 is not the plain rotation's (n >= 3) */
+		if (n >= 3) {
+			bool rotated = true;
+
+			for (int k = 0; k < n; k++)
+				rotated &= lab_bench_order(n, 1, k) == (1 + k) % n;
+			assert_false(rotated);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_metric_table),
+		cmocka_unit_test(test_balanced_order),
 		cmocka_unit_test(test_medians_verdicts_grade),
 		cmocka_unit_test(test_loss_lower_graded),
 		cmocka_unit_test(test_calibration_outside),
