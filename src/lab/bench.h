@@ -185,8 +185,11 @@ struct lab_bench_result {
 	struct lab_bench_calibration calibration;
 	struct lab_threshold_result checks[LAB_BENCH_TRACERS_MAX][LAB_THRESHOLDS_N];
 	int checks_failed;
-	/* A/A: differences called between the two baselines (must be 0) */
+	/* A/A: differences called between the two baselines (must be 0), over
+	 * aa_comparisons, each at aa_confidence (Bonferroni: 1 - 0.05 / m) */
 	int aa_differences;
+	int aa_comparisons;
+	double aa_confidence;
 	char recommendations[16][256];
 	int nrecommendations;
 	bool baseline_loaded;

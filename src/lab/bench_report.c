@@ -278,18 +278,36 @@ static void summarize_calibration(struct lab_bench_result *res)
 	}
 }
 
+/* The A/A check asks whether the lab calls differences where there are
+ * none. Its m comparisons (metrics x scenarios) are one family: each is
+ * judged at confidence 1 - 0.05 / m (Bonferroni), so that a sound lab on a
+ * steady machine passes 95 % of the time. At 95 % each, 10 comparisons
+ * would call at least one difference in up to 40 % of A/A runs by chance
+ * alone; the per-tracer verdicts of the tables stay at 95 %. */
 static void summarize_aa(struct lab_bench_result *res)
 {
 	const struct lab_bench_config *cfg = res->cfg;
+	double base[LAB_M_COUNT][LAB_BENCH_ROUNDS_MAX], twin[LAB_M_COUNT][LAB_BENCH_ROUNDS_MAX];
+	int nr = n_rounds(cfg);
 
 	if (!cfg->aa || n_tracers(cfg) < 2)
 		return;
-	for (int s = 0; s < n_scenarios(cfg); s++)
+	res->aa_comparisons = n_scenarios(cfg) * ARRAY_N(aa_metrics);
+	res->aa_confidence = 1.0 - 0.05 / res->aa_comparisons;
+	for (int s = 0; s < n_scenarios(cfg); s++) {
+		by_round(res, s, 0, base);
+		by_round(res, s, 1, twin);
 		for (int k = 0; k < ARRAY_N(aa_metrics); k++) {
-			enum lab_verdict v = res->cells[s][1].vs_base[aa_metrics[k]].verdict;
+			int m = aa_metrics[k];
+			struct lab_diff d;
 
-			res->aa_differences += v == LAB_VERDICT_HIGHER || v == LAB_VERDICT_LOWER;
+			if (lab_compare_paired_conf(base[m], twin[m], nr, &lab_metrics[m].floor,
+						    res->aa_confidence, &d))
+				continue;
+			res->aa_differences += d.verdict == LAB_VERDICT_HIGHER ||
+					       d.verdict == LAB_VERDICT_LOWER;
 		}
+	}
 }
 
 /* --- grades -------------------------------------------------------------- */
@@ -809,6 +827,8 @@ int lab_bench_summarize(struct lab_bench_result *res, char *err, size_t len)
 	memset(res->checks, 0, sizeof(res->checks));
 	res->checks_failed = 0;
 	res->aa_differences = 0;
+	res->aa_comparisons = 0;
+	res->aa_confidence = NAN;
 	res->nrecommendations = 0;
 	res->baseline_loaded = false;
 	res->baseline_comparisons = 0;
@@ -1117,6 +1137,8 @@ static json_t *j_aa(struct jb *b, const struct lab_bench_result *res)
 	a = json_array();
 	oset(b, o, "differences", jint(res->aa_differences));
 	oset(b, o, "pass", json_boolean(res->aa_differences == 0));
+	oset(b, o, "comparisons", jint(res->aa_comparisons));
+	oset(b, o, "confidence", jnum(res->aa_confidence));
 	for (int k = 0; k < ARRAY_N(aa_metrics); k++)
 		aadd(b, a, json_string(lab_metrics[aa_metrics[k]].key));
 	oset(b, o, "metrics", a);
@@ -1412,8 +1434,10 @@ void lab_bench_write_summary(const struct lab_bench_result *res, FILE *f)
 				lab_fmt_num(res->calibration.error_pct[s], 1));
 	}
 	if (cfg->aa)
-		fprintf(f, "\nA/A: %d differences between two identical baselines (%s)\n",
-			res->aa_differences, res->aa_differences ? "FAIL" : "pass");
+		fprintf(f, "\nA/A: %d differences between two identical baselines (%s; %d "
+			   "comparisons, each at %s %% confidence)\n",
+			res->aa_differences, res->aa_differences ? "FAIL" : "pass",
+			res->aa_comparisons, lab_fmt_num(res->aa_confidence * 100, 2));
 	if (res->baseline_loaded) {
 		fprintf(f, "\nbaseline %s: %d comparisons, %d regressions\n", cfg->baseline_path,
 			res->baseline_comparisons, res->nregressions);
@@ -1693,8 +1717,11 @@ static void write_report_md(const struct lab_bench_result *res, FILE *f)
 	}
 	if (cfg->aa)
 		fprintf(f, "\n## A/A\n\n**%s**: %d differences called between two identical baselines "
-			"(throughput, p50, p90, p99, server CPU per request; every scenario).\n",
-			res->aa_differences ? "FAIL" : "pass", res->aa_differences);
+			"(throughput, p50, p90, p99, server CPU per request; every scenario: %d "
+			"comparisons, each at %s %% confidence, so that a sound lab passes 95 %% of "
+			"the time).\n",
+			res->aa_differences ? "FAIL" : "pass", res->aa_differences,
+			res->aa_comparisons, lab_fmt_num(res->aa_confidence * 100, 2));
 	if (res->baseline_loaded) {
 		fprintf(f, "\n## Against the baseline\n\n");
 		md_code(f, cfg->baseline_path, false);

@@ -58,6 +58,79 @@ double lab_t975(int df)
 	       (t975_large[last].t - LAB_T975_INF) * t975_large[last].df / df;
 }
 
+/* Continued fraction of the regularised incomplete beta function (modified
+ * Lentz); converges fast for x < (a + 1) / (a + b + 2). */
+static double beta_cf(double a, double b, double x)
+{
+	const double tiny = 1e-300;
+	double c = 1.0, d = 1.0 - (a + b) * x / (a + 1.0), h;
+
+	if (fabs(d) < tiny)
+		d = tiny;
+	d = 1.0 / d;
+	h = d;
+	for (int m = 1; m <= 300; m++) {
+		double m2 = 2.0 * m, aa, del;
+
+		aa = m * (b - m) * x / ((a + m2 - 1.0) * (a + m2));
+		d = 1.0 + aa * d;
+		c = 1.0 + aa / c;
+		d = 1.0 / (fabs(d) < tiny ? tiny : d);
+		c = fabs(c) < tiny ? tiny : c;
+		h *= d * c;
+		aa = -(a + m) * (a + b + m) * x / ((a + m2) * (a + m2 + 1.0));
+		d = 1.0 + aa * d;
+		c = 1.0 + aa / c;
+		d = 1.0 / (fabs(d) < tiny ? tiny : d);
+		c = fabs(c) < tiny ? tiny : c;
+		del = d * c;
+		h *= del;
+		if (fabs(del - 1.0) < 1e-15)
+			break;
+	}
+	return h;
+}
+
+/* I_x(a, b), the regularised incomplete beta function. */
+static double beta_inc(double a, double b, double x)
+{
+	double front;
+
+	if (x <= 0)
+		return 0;
+	if (x >= 1)
+		return 1;
+	front = exp(lgamma(a + b) - lgamma(a) - lgamma(b) + a * log(x) + b * log1p(-x));
+	if (x < (a + 1.0) / (a + b + 2.0))
+		return front * beta_cf(a, b, x) / a;
+	return 1.0 - front * beta_cf(b, a, 1.0 - x) / b;
+}
+
+/* P(T <= t) for Student's t with df degrees of freedom, t >= 0. */
+static double t_cdf(double t, int df)
+{
+	return 1.0 - 0.5 * beta_inc(df / 2.0, 0.5, df / (df + t * t));
+}
+
+double lab_t_quantile(double p, int df)
+{
+	double lo = 0, hi = 1;
+
+	if (df < 1 || !(p >= 0.5 && p < 1))
+		return NAN;
+	while (t_cdf(hi, df) < p && hi < 1e12)
+		hi *= 2;
+	for (int i = 0; i < 200 && hi - lo > 1e-12 * hi; i++) {
+		double mid = (lo + hi) / 2;
+
+		if (t_cdf(mid, df) < p)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return (lo + hi) / 2;
+}
+
 const char *lab_verdict_name(enum lab_verdict v)
 {
 	switch (v) {
@@ -162,11 +235,17 @@ static void decide(struct lab_diff *out)
 int lab_compare_paired(const double *a, const double *b, int n,
 		       const struct lab_floor *f, struct lab_diff *out)
 {
+	return lab_compare_paired_conf(a, b, n, f, LAB_CONF_DEFAULT, out);
+}
+
+int lab_compare_paired_conf(const double *a, const double *b, int n,
+			    const struct lab_floor *f, double conf, struct lab_diff *out)
+{
 	double ka[LAB_COMPARE_N_MAX], kb[LAB_COMPARE_N_MAX], d[LAB_COMPARE_N_MAX];
 	double mean, half;
 	int m = 0;
 
-	if (!a || !b || !out || n < 0)
+	if (!a || !b || !out || n < 0 || !(conf > 0 && conf < 1))
 		return -EINVAL;
 	if (n > LAB_COMPARE_N_MAX)
 		return -E2BIG;
@@ -186,7 +265,9 @@ int lab_compare_paired(const double *a, const double *b, int n,
 		out->ci_low = out->ci_high = d[0];
 	} else {
 		mean = mean_of(d, m);
-		half = lab_t975(m - 1) * sqrt(var_of(d, m, mean) / m);
+		half = (conf == LAB_CONF_DEFAULT ? lab_t975(m - 1)
+						 : lab_t_quantile(1 - (1 - conf) / 2, m - 1)) *
+		       sqrt(var_of(d, m, mean) / m);
 		out->ci_low = mean - half;
 		out->ci_high = mean + half;
 	}

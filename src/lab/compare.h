@@ -63,6 +63,12 @@ struct lab_diff {
  * still filled with 1 pair). */
 int lab_compare_paired(const double *a, const double *b, int n,
 		       const struct lab_floor *f, struct lab_diff *out);
+/* The same at another two-sided confidence (0 < conf < 1; ci_low/ci_high
+ * are then that interval): for a family of m comparisons, 1 - 0.05 / m
+ * keeps the chance of any false call at 5 % (Bonferroni). */
+#define LAB_CONF_DEFAULT 0.95
+int lab_compare_paired_conf(const double *a, const double *b, int n,
+			    const struct lab_floor *f, double conf, struct lab_diff *out);
 /* Compare na baseline values with nb tracer values from different rounds
  * (Welch). Same contract as lab_compare_paired. */
 int lab_compare_unpaired(const double *a, int na, const double *b, int nb,
@@ -72,6 +78,10 @@ int lab_compare_unpaired(const double *a, int na, const double *b, int nb,
  * 1..30, 40, 60, 120, linear in 1/df between those and toward LAB_T975_INF
  * (within 0.001 of the exact value). NaN for df < 1. */
 double lab_t975(int df);
+/* Student's t quantile: the t with P(T <= t) = p, for 0.5 <= p < 1, from
+ * the regularised incomplete beta function (bisection, ~12 digits). NaN for
+ * df < 1 or p out of range. */
+double lab_t_quantile(double p, int df);
 
 /* "unknown", "same", "higher", "lower". */
 const char *lab_verdict_name(enum lab_verdict v);

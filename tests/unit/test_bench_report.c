@@ -352,6 +352,9 @@ static void test_aa_identical(void **st)
 	fx = fixture_new(&o);
 	summarize_ok(fx);
 	assert_int_equal(fx->res.aa_differences, 0);
+	/* one family: 2 scenarios x 5 metrics, each at 1 - 0.05 / 10 */
+	assert_int_equal(fx->res.aa_comparisons, 10);
+	assert_true(fabs(fx->res.aa_confidence - 0.995) < 1e-12);
 	assert_false(fx->res.calibration.done);
 	assert_int_equal(fx->res.checks_failed, 0);
 	assert_int_equal(fx->res.cells[0][1].vs_base[LAB_M_P99_MS].verdict, LAB_VERDICT_SAME);

@@ -24,6 +24,40 @@ static void assert_near(double got, double want, double eps)
 		fail_msg("got %.12g, want %.12g (+- %g)", got, want, eps);
 }
 
+static void test_t_quantile(void **st)
+{
+	(void)st;
+	/* the 0.975 table, which came from the same function, to 8 digits */
+	for (int df = 1; df <= 30; df++)
+		assert_near(lab_t_quantile(0.975, df), lab_t975(df), 1e-8);
+	/* textbook values: 0.995 at 10 (3.169), 0.999 at 5 (5.893), 0.9975 at
+	 * 7 (4.029), 0.95 at 1 (6.314); the median is 0 */
+	assert_near(lab_t_quantile(0.995, 10), 3.169, 5e-4);
+	assert_near(lab_t_quantile(0.999, 5), 5.893, 5e-4);
+	assert_near(lab_t_quantile(0.9975, 7), 4.029, 5e-4);
+	assert_near(lab_t_quantile(0.95, 1), 6.314, 5e-4);
+	assert_near(lab_t_quantile(0.5, 9), 0.0, 1e-9);
+	assert_true(isnan(lab_t_quantile(0.975, 0)));
+	assert_true(isnan(lab_t_quantile(1.0, 5)));
+	assert_true(isnan(lab_t_quantile(0.2, 5)));
+}
+
+/* A wider interval calls fewer differences: a shift the 95 % interval
+ * calls is "same" at 99.9 %. */
+static void test_paired_confidence(void **st)
+{
+	const double a[5] = { 10, 10.2, 9.8, 10.1, 9.9 };
+	const double b[5] = { 11.2, 10.9, 10.6, 11.6, 10.7 };
+	struct lab_diff d95, d999;
+
+	(void)st;
+	assert_int_equal(lab_compare_paired_conf(a, b, 5, NULL, 0.95, &d95), 0);
+	assert_int_equal(lab_compare_paired_conf(a, b, 5, NULL, 0.999, &d999), 0);
+	assert_true(d999.ci_low < d95.ci_low && d999.ci_high > d95.ci_high);
+	assert_near(d95.diff, d999.diff, 1e-12);
+	assert_int_equal(lab_compare_paired_conf(a, b, 5, NULL, 1.0, &d95), -EINVAL);
+}
+
 static void test_t975(void **st)
 {
 	(void)st;
@@ -396,6 +430,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_t975),
+		cmocka_unit_test(test_t_quantile),
+		cmocka_unit_test(test_paired_confidence),
 		cmocka_unit_test(test_paired_exact_interval),
 		cmocka_unit_test(test_paired_below_floor_is_same),
 		cmocka_unit_test(test_paired_identical),
