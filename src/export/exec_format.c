@@ -1,12 +1,11 @@
 /* Formatting of process records; see exec_format.h. */
 #include "export/exec_format.h"
 
+#include "export/text_line.h"
+
 #include <errno.h>
-#include <inttypes.h>
-#include <stdio.h>
 #include <string.h>
 
-#define NS_PER_SEC 1000000000.0
 
 static const char *kind_name(enum exec_event_kind k)
 {
@@ -98,81 +97,65 @@ const char *exec_text_header(void)
 	return "TIME(s)       EVENT PID      PPID     UID    COMM             DETAIL";
 }
 
-/* Append len bytes of s to buf at *off, printable ASCII as is, the rest as
- * \xNN. False when it does not fit. */
-static bool put_safe(char *buf, size_t size, size_t *off, const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		int n;
-
-		if (c >= 0x20 && c < 0x7F && c != '\\')
-			n = snprintf(buf + *off, size - *off, "%c", c);
-		else
-			n = snprintf(buf + *off, size - *off, "\\x%02x", c);
-		if (n < 0 || (size_t)n >= size - *off)
-			return false;
-		*off += (size_t)n;
-	}
-	return true;
-}
-
+/* The columns of exec_text_header(), by hand like `sonde http`'s (one time
+ * column format for both). */
 int exec_record_to_text(const struct exec_record *r, uint64_t t0_ns, char *buf, size_t size)
 {
-	double t = r->ts_ns >= t0_ns ? (double)(r->ts_ns - t0_ns) / NS_PER_SEC : 0.0;
-	size_t off = 0;
-	char uid[16] = "";
-	int n;
+	struct text_line l;
+	size_t start;
 
+	text_line_init(&l, buf, size);
+	text_line_fixed(&l, r->ts_ns >= t0_ns ? r->ts_ns - t0_ns : 0, TEXT_NS_PER_SEC, 6);
+	text_line_pad(&l, 0, 13);
+	start = l.off;
+	text_line_cstr(&l, kind_name(r->kind));
+	text_line_pad(&l, start, 5);
+	start = l.off;
+	text_line_u64(&l, r->pid);
+	text_line_pad(&l, start, 8);
+	start = l.off;
+	text_line_u64(&l, r->ppid);
+	text_line_pad(&l, start, 8);
+	start = l.off;
 	if (r->kind == EXEC_EV_EXEC)
-		snprintf(uid, sizeof(uid), "%" PRIu32, r->uid);
-	n = snprintf(buf, size, "%-13.6f %-5s %-8" PRIu32 " %-8" PRIu32 " %-6s ", t,
-		     kind_name(r->kind), r->pid, r->ppid, uid);
-	if (n < 0 || (size_t)n >= size)
-		return -ENOSPC;
-	off = (size_t)n;
-	if (!put_safe(buf, size, &off, r->comm, strlen(r->comm)))
-		return -ENOSPC;
-	n = snprintf(buf + off, size - off, "%*s", (int)(16 - strlen(r->comm) + 1), " ");
-	if (n < 0 || (size_t)n >= size - off)
-		return -ENOSPC;
-	off += (size_t)n;
+		text_line_u64(&l, r->uid);
+	text_line_pad(&l, start, 6);
+	start = l.off;
+	text_line_safe(&l, r->comm, strlen(r->comm), true);
+	text_line_pad(&l, start, 16);
 	switch (r->kind) {
 	case EXEC_EV_EXEC:
 		if (r->flags & EXEC_F_FAILED) {
-			n = snprintf(buf + off, size - off, "[%s] ", exec_error_name(r->retval));
-			if (n < 0 || (size_t)n >= size - off)
-				return -ENOSPC;
-			off += (size_t)n;
+			text_line_put(&l, "[", 1);
+			text_line_cstr(&l, exec_error_name(r->retval));
+			text_line_put(&l, "] ", 2);
 		}
-		if (!put_safe(buf, size, &off, r->filename, r->filename_len))
-			return -ENOSPC;
+		text_line_safe(&l, r->filename, r->filename_len, true);
 		for (uint32_t i = 0; i < r->argc; i++) {
-			if (!put_safe(buf, size, &off, " ", 1) ||
-			    !put_safe(buf, size, &off, r->args[i].ptr, r->args[i].len))
-				return -ENOSPC;
+			text_line_put(&l, " ", 1);
+			text_line_safe(&l, r->args[i].ptr, r->args[i].len, true);
 		}
-		if (r->args_truncated && !put_safe(buf, size, &off, " [...]", 6))
-			return -ENOSPC;
+		if (r->args_truncated)
+			text_line_put(&l, " [...]", 6);
 		break;
 	case EXEC_EV_EXIT:
-		if (r->signal)
-			n = snprintf(buf + off, size - off, "signal=%d%s", r->signal,
-				     r->core_dumped ? " (core)" : "");
-		else
-			n = snprintf(buf + off, size - off, "code=%d", r->exit_code);
-		if (n < 0 || (size_t)n >= size - off)
-			return -ENOSPC;
-		off += (size_t)n;
-		n = snprintf(buf + off, size - off, " after %.3fms%s",
-			     (double)r->duration_ns / 1e6,
-			     (r->flags & EXIT_F_SINCE_FORK) ? " (since fork)" : "");
-		if (n < 0 || (size_t)n >= size - off)
-			return -ENOSPC;
-		off += (size_t)n;
+		if (r->signal) {
+			text_line_put(&l, "signal=", 7);
+			text_line_i64(&l, r->signal);
+			if (r->core_dumped)
+				text_line_put(&l, " (core)", 7);
+		} else {
+			text_line_put(&l, "code=", 5);
+			text_line_i64(&l, r->exit_code);
+		}
+		text_line_put(&l, " after ", 7);
+		text_line_fixed(&l, r->duration_ns, TEXT_NS_PER_MS, 3);
+		text_line_put(&l, "ms", 2);
+		if (r->flags & EXIT_F_SINCE_FORK)
+			text_line_put(&l, " (since fork)", 13);
 		break;
 	case EXEC_EV_FORK:
 		break;
 	}
-	return (int)off;
+	return text_line_end(&l);
 }

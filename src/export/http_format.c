@@ -1,14 +1,13 @@
 /* Formatting of HTTP records; see http_format.h. */
 #include "export/http_format.h"
 
+#include "export/text_line.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
-#define NS_PER_SEC_U 1000000000ull
-#define NS_PER_MS_U 1000000ull
 
 const char *http_side_name(enum http_side side)
 {
@@ -127,136 +126,50 @@ const char *http_text_header(void)
 	return "TIME(s)       PID      COMM             SIDE   METHOD  STATUS LATENCY(ms)  REQ/RESP BYTES  PATH";
 }
 
-/* A text line being built in a caller's buffer; full once something did
- * not fit (and the NUL must always fit). */
-struct line {
-	char *buf;
-	size_t size, off;
-	bool full;
-};
-
-static void line_put(struct line *l, const char *s, size_t n)
-{
-	if (l->full || l->off + n >= l->size) {
-		l->full = true;
-		return;
-	}
-	memcpy(l->buf + l->off, s, n);
-	l->off += n;
-}
-
-/* Spaces up to width bytes since start, then one more: printf's "%-Ns ". */
-static void line_pad(struct line *l, size_t start, size_t width)
-{
-	static const char spaces[] = "                                ";
-	size_t used = l->off - start, n = (used < width ? width - used : 0) + 1;
-
-	while (n > 0 && !l->full) {
-		size_t k = n < sizeof(spaces) - 1 ? n : sizeof(spaces) - 1;
-
-		line_put(l, spaces, k);
-		n -= k;
-	}
-}
-
-static void line_u64(struct line *l, uint64_t v)
-{
-	char b[24], *p = b + sizeof(b);
-
-	do {
-		*--p = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	line_put(l, p, (size_t)(b + sizeof(b) - p));
-}
-
-/* ns in units of unit_ns with three or six decimals (unit_ns / 10^decimals
- * is 1,000 ns for both columns), rounded half up: printf's %.Nf of the
- * quotient, without its cost (a record has two). */
-static void line_fixed(struct line *l, uint64_t ns, uint64_t unit_ns, unsigned decimals)
-{
-	uint64_t steps = ns / 1000u + (ns % 1000u >= 500u), per = unit_ns / 1000u;
-	uint64_t frac = steps % per;
-	char digits[8];
-
-	line_u64(l, steps / per);
-	line_put(l, ".", 1);
-	for (unsigned i = decimals; i > 0; i--) {
-		digits[i - 1] = (char)('0' + frac % 10);
-		frac /= 10;
-	}
-	line_put(l, digits, decimals);
-}
-
-/* Printable ASCII as is, anything else as \xNN (a path or a command name
- * is the traced program's bytes: no terminal escape gets through). */
-static void line_safe(struct line *l, const char *s, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n && !l->full; i++) {
-		unsigned char c = (unsigned char)s[i];
-		size_t j = i;
-
-		while (j < n && (unsigned char)s[j] >= 0x20 && (unsigned char)s[j] < 0x7F)
-			j++;
-		if (j > i) {
-			line_put(l, s + i, j - i);
-			i = j - 1;
-			continue;
-		}
-		line_put(l, (const char[]){ '\\', 'x', hex[c >> 4], hex[c & 15] }, 4);
-	}
-}
-
 /* The columns of http_text_header(), by hand: printf's format parsing and
  * float conversion were a third of sonde's CPU with text output at
  * saturation (perf). */
 int http_record_to_text(const struct http_record *r, uint64_t t0_ns, char *buf, size_t size)
 {
 	const struct http1_exchange *ex = r->ex;
-	struct line l = { .buf = buf, .size = size };
+	struct text_line l;
 	const char *side = r->side == HTTP_SIDE_SERVER ? "server" :
 			   r->side == HTTP_SIDE_CLIENT ? "client" : "?";
 	size_t start;
 
-	if (size == 0)
-		return -ENOSPC;
-	line_fixed(&l, r->ts_ns >= t0_ns ? r->ts_ns - t0_ns : 0, NS_PER_SEC_U, 6);
-	line_pad(&l, 0, 13);
+	text_line_init(&l, buf, size);
+	text_line_fixed(&l, r->ts_ns >= t0_ns ? r->ts_ns - t0_ns : 0, TEXT_NS_PER_SEC, 6);
+	text_line_pad(&l, 0, 13);
 	start = l.off;
-	line_u64(&l, r->pid);
-	line_pad(&l, start, 8);
+	text_line_u64(&l, r->pid);
+	text_line_pad(&l, start, 8);
 	start = l.off;
-	line_safe(&l, r->comm, strnlen(r->comm, sizeof(r->comm)));
-	line_pad(&l, start, 16);
+	text_line_safe(&l, r->comm, strnlen(r->comm, sizeof(r->comm)), false);
+	text_line_pad(&l, start, 16);
 	start = l.off;
-	line_put(&l, side, strlen(side));
-	line_pad(&l, start, 6);
+	text_line_cstr(&l, side);
+	text_line_pad(&l, start, 6);
 	start = l.off;
-	line_put(&l, ex->method, ex->method_len < 7 ? ex->method_len : 7);
-	line_pad(&l, start, 7);
+	text_line_put(&l, ex->method, ex->method_len < 7 ? ex->method_len : 7);
+	text_line_pad(&l, start, 7);
 	start = l.off;
 	if (ex->status)
-		line_u64(&l, ex->status);
+		text_line_u64(&l, ex->status);
 	else
-		line_put(&l, "-", 1);
-	line_pad(&l, start, 6);
+		text_line_put(&l, "-", 1);
+	text_line_pad(&l, start, 6);
 	start = l.off;
-	line_fixed(&l, r->latency_ns, NS_PER_MS_U, 3);
-	line_pad(&l, start, 12);
+	text_line_fixed(&l, r->latency_ns, TEXT_NS_PER_MS, 3);
+	text_line_pad(&l, start, 12);
 	start = l.off;
-	line_u64(&l, ex->req_bytes);
-	line_put(&l, "/", 1);
-	line_u64(&l, ex->resp_bytes);
-	line_pad(&l, start, 15);
-	line_safe(&l, ex->path, ex->path_len);
+	text_line_u64(&l, ex->req_bytes);
+	text_line_put(&l, "/", 1);
+	text_line_u64(&l, ex->resp_bytes);
+	text_line_pad(&l, start, 15);
+	text_line_safe(&l, ex->path, ex->path_len, false);
 	if (ex->flags & HTTP1_EXCH_INCOMPLETE)
-		line_put(&l, " [incomplete]", 13);
-	if (l.full)
-		return -ENOSPC;
-	buf[l.off] = '\0';
-	return (int)l.off;
+		text_line_put(&l, " [incomplete]", 13);
+	return text_line_end(&l);
 }
 
 void http_pipeline_stats_json(const struct http_pipeline_stats *s, struct json_writer *w)
