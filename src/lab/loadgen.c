@@ -710,6 +710,7 @@ int lab_load_run(const struct lab_load_opts *opts, struct lab_load_result *res)
 	socklen_t salen;
 	char hostport[INET6_ADDRSTRLEN + 16], *reqs = NULL;
 	uint32_t *req_off = NULL, *req_len = NULL, n_reqs;
+	size_t arena;
 	uint32_t per_sec_len, started = 0;
 	uint64_t start, total = 0, end_all = 0;
 	int len, err;
@@ -746,9 +747,13 @@ int lab_load_run(const struct lab_load_opts *opts, struct lab_load_result *res)
 		snprintf(hostport, sizeof(hostport), "[%s]:%u", o.host, o.port);
 	else
 		snprintf(hostport, sizeof(hostport), "%s:%u", o.host ? o.host : "127.0.0.1", o.port);
-	/* every request made once, before the clock starts: one arena */
+	/* every request made once, before the clock starts, into one arena
+	 * sized for them: the paths' lengths plus the rest of a request each */
 	n_reqs = o.n_paths;
-	reqs = malloc((size_t)n_reqs * REQUEST_BYTES_MAX);
+	arena = 1;
+	for (uint32_t i = 0; i < n_reqs; i++)
+		arena += strlen(o.paths[i]) + REQUEST_BYTES_MAX - LAB_LOAD_PATH_BYTES_MAX;
+	reqs = malloc(arena);
 	req_off = malloc(n_reqs * sizeof(*req_off));
 	req_len = malloc(n_reqs * sizeof(*req_len));
 	if (!reqs || !req_off || !req_len) {
@@ -756,11 +761,11 @@ int lab_load_run(const struct lab_load_opts *opts, struct lab_load_result *res)
 		goto out_reqs;
 	}
 	for (uint32_t i = 0, off = 0; i < n_reqs; i++) {
-		len = snprintf(reqs + off, REQUEST_BYTES_MAX,
+		len = snprintf(reqs + off, arena - off,
 			       "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: sonde-lab\r\n%s\r\n",
 			       o.paths[i], hostport,
 			       o.new_conn_per_req ? "Connection: close\r\n" : "");
-		if (len < 0 || (size_t)len >= REQUEST_BYTES_MAX) {
+		if (len < 0 || (size_t)len >= arena - off) {
 			err = -EINVAL;
 			goto out_reqs;
 		}
