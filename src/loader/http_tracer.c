@@ -26,6 +26,9 @@ struct http_tracer {
 	uint64_t decode_errors;
 	bool tls;
 	enum http_tls_attach tls_attach;
+	/* --pid: the SSL uprobes are set in that process only, so no other
+	 * process that uses OpenSSL takes their traps; 0: every process */
+	pid_t tls_pid;
 	struct tls_scan tls_scan;
 	uint32_t tls_uprobes;        /* attached so far (kept after detach) */
 };
@@ -105,7 +108,8 @@ static int tls_attach_uprobes(struct http_tracer *t, const char *path, struct tl
 		LIBBPF_OPTS(bpf_uprobe_opts, o, .func_name = http_tls_hooks[i].func,
 			    .retprobe = http_tls_hooks[i].ret);
 		struct bpf_program *prog = tls_prog(t, i);
-		struct bpf_link *l = prog ? bpf_program__attach_uprobe_opts(prog, -1, path, 0, &o)
+		struct bpf_link *l = prog ? bpf_program__attach_uprobe_opts(
+						    prog, t->tls_pid ? t->tls_pid : -1, path, 0, &o)
 					  : NULL;
 
 		if (l)
@@ -135,7 +139,7 @@ static int tls_attach_multi(struct http_tracer *t, const char *path, struct tls_
 
 		if (prog && offsets[i])
 			fd = bpf_env_uprobe_multi_attach(bpf_program__fd(prog), path, &offsets[i], 1,
-							 http_tls_hooks[i].ret, 0);
+							 http_tls_hooks[i].ret, t->tls_pid);
 		if (fd >= 0)
 			h->fds[h->nfds++] = fd;
 		else if (http_tls_hooks[i].required)
@@ -216,6 +220,7 @@ int http_tracer_open(struct http_tracer **out, const struct http_tracer_opts *o,
 	t->fn = fn;
 	t->ctx = ctx;
 	t->tls = o->tls;
+	t->tls_pid = (pid_t)o->filter_pid;
 	tls_scan_init(&t->tls_scan, tls_attach, tls_detach, t);
 	t->skel = http_bpf__open();
 	if (!t->skel) {
@@ -304,6 +309,21 @@ int http_tracer_set_capture_cap(struct http_tracer *t, uint32_t bytes)
 uint64_t http_tracer_delivered(const struct http_tracer *t)
 {
 	return t->delivered;
+}
+
+int http_tracer_prog_runs(const struct http_tracer *t, const char *prog, uint64_t *runs)
+{
+	struct bpf_program *p = bpf_object__find_program_by_name(t->skel->obj, prog);
+	struct bpf_prog_info info;
+	uint32_t len = sizeof(info);
+
+	if (!p || bpf_program__fd(p) < 0)
+		return -ENOENT;
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(bpf_program__fd(p), &info, &len))
+		return -errno;
+	*runs = info.run_cnt;
+	return 0;
 }
 
 uint64_t http_tracer_decode_errors(const struct http_tracer *t)

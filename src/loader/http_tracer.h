@@ -94,6 +94,10 @@ int http_tracer_stop(struct http_tracer *t);
 /* Kernel counters (final after http_tracer_stop), and userspace ones. */
 int http_tracer_kernel_stats(struct http_tracer *t, uint64_t out[STAT_COUNT]);
 uint64_t http_tracer_delivered(const struct http_tracer *t);
+/* How many times the program named prog ran so far (counted only while
+ * the kernel's BPF run statistics are on): 0, or -ENOENT when no such
+ * program is loaded. */
+int http_tracer_prog_runs(const struct http_tracer *t, const char *prog, uint64_t *runs);
 uint64_t http_tracer_decode_errors(const struct http_tracer *t);
 /* The agent's budget, changed at run time without a reload (a store into
  * the object's mmaped .bss; cost: none in the kernel while off). Keep 1 in
