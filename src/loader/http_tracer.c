@@ -240,7 +240,8 @@ int http_tracer_open(struct http_tracer **out, const struct http_tracer_opts *o,
 	/* decided before load: a program loaded for uprobe-multi links cannot
 	 * be a perf uprobe, nor the reverse */
 	if (o->tls) {
-		t->tls_attach = http_tls_attach_best();
+		t->tls_attach = o->tls_perf_uprobes ? HTTP_TLS_ATTACH_UPROBE
+						    : http_tls_attach_best();
 		http_tls_progs_prepare(t->skel->obj, t->tls_attach);
 	}
 	ret = http_bpf__load(t->skel);

@@ -26,6 +26,9 @@ struct http_tracer_opts {
 	uint16_t filter_port;    /* 0: all */
 	uint32_t ringbuf_kb;     /* 0: default; rounded up to a power of 2 */
 	bool tls;                /* hook SSL_read/SSL_write in OpenSSL (uprobes) */
+	/* tests: attach the SSL programs as perf uprobes even where uprobe-
+	 * multi links exist (the path kernels before 6.6 take) */
+	bool tls_perf_uprobes;
 };
 
 /* How the SSL programs are attached, chosen once at open. */
