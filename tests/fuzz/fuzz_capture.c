@@ -6,7 +6,7 @@
  * Input: the file's bytes; an odd-sized input is read from an unaligned
  * address (the reader's aligned-copy path).
  */
-// fuzz-sources: src/pipeline/capture.c src/pipeline/http_pipeline.c src/protocol/http1.c src/pipeline/exec_record.c src/export/http_format.c src/export/exec_format.c src/export/json_writer.c src/lab/histogram.c
+// fuzz-sources: src/pipeline/capture.c src/pipeline/http_pipeline.c src/protocol/http1.c src/pipeline/exec_record.c src/export/http_format.c src/export/exec_format.c src/export/text_line.c src/export/json_writer.c src/lab/histogram.c
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* Fuzz target: any bytes handed to the exec record decoder, then to both
  * output formats, must be refused or printed, never crash or overrun.
  */
-// fuzz-sources: src/pipeline/exec_record.c src/export/exec_format.c src/export/json_writer.c
+// fuzz-sources: src/pipeline/exec_record.c src/export/exec_format.c src/export/text_line.c src/export/json_writer.c
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>

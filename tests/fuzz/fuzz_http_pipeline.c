@@ -8,7 +8,7 @@
  * pool bounds (0: the default), bit 6 delivery timing. After the finish every
  * pool block must be back and every connection accounted for.
  */
-// fuzz-sources: src/pipeline/http_pipeline.c src/protocol/http1.c src/export/http_format.c src/export/json_writer.c src/lab/histogram.c
+// fuzz-sources: src/pipeline/http_pipeline.c src/protocol/http1.c src/export/http_format.c src/export/text_line.c src/export/json_writer.c src/lab/histogram.c
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
