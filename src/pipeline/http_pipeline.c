@@ -27,12 +27,14 @@ struct conn {
 	struct lru_link lru;     /* first: a link is its conn */
 	uint64_t conn_id;
 	struct http_pipeline *p;
+	/* next to the id every lookup reads: the engine's state and queue
+	 * come first in it; what only a record needs comes last */
+	struct http1_engine engine;
 	uint32_t pid;
 	uint16_t family, lport, rport;
 	uint8_t origin;
 	char comm[HTTP_COMM_LEN + 1];
 	uint8_t laddr[16], raddr[16];
-	struct http1_engine engine;
 };
 
 struct http_pipeline {

@@ -274,7 +274,18 @@ struct http1_pending {
  * line buffer (512 B). The caller owns it (so a connection table can pool
  * them); no allocation ever happens inside. */
 struct http1_engine {
-	struct http1_dir_state dir[HTTP1_DIR_COUNT];
+	/* what every segment reads first: the state and the queue, ahead of
+	 * the direction states, so that a segment touches this and its one
+	 * direction (a connection table of thousands is out of cache) */
+	uint8_t state;         /* internal: active, ignored, closed */
+	uint8_t role;          /* enum http1_role */
+	uint8_t opts;          /* enum http1_conn_opt */
+	uint8_t q_count;       /* pending exchanges */
+	uint8_t q_resp;        /* leading pending exchanges whose response is done */
+	uint8_t req_queued;    /* the newest pending one is the request in flight */
+	uint8_t req_cut;       /* the request being read got no slot: not kept */
+	uint8_t resp_active;   /* a final response body is being framed */
+	uint8_t resp_untracked; /* ... with no slot: framed, not reported */
 	struct http1_pool *pool;
 	struct http1_pending *q_first; /* exchanges in flight, FIFO */
 	struct http1_pending *q_last;
@@ -286,15 +297,7 @@ struct http1_engine {
 	uint64_t last_ts[HTTP1_DIR_COUNT]; /* ts of the last segment per direction */
 	uint32_t overflowed;   /* requests not queued whose responses are due */
 	uint32_t msgs;         /* heads parsed so far */
-	uint8_t opts;          /* enum http1_conn_opt */
-	uint8_t q_count;       /* pending exchanges */
-	uint8_t q_resp;        /* leading pending exchanges whose response is done */
-	uint8_t req_queued;    /* the newest pending one is the request in flight */
-	uint8_t req_cut;       /* the request being read got no slot: not kept */
-	uint8_t resp_active;   /* a final response body is being framed */
-	uint8_t resp_untracked; /* ... with no slot: framed, not reported */
-	uint8_t role;          /* enum http1_role */
-	uint8_t state;         /* internal: active, ignored, closed */
+	struct http1_dir_state dir[HTTP1_DIR_COUNT];
 };
 
 /* Prepare e to borrow from pool (any prior content is discarded: close an
