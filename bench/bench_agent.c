@@ -65,7 +65,10 @@
 #include "lab/bench.h"
 #include "lab/http_server.h"
 #include "lab/loadgen.h"
+#include "lab/nginx.h"
 #include "lab/sysinfo.h"
+#include "lab/tracer_output.h"
+#include "lab/tracer_proc.h"
 
 #define ROUNDS_DEFAULT 5
 #define ROUNDS_MAX 50
@@ -162,14 +165,6 @@ static uint64_t hist_pct(atomic_uint_fast64_t *hist, double p)
 	return 0;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void sleep_until(uint64_t due_ns)
 {
 	struct timespec ts = { .tv_sec = (time_t)(due_ns / 1000000000ull),
@@ -192,10 +187,10 @@ static int render(void *ctx, const char *path, struct strbuf *b, const char **ty
 		/* as sonde agent: copy under the lock, render without it */
 		pthread_mutex_lock(&t->page_lock);
 		pthread_mutex_lock(&t->lock);
-		t0 = now_ns();
+		t0 = lab_now_ns();
 		series_table_copy(t->page, t->live);
 		series_table_stats(t->live, &s.series);
-		t0 = now_ns() - t0;
+		t0 = lab_now_ns() - t0;
 		pthread_mutex_unlock(&t->lock);
 		pthread_mutex_lock(&snap_lock);
 		{
@@ -261,17 +256,17 @@ static int table_make(struct table *t, uint32_t n, char *err, size_t err_size)
  * every lock acquisition timed. */
 static void *tracer_main(void *arg)
 {
-	uint64_t next = now_ns(), salt = 0;
+	uint64_t next = lab_now_ns(), salt = 0;
 	uint32_t per_ms = TRACER_RATE / 1000;
 
 	(void)arg;
 	while (!atomic_load(&tracer_stop)) {
 		for (int ti = 0; ti < n_tables; ti++) {
 			struct table *t = &tables[ti];
-			uint64_t t0 = now_ns(), w;
+			uint64_t t0 = lab_now_ns(), w;
 
 			pthread_mutex_lock(&t->lock);
-			w = now_ns() - t0;
+			w = lab_now_ns() - t0;
 			for (uint32_t k = 0; k < per_ms / (uint32_t)n_tables + 1; k++, salt++)
 				observe(t->live, (uint32_t)((salt * 2654435761u) % t->n), salt);
 			pthread_mutex_unlock(&t->lock);
@@ -419,12 +414,12 @@ static int run_health(uint16_t port, int n, struct phase_result *r, char *buf)
 		return -ENOMEM;
 	}
 	r->failed = 0;
-	start = now_ns() + 1000000;
+	start = lab_now_ns() + 1000000;
 	for (int i = 0; i < n; i++) {
 		uint64_t due = start + (uint64_t)i * (1000000000ull / HEALTH_RATE);
 
 		sleep_until(due);
-		sent = now_ns();
+		sent = lab_now_ns();
 		late[i] = (double)(sent - due) / 1000.0;
 		if (http_get(&fd, port, "/health", buf, RECV_BYTES, &bytes) != 200) {
 			r->failed++;
@@ -433,8 +428,8 @@ static int run_health(uint16_t port, int n, struct phase_result *r, char *buf)
 			fd = -1;
 			continue;
 		}
-		from_sent[ok] = (double)(now_ns() - sent) / 1000.0;
-		lat[ok++] = (double)(now_ns() - due) / 1000.0;
+		from_sent[ok] = (double)(lab_now_ns() - sent) / 1000.0;
+		lat[ok++] = (double)(lab_now_ns() - due) / 1000.0;
 	}
 	if (fd >= 0)
 		close(fd);
@@ -463,7 +458,7 @@ static int run_metrics(uint16_t port, int n, uint64_t gap_ns, struct phase_resul
 		return -ENOMEM;
 	r->failed = 0;
 	for (int i = 0; i < n && !(stop && atomic_load(stop)); i++) {
-		uint64_t t0 = now_ns();
+		uint64_t t0 = lab_now_ns();
 
 		if (http_get(&fd, port, "/metrics", buf, RECV_BYTES, &bytes) != 200) {
 			r->failed++;
@@ -474,7 +469,7 @@ static int run_metrics(uint16_t port, int n, uint64_t gap_ns, struct phase_resul
 				sleep_until(t0 + gap_ns);
 			continue;
 		}
-		lat[ok++] = (double)(now_ns() - t0) / 1000.0;
+		lat[ok++] = (double)(lab_now_ns() - t0) / 1000.0;
 		*page_bytes = bytes;
 		if (gap_ns)
 			sleep_until(t0 + gap_ns);
@@ -587,7 +582,9 @@ static double live_count(const char *page, const char *side, const char *proc_la
 	return page_sum(page, prefix, "http_route=\"" LIVE_ROUTE, proc_label, NULL, 0);
 }
 
-/* user + system CPU of pid, seconds (-1 when unreadable). */
+/* user + system CPU of pid, seconds (-1 when unreadable), from
+ * /proc/PID/stat: it keeps the time of threads that exited (the endpoint's
+ * thread per connection), which a sum over /proc/PID/task would lose. */
 static double proc_cpu_s(pid_t pid)
 {
 	char path[64], line[1024], *p;
@@ -604,35 +601,6 @@ static double proc_cpu_s(pid_t pid)
 	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
 		return -1;
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
-static uint16_t free_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	uint16_t port = 0;
-
-	if (fd >= 0 && !bind(fd, (struct sockaddr *)&a, sizeof(a)) &&
-	    !getsockname(fd, (struct sockaddr *)&a, &len))
-		port = ntohs(a.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
-}
-
-/* The last line of the file at path, in out ("" when none). */
-static void last_line(const char *path, char *out, size_t size)
-{
-	char line[512];
-	FILE *f = fopen(path, "r");
-
-	out[0] = 0;
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f))
-		snprintf(out, size, "%.*s", (int)strcspn(line, "\n"), line);
-	fclose(f);
 }
 
 static pid_t agent_spawn(const char *sonde, const char *config, const char *err_path)
@@ -658,17 +626,12 @@ static pid_t agent_spawn(const char *sonde, const char *config, const char *err_
 /* SIGTERM, SIGKILL after AGENT_STOP_MS; its exit status. */
 static int agent_stop(pid_t pid)
 {
-	uint64_t deadline = now_ns() + AGENT_STOP_MS * 1000000ull;
 	int st = -1;
 
 	kill(pid, SIGTERM);
-	while (waitpid(pid, &st, WNOHANG) == 0) {
-		if (now_ns() > deadline) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &st, 0);
-			break;
-		}
-		poll(NULL, 0, 20);
+	if (lab_wait_exit(pid, AGENT_STOP_MS, &st, NULL)) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
 	}
 	return st;
 }
@@ -739,7 +702,7 @@ static void live_run(const struct live_opts *o, struct live_result *L)
 	ssize_t n;
 	pid_t agent;
 	FILE *f;
-	int st;
+	int st, free_port;
 
 	memset(L, 0, sizeof(*L));
 	if (!o->sonde) {
@@ -765,7 +728,8 @@ static void live_run(const struct live_opts *o, struct live_result *L)
 		 strrchr(self, '/') ? strrchr(self, '/') + 1 : "bench_agent");
 	strbuf_init(&page, ENDPOINT_PAGE_BYTES_MAX);
 
-	port = free_port();
+	free_port = lab_free_port();
+	port = free_port > 0 ? (uint16_t)free_port : 0;
 	snprintf(config, sizeof(config), "%s/agent.json", o->out);
 	snprintf(err_path, sizeof(err_path), "%s/agent.err", o->out);
 	f = fopen(config, "w");
@@ -789,13 +753,13 @@ static void live_run(const struct live_opts *o, struct live_result *L)
 	}
 	fprintf(stderr, "live: sonde agent (pid %d) on port %u, waiting for its tracers\n", (int)agent,
 		port);
-	deadline = now_ns() + AGENT_READY_MS * 1000000ull;
+	deadline = lab_now_ns() + AGENT_READY_MS * 1000000ull;
 	for (;;) {
 		if (fetch(port, "/health", &page, o->buf) == 200 && page.buf &&
 		    strstr(page.buf, "\"http\":\"attached\""))
 			break;
 		if (waitpid(agent, &st, WNOHANG) == agent) {
-			last_line(err_path, text, sizeof(text));
+			lab_read_last_line(err_path, text, sizeof(text));
 			snprintf(L->error, sizeof(L->error),
 				 "sonde agent exited (%s %d) before it was ready: %s",
 				 WIFEXITED(st) ? "exit" : "signal",
@@ -804,7 +768,7 @@ static void live_run(const struct live_opts *o, struct live_result *L)
 			strbuf_free(&page);
 			return;
 		}
-		if (now_ns() > deadline) {
+		if (lab_now_ns() > deadline) {
 			snprintf(L->error, sizeof(L->error), "sonde agent not ready after %u ms, see %s",
 				 AGENT_READY_MS, err_path);
 			goto out_agent;
@@ -839,7 +803,7 @@ static void live_run(const struct live_opts *o, struct live_result *L)
 	}
 	scr.port = port;
 	cpu0 = proc_cpu_s(agent);
-	t0 = (double)now_ns() / 1e9;
+	t0 = (double)lab_now_ns() / 1e9;
 	pthread_create(&th_load, NULL, loader_main, &ld);
 	pthread_create(&th_scrape, NULL, scraper_main, &scr);
 	run_health(port, (int)(o->seconds * HEALTH_RATE), &L->health, o->buf);
@@ -847,7 +811,7 @@ static void live_run(const struct live_opts *o, struct live_result *L)
 	pthread_join(th_scrape, NULL);
 	pthread_join(th_load, NULL);
 	cpu1 = proc_cpu_s(agent);
-	t1 = (double)now_ns() / 1e9;
+	t1 = (double)lab_now_ns() / 1e9;
 	L->metrics = scr.r;
 	L->page_bytes = scr.page_bytes;
 	L->agent_cpu_pct = cpu0 >= 0 && cpu1 >= 0 ? (cpu1 - cpu0) / (t1 - t0) * 100.0 : NAN;
@@ -867,13 +831,13 @@ static void live_run(const struct live_opts *o, struct live_result *L)
 	 * buffer (polled every 100 ms): wait until it has all of them, then
 	 * for a fresh snapshot of its drop counters */
 	expected = L->seeded + L->gen_completed;
-	deadline = now_ns() + LIVE_SETTLE_MS * 1000000ull;
+	deadline = lab_now_ns() + LIVE_SETTLE_MS * 1000000ull;
 	do {
 		if (fetch(port, "/metrics", &page, o->buf) == 200 &&
 		    live_count(page.buf, "server", proc_label) >= (double)expected)
 			break;
 		poll(NULL, 0, 250);
-	} while (now_ns() < deadline);
+	} while (lab_now_ns() < deadline);
 	poll(NULL, 0, SNAPSHOT_WAIT_MS);
 	if (fetch(port, "/metrics", &page, o->buf) != 200 || !page.buf) {
 		snprintf(L->error, sizeof(L->error), "the final /metrics did not answer 200");
@@ -894,7 +858,7 @@ out_server:
 	lab_server_stop(&srv);
 out_agent:
 	st = agent_stop(agent);
-	last_line(err_path, L->agent_last, sizeof(L->agent_last));
+	lab_read_last_line(err_path, L->agent_last, sizeof(L->agent_last));
 	if (!L->error[0] && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
 		snprintf(L->error, sizeof(L->error), "sonde agent did not stop cleanly (%s %d), see %s",
 			 WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st),
@@ -1252,11 +1216,11 @@ int main(int argc, char **argv)
 
 		strbuf_init(&sb, ENDPOINT_PAGE_BYTES_MAX);
 		for (int k = 0; k < RENDER_RUNS; k++) {
-			uint64_t t0 = now_ns();
+			uint64_t t0 = lab_now_ns();
 
 			strbuf_reset(&sb);
 			render(&tables[i], "/metrics", &sb, &type);
-			v[k] = (double)(now_ns() - t0) / 1000.0;
+			v[k] = (double)(lab_now_ns() - t0) / 1000.0;
 		}
 		render_us[i] = summarize(v, RENDER_RUNS);
 		strbuf_free(&sb);

@@ -422,14 +422,6 @@ struct run_result {
 	uint64_t capture_bytes;
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -506,9 +498,9 @@ static void replay_file(const char *path, int reps, struct run_result *res)
 		capture_reader_init(reader, f.data, f.len);
 		agg.records = 0;
 		a0 = alloc_calls;
-		t0 = now_ns();
+		t0 = lab_now_ns();
 		ret = bench_replay_once(reader, p, &rs);
-		t1 = now_ns();
+		t1 = lab_now_ns();
 		a0 = alloc_calls - a0;
 		if (ret) {
 			res->err = ret;
@@ -714,8 +706,8 @@ static int record_nginx(const char *sonde, const char *dir, bool quick, char *ca
 		return -1;
 	}
 	lab_pgrp_track(pid);
-	deadline = now_ns() + SONDE_START_MS * 1000000ull;
-	while (!file_contains(err_path, "tracing") && now_ns() < deadline &&
+	deadline = lab_now_ns() + SONDE_START_MS * 1000000ull;
+	while (!file_contains(err_path, "tracing") && lab_now_ns() < deadline &&
 	       waitpid(pid, &status, WNOHANG) == 0)
 		lab_sleep_ms(20);
 	if (!file_contains(err_path, "tracing")) {

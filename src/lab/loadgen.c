@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "lab/loadgen.h"
+#include "lab/tracer_proc.h"
 #include "protocol/http1.h"
 
 #define NS_PER_SEC 1000000000ull
@@ -93,14 +94,6 @@ struct worker {
 	char *rdbuf;
 	int err;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
-}
 
 static bool open_loop(const struct worker *w)
 {
@@ -247,7 +240,7 @@ static void conn_send(struct worker *w, struct lconn *c)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return; /* EPOLLOUT will call again */
-			conn_fail(w, c, &w->r.err_io, now_ns());
+			conn_fail(w, c, &w->r.err_io, lab_now_ns());
 			return;
 		}
 		c->woff += (uint32_t)n;
@@ -449,10 +442,10 @@ static void conn_on_readable(struct worker *w, struct lconn *c)
 			if (c->req == REQ_NONE)
 				conn_drop(c, false);
 			else
-				conn_fail(w, c, &w->r.err_io, now_ns());
+				conn_fail(w, c, &w->r.err_io, lab_now_ns());
 			return;
 		}
-		now = now_ns();
+		now = lab_now_ns();
 		if (n == 0) {
 			c->fin_seen = 1;
 			if (c->req == REQ_READING && !c->in_head && c->body == BODY_EOF) {
@@ -498,7 +491,7 @@ static void conn_on_event(struct worker *w, struct lconn *c, uint32_t events)
 		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) || err) {
 			conn_drop(c, false);
 			if (c->req == REQ_SENDING)
-				conn_fail(w, c, &w->r.err_connect, now_ns());
+				conn_fail(w, c, &w->r.err_connect, lab_now_ns());
 			return;
 		}
 		c->sock = SOCK_CONNECTED;
@@ -526,7 +519,7 @@ static void issue_due(struct worker *w, uint64_t now)
 			return; /* all busy: it waits, its latency growing */
 		conn_issue(w, c, due_ns(w, w->next_i), now);
 		w->next_i += w->nthreads;
-		now = now_ns();
+		now = lab_now_ns();
 	}
 }
 
@@ -581,7 +574,7 @@ static void *worker_main(void *arg)
 		uint64_t wake;
 		int n;
 
-		now = now_ns();
+		now = lab_now_ns();
 		if (now >= w->start_ns) {
 			if (!open_loop(w) && !kicked) {
 				/* Closed loop: the first request of each connection;
@@ -595,7 +588,7 @@ static void *worker_main(void *arg)
 				scan_conns(w, now);
 			if (open_loop(w))
 				issue_due(w, now);
-			now = now_ns();
+			now = lab_now_ns();
 			if (now >= w->drain_end_ns || !work_left(w, now))
 				break;
 		}
@@ -614,7 +607,7 @@ static void *worker_main(void *arg)
 			if (d < wake)
 				wake = d;
 		}
-		now = now_ns();
+		now = lab_now_ns();
 		wake = wake > now ? wake - now : 0;
 		ts.tv_sec = (time_t)(wake / NS_PER_SEC);
 		ts.tv_nsec = (long)(wake % NS_PER_SEC);
@@ -629,7 +622,7 @@ static void *worker_main(void *arg)
 			conn_on_event(w, evs[i].data.ptr, evs[i].events);
 	}
 	/* What is left when the drain ran out. */
-	now = now_ns();
+	now = lab_now_ns();
 	for (uint32_t i = 0; i < w->nconns; i++) {
 		struct lconn *c = &w->conns[i];
 
@@ -780,7 +773,7 @@ int lab_load_run(const struct lab_load_opts *opts, struct lab_load_result *res)
 	if (o.rate > 0)
 		total = (uint64_t)ceil(o.rate * o.duration_s - 1e-9);
 
-	start = now_ns() + START_DELAY_NS;
+	start = lab_now_ns() + START_DELAY_NS;
 	for (uint32_t t = 0; t < o.threads; t++) {
 		struct worker *w = &ws[t];
 

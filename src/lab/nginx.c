@@ -168,8 +168,7 @@ static int find_nginx(char *out, size_t len)
 	return -ENOENT;
 }
 
-/* A loopback port nobody uses now (the kernel's pick), or a negative errno. */
-static int free_port(void)
+int lab_free_port(void)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t alen = sizeof(a);
@@ -605,7 +604,7 @@ int lab_nginx_start(const struct lab_nginx_opts *o, struct lab_nginx *n, char *r
 		goto fail;
 	}
 	for (int attempt = 0; attempt < LAB_NGINX_START_TRIES; attempt++) {
-		int p = o->port ? o->port : free_port();
+		int p = o->port ? o->port : lab_free_port();
 
 		if (p <= 0) {
 			snprintf(reason, len, "no free loopback port: %s", strerror(-p));

@@ -61,6 +61,9 @@ struct lab_nginx {
  * ..." (-ETIMEDOUT), bad options (-EINVAL). On error nothing is left running
  * and an own dir is removed. */
 int lab_nginx_start(const struct lab_nginx_opts *o, struct lab_nginx *n, char *reason, size_t len);
+/* A loopback port nobody uses now (the kernel's pick), or a negative errno:
+ * for nginx, and for any other server the lab starts on a port of its own. */
+int lab_free_port(void);
 
 /* Requests answered so far: lines of the access log (a count or a negative
  * errno). O(log size). */

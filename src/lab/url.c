@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lab/tracer_proc.h"
+
 #define URL_DEFAULT_PORT 80
 /* Most of a URL quoted in an error message. */
 #define URL_QUOTE_MAX 120
@@ -209,18 +211,10 @@ int lab_url_parse(const char *url, struct lab_url *u, char *err, size_t len)
 
 /* --- the check ---------------------------------------------------------- */
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* Milliseconds left until deadline, 0 when it passed. */
 static int ms_left(uint64_t deadline)
 {
-	uint64_t now = now_ns();
+	uint64_t now = lab_now_ns();
 
 	if (now >= deadline)
 		return 0;
@@ -321,7 +315,7 @@ int lab_url_check(const struct lab_url *u, unsigned timeout_ms, int *status, cha
 		err[0] = '\0';
 	if (!timeout_ms)
 		timeout_ms = LAB_URL_TIMEOUT_MS_DEFAULT;
-	deadline = now_ns() + (uint64_t)timeout_ms * NS_PER_MS;
+	deadline = lab_now_ns() + (uint64_t)timeout_ms * NS_PER_MS;
 	url_name(u, name, sizeof(name));
 	if (sockaddr_of(u, &ss, &sl) || !u->port || u->path[0] != '/')
 		return check_fail(-EINVAL, err, len, name, "not a parsed URL (lab_url_parse)");
