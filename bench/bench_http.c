@@ -75,6 +75,7 @@ enum tracer_kind {
 	T_NONE,
 	T_SONDE,       /* sonde http --json --port P */
 	T_SONDE_PID,   /* ... --pid <nginx worker> */
+	T_SONDE_SHARDS, /* ... --ring-shards <CPUs online>: a ring per CPU */
 	T_BPFTRACE,    /* the capture peer */
 };
 
@@ -147,7 +148,7 @@ static char loadavg_start[64], loadavg_end[64], others_start[LAB_REASON_BYTES];
 /* nginx (lab/nginx.h), in a directory of its own removed by
  * lab_nginx_stop or, on Ctrl-C and at exit, by lab_nginx_cleanup. */
 static struct lab_nginx nginx;
-static char port_str[16], worker_str[16];
+static char port_str[16], worker_str[16], shards_str[16];
 static char worker_affinity[64];
 static char url[64];
 
@@ -588,23 +589,33 @@ static int tracers_setup(void)
 			kind = T_SONDE;
 		else if (!strcmp(tok, "sonde-server-only"))
 			kind = T_SONDE_PID;
+		else if (!strcmp(tok, "sonde-sharded"))
+			kind = T_SONDE_SHARDS;
 		else if (!strcmp(tok, "bpftrace-peer"))
 			kind = T_BPFTRACE;
 		else {
 			fprintf(stderr, "bench_http: unknown tracer '%s' (none, sonde, "
-					"sonde-server-only, bpftrace-peer)\n", tok);
+					"sonde-server-only, sonde-sharded, bpftrace-peer)\n", tok);
 			return -EINVAL;
 		}
 		t = tracer_add(tok, kind);
 		if (!t)
 			return -E2BIG;
-		if (kind == T_SONDE || kind == T_SONDE_PID) {
+		if (kind == T_SONDE || kind == T_SONDE_PID || kind == T_SONDE_SHARDS) {
 			char *const a[] = { sonde, "http", "--json", "--port", port_str, NULL };
 
 			memcpy(t->argv, a, sizeof(a));
 			if (kind == T_SONDE_PID) {
 				t->argv[5] = "--pid";
 				t->argv[6] = worker_str;
+			}
+			if (kind == T_SONDE_SHARDS) {
+				long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+				snprintf(shards_str, sizeof(shards_str), "%ld",
+					 ncpu < 1 ? 1 : ncpu > 64 ? 64 : ncpu);
+				t->argv[5] = "--ring-shards";
+				t->argv[6] = shards_str;
 			}
 			t->ready_stderr = "sonde http: tracing";
 			if (access(sonde, X_OK)) {
@@ -778,7 +789,8 @@ static const char *met(bool v)
 
 static bool is_sonde(int ti)
 {
-	return tracers[ti].kind == T_SONDE || tracers[ti].kind == T_SONDE_PID;
+	return tracers[ti].kind == T_SONDE || tracers[ti].kind == T_SONDE_PID ||
+	       tracers[ti].kind == T_SONDE_SHARDS;
 }
 
 /* Targets of one sonde variant. */
@@ -1155,7 +1167,8 @@ static void write_report(const char *path)
 		fprintf(f, "- %s: produced == delivered + filtered + Σ dropped held in %d of %d runs; "
 			   "client records (wrk's side) median %s.\n", tracers[ti].name,
 			s.invariant_held, s.invariant_checked,
-			tracers[ti].kind == T_SONDE ? lab_fmt_num(s.med[F_CLIENT], 0) : "– (not traced)");
+			tracers[ti].kind != T_SONDE_PID ? lab_fmt_num(s.med[F_CLIENT], 0)
+							 : "– (not traced)");
 	}
 	for (int i = 0; i < nruns; i++) {
 		const struct run *r = &runs[i];
@@ -1209,7 +1222,8 @@ static const char usage_text[] =
 	"  --rounds N          rounds (default 5)\n"
 	"  --duration S        seconds of wrk per run (default 5)\n"
 	"  --connections N     wrk connections (default 50)\n"
-	"  --tracers LIST      default none,sonde,sonde-server-only,bpftrace-peer\n"
+	"  --tracers LIST      default none,sonde,sonde-server-only,sonde-sharded,bpftrace-peer\n"
+	"                      (sonde-sharded: --ring-shards <CPUs online>, a ring per CPU)\n"
 	"  --nginx-cpu N       pin nginx's worker to CPU N, -1 for none (default 0)\n"
 	"  --wrk-cpu N         pin wrk to CPU N, -1 for none (default 1)\n"
 	"  --peer-script PATH  the bpftrace peer (default " DEFAULT_PEER_SCRIPT ")\n"
@@ -1252,7 +1266,7 @@ static int parse_args(int argc, char **argv)
 	cfg.attach_timeout_s = DEFAULT_ATTACH_TIMEOUT_S;
 	snprintf(cfg.peer_script, sizeof(cfg.peer_script), "%s", DEFAULT_PEER_SCRIPT);
 	snprintf(cfg.tracer_list, sizeof(cfg.tracer_list), "%s",
-		 "none,sonde,sonde-server-only,bpftrace-peer");
+		 "none,sonde,sonde-server-only,sonde-sharded,bpftrace-peer");
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'b':

@@ -30,6 +30,9 @@ const volatile __u16 filter_port = 0;      /* 0: all ports (local or remote) */
 const volatile __u64 shed_bytes = 12 << 20;
 /* The loader attached the SSL uprobes (--tls on). */
 const volatile bool tls_on = false;
+/* Ring buffers (--ring-shards): 1, every record into events; more, a
+ * connection's records into shard_rings[its shard], 0 being events. */
+const volatile __u32 ring_shards = 1;
 
 /* Runtime knobs of the agent's budget (http_tracer_set_sampling and
  * _set_capture_cap), in .bss so that userspace changes them through the
@@ -45,6 +48,20 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 16 << 20);
 } events SEC(".maps");
+
+/* The other shards, created by the loader when ring_shards > 1. The size
+ * here is only the template's: each shard is created as large as events. */
+struct ring_shard {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, HTTP_RING_SHARDS_MAX);
+	__type(key, __u32);
+	__array(values, struct ring_shard);
+} shard_rings SEC(".maps");
 
 /* TCP sockets of traced processes. A plain hash: a live connection is never
  * evicted behind our back; when full, new ones are counted (map_full). */
@@ -153,6 +170,19 @@ static __always_inline bool port_selected(struct sock *sk)
 	       bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport)) == filter_port;
 }
 
+/* The ring buffer a connection's records go to. With one ring (the
+ * default) the branch is gone at load: ring_shards is a constant. */
+static __always_inline void *conn_ring(const struct conn_state *st)
+{
+	__u32 i = st->shard;
+	void *rb;
+
+	if (ring_shards <= 1 || !i)
+		return &events;
+	rb = bpf_map_lookup_elem(&shard_rings, &i);
+	return rb ? rb : (void *)&events;
+}
+
 static __always_inline void emit_close(struct conn_key *key, struct conn_state *st)
 {
 	struct http_close_event ev = {};
@@ -164,7 +194,7 @@ static __always_inline void emit_close(struct conn_key *key, struct conn_state *
 	ev.hdr.conn_id = st->conn_id;
 	ev.hdr.ts_ns = bpf_ktime_get_ns();
 	ev.fd = key->fd;
-	emit_event(&events, &ev, sizeof(ev));
+	emit_event(conn_ring(st), &ev, sizeof(ev));
 }
 
 /* Budget sampling: is the connection with this id kept? Decided once, when
@@ -193,6 +223,8 @@ static __always_inline struct conn_state *conn_track(struct conn_key *key, struc
 	st.conn_id = __sync_fetch_and_add(&next_conn_id, 1) + 1;
 	st.sk = (__u64)sk;
 	st.origin = origin;
+	if (ring_shards > 1)
+		st.shard = bpf_get_smp_processor_id() % ring_shards;
 	/* both streams: the socket's bytes and the plaintext of its SSL calls */
 	st.state = port_selected(sk) ? CONN_UNKNOWN : CONN_IGNORED;
 	if (st.state == CONN_UNKNOWN && !conn_sampled_in(st.conn_id))
@@ -232,7 +264,7 @@ static __always_inline void announce(struct conn_key *key, struct conn_state *st
 		BPF_CORE_READ_INTO(&ev.raddr, sk, __sk_common.skc_v6_daddr);
 	}
 	bpf_get_current_comm(ev.comm, sizeof(ev.comm));
-	emit_event(&events, &ev, sizeof(ev));
+	emit_event(conn_ring(st), &ev, sizeof(ev));
 }
 
 /* Does a message start here? Request methods and "HTTP/1." responses,
@@ -612,7 +644,7 @@ static __always_inline int segment_exit(__u32 fd, __u64 buf, __u64 iovcnt, __u32
 	if (kind == CALL_SENDFILE) {
 		e->flags |= HTTP_DATA_F_SENDFILE;
 	} else if (state == CONN_HTTP &&
-		   bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= shed_bytes) {
+		   bpf_ringbuf_query(conn_ring(st), BPF_RB_AVAIL_DATA) >= shed_bytes) {
 		e->flags |= HTTP_DATA_F_SHED;
 		stat_inc(STAT_PARTIAL_SHED);
 	} else {
@@ -669,7 +701,7 @@ static __always_inline int segment_exit(__u32 fd, __u64 buf, __u64 iovcnt, __u32
 
 		if (size > sizeof(*e))
 			size = sizeof(*e);
-		emit_event(&events, e, size);
+		emit_event(conn_ring(st), e, size);
 	}
 	return 0;
 }

@@ -119,8 +119,14 @@ struct conn_state {
 	__u8 tls;       /* enum conn_state_kind of the plaintext of SSL calls */
 	__u8 announced; /* userspace had its open record */
 	__u8 tls_io;    /* the socket carries TLS records */
-	__u8 pad[2];
+	__u8 shard;     /* ring buffer its records go to (--ring-shards) */
+	__u8 pad;
 };
+
+/* Ring buffers the records may be spread over (--ring-shards): a
+ * connection's records all go to one, the shard of the CPU it was first
+ * seen on, so that each connection's records stay in order. */
+#define HTTP_RING_SHARDS_MAX 64
 
 #define HTTP_DATA_HEAD_BYTES __builtin_offsetof(struct http_data_event, data)
 

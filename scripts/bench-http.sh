@@ -15,7 +15,8 @@ Environment:
   BENCH_DURATION=S        seconds of wrk per run (default 5)
   BENCH_CONNECTIONS=N     wrk connections (default 50)
   BENCH_TRACERS=LIST      tracers to compare (default: all of none, sonde,
-                          sonde-server-only, bpftrace-peer)
+                          sonde-server-only, sonde-sharded (a ring buffer
+                          per CPU: --ring-shards), bpftrace-peer)
   BENCH_NGINX_CPU=N       pin nginx's worker to CPU N, -1 for none (default 0)
   BENCH_WRK_CPU=N         pin wrk to CPU N, -1 for none (default 1)
   BENCH_ATTACH_TIMEOUT=S  seconds a tracer may take to attach (default 20)

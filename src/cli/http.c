@@ -56,7 +56,10 @@ static void usage(FILE *f)
 		"                       the least recently active one is evicted, its\n"
 		"                       unfinished requests reported incomplete (stats:\n"
 		"                       conns_evicted); at most ~1.1 KiB of memory each\n"
-		"  --ringbuf-kb KB      ring buffer size (default %d)\n"
+		"  --ringbuf-kb KB      ring buffer size (default %d), of each ring\n"
+		"  --ring-shards N      spread the records over N ring buffers (default 1,\n"
+		"                       at most %d); a connection's records go to the ring\n"
+		"                       of the CPU it was first seen on, so they stay in order\n"
 		"  --unsafe-show-query  show query-string values (default: REDACTED)\n"
 		CLI_RECORD_HELP
 		"  --tls on|off         HTTPS: the plaintext of SSL_read/SSL_write in every\n"
@@ -87,7 +90,7 @@ static void usage(FILE *f)
 		"  sonde http --record web.cap --duration 30; sonde replay web.cap --json\n"
 		"  sonde http --user nobody --json        drop root once attached\n",
 		HTTP_CAPTURE_BYTES_DEFAULT, HTTP_CAPTURE_BYTES_MAX, HTTP_MAX_CONNS_DEFAULT,
-		HTTP_RINGBUF_KB_DEFAULT);
+		HTTP_RINGBUF_KB_DEFAULT, HTTP_RING_SHARDS_MAX);
 }
 
 static void on_record(const struct http_record *r, void *ctx)
@@ -210,6 +213,11 @@ static void print_stats(struct http_cli *c, bool interim)
 		json_key(w, "attach");
 		json_cstr(w, http_tls_attach_name(tls.attach));
 		json_obj_end(w);
+		json_key(w, "ring_records");
+		json_arr_begin(w);
+		for (uint32_t i = 0; i < http_tracer_rings(c->tracer); i++)
+			json_u64(w, http_tracer_ring_records(c->tracer, i));
+		json_arr_end(w);
 		json_key(w, "output_errors");
 		json_u64(w, c->output_errors);
 		if (interim) {
@@ -277,6 +285,7 @@ int cmd_http(int argc, char **argv)
 		{ "record", required_argument, NULL, 'R' },
 		{ "tls", required_argument, NULL, 'T' },
 		{ "user", required_argument, NULL, 'U' },
+		{ "ring-shards", required_argument, NULL, 'S' },
 		CLI_TRACER_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -337,6 +346,14 @@ int cmd_http(int argc, char **argv)
 			break;
 		case 'U':
 			user_name = optarg;
+			break;
+		case 'S':
+			if (cli_parse_long(optarg, 1, HTTP_RING_SHARDS_MAX, &v)) {
+				cli_error(CMD, "--ring-shards takes 1 to %d, not '%s'",
+					  HTTP_RING_SHARDS_MAX, optarg);
+				return EXIT_USAGE;
+			}
+			topts.ring_shards = (uint32_t)v;
 			break;
 		case 'h':
 			usage(stdout);

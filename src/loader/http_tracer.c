@@ -17,6 +17,12 @@
 #include "loader/ringbuf_reader.h"
 #include "loader/tls_scan.h"
 
+/* What a ring's reader callback knows: its tracer and its own count. */
+struct http_ring {
+	struct http_tracer *t;
+	uint64_t delivered;
+};
+
 struct http_tracer {
 	struct http_bpf *skel;
 	struct ring_buffer *rb;
@@ -31,6 +37,9 @@ struct http_tracer {
 	pid_t tls_pid;
 	struct tls_scan tls_scan;
 	uint32_t tls_uprobes;        /* attached so far (kept after detach) */
+	uint32_t ring_shards;        /* ring buffers: events and shard_fds[1..] */
+	int shard_fds[HTTP_RING_SHARDS_MAX];
+	struct http_ring rings[HTTP_RING_SHARDS_MAX];
 };
 
 const struct http_tls_hook http_tls_hooks[HTTP_TLS_HOOK_COUNT] = {
@@ -189,12 +198,38 @@ void http_tracer_tls_stats(const struct http_tracer *t, struct http_tls_stats *o
 
 static int handle_raw(void *ctx, void *data, size_t size)
 {
-	struct http_tracer *t = ctx;
+	struct http_ring *r = ctx;
+	struct http_tracer *t = r->t;
 
+	r->delivered++;
 	if (t->fn(data, size, t->ctx))
 		t->decode_errors++;
 	else
 		t->delivered++;
+	return 0;
+}
+
+/* The ring buffers beyond events (--ring-shards), each as large as it, put
+ * in shard_rings for the programs to find. 0 or -errno with err filled. */
+static int shards_create(struct http_tracer *t, uint32_t rb_bytes, char *err, size_t err_size)
+{
+	int outer = bpf_map__fd(t->skel->maps.shard_rings);
+
+	for (uint32_t i = 1; i < t->ring_shards; i++) {
+		int fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "http_shard", 0, 0, rb_bytes, NULL);
+
+		if (fd < 0) {
+			snprintf(err, err_size, "creating ring buffer %u of %u failed: %s", i + 1,
+				 t->ring_shards, strerror(errno));
+			return -errno;
+		}
+		t->shard_fds[i] = fd;
+		if (bpf_map_update_elem(outer, &i, &fd, BPF_ANY)) {
+			snprintf(err, err_size, "registering ring buffer %u of %u failed: %s", i + 1,
+				 t->ring_shards, strerror(errno));
+			return -errno;
+		}
+	}
 	return 0;
 }
 
@@ -237,6 +272,10 @@ int http_tracer_open(struct http_tracer **out, const struct http_tracer_opts *o,
 	t->skel->rodata->ringbuf_wakeup_bytes = ringbuf_wakeup_bytes(rb_bytes);
 	t->skel->rodata->shed_bytes = (uint64_t)rb_bytes / 4 * 3;
 	t->skel->rodata->tls_on = o->tls;
+	t->ring_shards = o->ring_shards ? o->ring_shards : 1;
+	if (t->ring_shards > HTTP_RING_SHARDS_MAX)
+		t->ring_shards = HTTP_RING_SHARDS_MAX;
+	t->skel->rodata->ring_shards = t->ring_shards;
 	/* decided before load: a program loaded for uprobe-multi links cannot
 	 * be a perf uprobe, nor the reverse */
 	if (o->tls) {
@@ -251,16 +290,27 @@ int http_tracer_open(struct http_tracer **out, const struct http_tracer_opts *o,
 			 strerror(-ret));
 		goto cleanup;
 	}
+	ret = shards_create(t, rb_bytes, err, err_size);
+	if (ret)
+		goto cleanup;
 	ret = http_bpf__attach(t->skel);
 	if (ret) {
 		snprintf(err, err_size, "attaching the syscall tracepoints failed: %s (run 'sonde doctor')",
 			 strerror(-ret));
 		goto cleanup;
 	}
-	t->rb = ringbuf_reader_open(t->skel->maps.events, handle_raw, t, err, err_size);
+	for (uint32_t i = 0; i < t->ring_shards; i++)
+		t->rings[i].t = t;
+	t->rb = ringbuf_reader_open(t->skel->maps.events, handle_raw, &t->rings[0], err, err_size);
 	if (!t->rb) {
 		ret = -errno;
 		goto cleanup;
+	}
+	for (uint32_t i = 1; i < t->ring_shards; i++) {
+		ret = ringbuf_reader_add(t->rb, t->shard_fds[i], handle_raw, &t->rings[i], err,
+					 err_size);
+		if (ret)
+			goto cleanup;
 	}
 	if (t->tls && (ret = tls_scan_run(&t->tls_scan)) < 0) {
 		snprintf(err, err_size, "looking for OpenSSL in /proc failed: %s", strerror(-ret));
@@ -310,6 +360,16 @@ int http_tracer_set_capture_cap(struct http_tracer *t, uint32_t bytes)
 uint64_t http_tracer_delivered(const struct http_tracer *t)
 {
 	return t->delivered;
+}
+
+uint32_t http_tracer_rings(const struct http_tracer *t)
+{
+	return t->ring_shards;
+}
+
+uint64_t http_tracer_ring_records(const struct http_tracer *t, uint32_t ring)
+{
+	return ring < t->ring_shards ? t->rings[ring].delivered : 0;
 }
 
 int http_tracer_prog_runs(const struct http_tracer *t, const char *prog, uint64_t *runs)
@@ -400,5 +460,8 @@ void http_tracer_close(struct http_tracer *t)
 	tls_scan_free(&t->tls_scan);
 	ring_buffer__free(t->rb);
 	http_bpf__destroy(t->skel);
+	for (uint32_t i = 1; i < t->ring_shards; i++)
+		if (t->shard_fds[i] > 0)
+			close(t->shard_fds[i]);
 	free(t);
 }

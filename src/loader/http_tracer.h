@@ -24,7 +24,11 @@ struct http_tracer_opts {
 	uint32_t capture_bytes;  /* 0: default; at most HTTP_CAPTURE_BYTES_MAX */
 	uint32_t filter_pid;     /* 0: all */
 	uint16_t filter_port;    /* 0: all */
-	uint32_t ringbuf_kb;     /* 0: default; rounded up to a power of 2 */
+	uint32_t ringbuf_kb;     /* 0: default; rounded up to a power of 2; per shard */
+	/* ring buffers the records are spread over, 0 or 1: one; at most
+	 * HTTP_RING_SHARDS_MAX (http.h). A connection keeps the one of the
+	 * CPU it was first seen on, so its records stay in order. */
+	uint32_t ring_shards;
 	bool tls;                /* hook SSL_read/SSL_write in OpenSSL (uprobes) */
 	/* tests: attach the SSL programs as perf uprobes even where uprobe-
 	 * multi links exist (the path kernels before 6.6 take) */
@@ -97,6 +101,9 @@ int http_tracer_stop(struct http_tracer *t);
 /* Kernel counters (final after http_tracer_stop), and userspace ones. */
 int http_tracer_kernel_stats(struct http_tracer *t, uint64_t out[STAT_COUNT]);
 uint64_t http_tracer_delivered(const struct http_tracer *t);
+/* Ring buffers (--ring-shards), and the records read from ring i so far. */
+uint32_t http_tracer_rings(const struct http_tracer *t);
+uint64_t http_tracer_ring_records(const struct http_tracer *t, uint32_t ring);
 /* How many times the program named prog ran so far (counted only while
  * the kernel's BPF run statistics are on): 0, or -ENOENT when no such
  * program is loaded. */

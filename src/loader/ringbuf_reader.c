@@ -32,6 +32,16 @@ struct ring_buffer *ringbuf_reader_open(struct bpf_map *map, ring_buffer_sample_
 	return rb;
 }
 
+int ringbuf_reader_add(struct ring_buffer *rb, int map_fd, ring_buffer_sample_fn fn, void *ctx,
+		       char *err, size_t err_size)
+{
+	int ret = ring_buffer__add(rb, map_fd, fn, ctx);
+
+	if (ret)
+		snprintf(err, err_size, "opening a ring buffer shard failed: %s", strerror(-ret));
+	return ret;
+}
+
 int ringbuf_reader_poll(struct ring_buffer *rb, int timeout_ms)
 {
 	int n = ring_buffer__poll(rb, timeout_ms);

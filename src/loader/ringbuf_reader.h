@@ -24,6 +24,10 @@ uint64_t ringbuf_wakeup_bytes(uint32_t ring_bytes);
  * on failure. */
 struct ring_buffer *ringbuf_reader_open(struct bpf_map *map, ring_buffer_sample_fn fn,
 					void *ctx, char *err, size_t err_size);
+/* One more ring buffer (map_fd) for the same reader, read in the same
+ * polls. 0 or a negative errno with err filled. */
+int ringbuf_reader_add(struct ring_buffer *rb, int map_fd, ring_buffer_sample_fn fn, void *ctx,
+		       char *err, size_t err_size);
 /* Wait up to timeout_ms, then take whatever is there even if the kernel did
  * not wake us (it wakes only once a batch is waiting). Records handled or a
  * negative errno. */

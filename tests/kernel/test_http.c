@@ -873,6 +873,82 @@ static void test_wrk(void **state)
 	load_test(*state, argv, "wrk", 0, false);
 }
 
+/* ---- ring shards (--ring-shards) ---- */
+
+/* curl fetching paths over one keep-alive connection, pinned to cpu. */
+static void curl_on_cpu(struct ctx *c, int cpu, int port, const char *const *paths, size_t npaths)
+{
+	char *argv[64], urls[16][256], cpu_s[16];
+	int argc = 0;
+
+	assert_true(npaths <= 16);
+	snprintf(cpu_s, sizeof(cpu_s), "%d", cpu);
+	argv[argc++] = "taskset";
+	argv[argc++] = "-c";
+	argv[argc++] = cpu_s;
+	argv[argc++] = "curl";
+	argv[argc++] = "-s";
+	curl_args(argv, &argc, &urls[0][0], sizeof(urls[0]), "http", "127.0.0.1", port, paths,
+		  npaths);
+	assert_int_equal(run_traced(c, argv, NULL), 0);
+}
+
+/* Two rings: a client pinned to each CPU opens its connection there, so
+ * each ring carries records; every request is still exact and each
+ * connection's records in order (nginx's log is the ground truth). */
+static void test_ring_shards(void **state)
+{
+	struct ctx *c = *state;
+	struct http_tracer_opts topts = { .tls = true, .ring_shards = 2 };
+	static const char *const paths[] = { "/index.html", "/a.txt", "/missing", "/a.txt" };
+	const size_t np = sizeof(paths) / sizeof(paths[0]);
+	struct nginx_opts o = { 0 };
+	struct want_count w;
+	struct nginx n;
+	size_t k[2] = { 0, 0 };
+	uint16_t lport[2] = { 0, 0 };
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		KERNEL_TEST_UNAVAILABLE("two rings by CPU need two CPUs online");
+	start_nginx(c, &o, &n);
+	trace_start_opts(c, false, &topts);
+	assert_int_equal(http_tracer_rings(c->tracer), 2);
+	curl_on_cpu(c, 0, n.port, paths, np);
+	curl_on_cpu(c, 1, n.port, paths, np);
+	wait_log_lines(&n, 2 * np);
+	w = (struct want_count){ n.port, 2 * np, 2 * np };
+	poll_until(c, have_counts, &w);
+	trace_stop(c);
+
+	assert_int_equal(assert_server_matches_log(c, &n), 2 * np);
+	assert_int_equal(count_side(c, HTTP_SIDE_CLIENT, n.port), 2 * np);
+	/* each curl's connection (its local port): its client records in
+	 * request order */
+	for (size_t i = 0; i < c->nrecs; i++) {
+		const struct rec *r = &c->recs[i];
+		size_t j;
+
+		if (r->side != HTTP_SIDE_CLIENT || r->rport != n.port)
+			continue;
+		for (j = 0; j < 2 && lport[j] && lport[j] != r->lport; j++)
+			;
+		assert_true(j < 2);
+		lport[j] = r->lport;
+		assert_true(k[j] < np);
+		assert_string_equal(r->path, paths[k[j]]);
+		assert_false(r->flags & HTTP1_EXCH_INCOMPLETE);
+		k[j]++;
+	}
+	assert_int_equal(k[0], np);
+	assert_int_equal(k[1], np);
+	assert_true(http_tracer_ring_records(c->tracer, 0) > 0);
+	assert_true(http_tracer_ring_records(c->tracer, 1) > 0);
+	assert_int_equal(http_tracer_ring_records(c->tracer, 0) +
+				 http_tracer_ring_records(c->tracer, 1),
+			 http_tracer_delivered(c->tracer));
+	assert_accounting(c);
+}
+
 /* ---- 3: pipelining ---- */
 
 #define PIPELINED 10
@@ -2055,6 +2131,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_curl_keepalive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ab, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrk, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ring_shards, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pipelining, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chunked_node, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chunked_writev_short_tail, setup, teardown),
