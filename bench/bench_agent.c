@@ -582,25 +582,13 @@ static double live_count(const char *page, const char *side, const char *proc_la
 	return page_sum(page, prefix, "http_route=\"" LIVE_ROUTE, proc_label, NULL, 0);
 }
 
-/* user + system CPU of pid, seconds (-1 when unreadable), from
- * /proc/PID/stat: it keeps the time of threads that exited (the endpoint's
- * thread per connection), which a sum over /proc/PID/task would lose. */
+/* CPU of pid, seconds (-1 when gone): the lab's reading keeps the time of
+ * threads that exited (the endpoint's thread per connection). */
 static double proc_cpu_s(pid_t pid)
 {
-	char path[64], line[1024], *p;
-	unsigned long long ut, st;
-	FILE *f;
+	uint64_t ns = lab_proc_cpu_ns(pid);
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if (!(f = fopen(path, "r")))
-		return -1;
-	p = fgets(line, sizeof(line), f);
-	fclose(f);
-	/* after the comm's closing parenthesis: state is field 3, utime 14 */
-	if (!p || !(p = strrchr(line, ')')) ||
-	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-		return -1;
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+	return ns ? (double)ns / 1e9 : -1;
 }
 
 static pid_t agent_spawn(const char *sonde, const char *config, const char *err_path)

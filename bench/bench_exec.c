@@ -1122,7 +1122,7 @@ static void write_report(const char *path, const struct candidate *c, int nc)
 		   "- **ns/exec**: BPF run time (BPF_ENABLE_STATS) of *all* the programs the tracer "
 		   "loaded (exec, fork and exit hooks alike), accrued during the storm, divided by "
 		   "execs started; min–max over rounds in brackets. **runs/exec**: program runs per exec.\n"
-		   "- **CPU storm**: CPU time of the tracer's processes (all threads, schedstat) "
+		   "- **CPU storm**: CPU time of the tracer's processes (their CPU clocks: all threads, exited ones included) "
 		   "from storm start until its output stopped growing; **CPU total**: wait4 "
 		   "rusage of the tracer over its whole life (start-up, attach, storm, exit).\n"
 		   "- **exec wall**: exec_storm's median time from posix_spawn() until the "

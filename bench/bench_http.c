@@ -1024,7 +1024,7 @@ static void write_report(const char *path)
 		   "- **ns/req**: BPF run time (BPF_ENABLE_STATS) of all the tracer's programs "
 		   "during the wrk run, divided by requests; every process's syscalls on the machine "
 		   "run those programs, wrk's and the tracer's own included.\n"
-		   "- **CPU µs/req**: CPU time of the tracer's processes (all threads, schedstat) "
+		   "- **CPU µs/req**: CPU time of the tracer's processes (their CPU clocks: all threads, exited ones included) "
 		   "from the start of wrk until its output stopped growing, per request. **RSS**: "
 		   "its peak resident set (wait4).\n"
 		   "- **others' CPU %%**: CPU the machine spent busy during wrk (/proc/stat) minus "

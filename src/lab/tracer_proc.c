@@ -321,7 +321,9 @@ int lab_pgrp_link_ids(pid_t pgid, uint32_t *ids, int max)
 	return err < 0 ? err : c.n;
 }
 
-uint64_t lab_proc_cpu_ns(pid_t pid)
+/* Sum of the schedstat run times of the live threads of pid: the fallback
+ * when its CPU clock cannot be read. */
+static uint64_t live_threads_cpu_ns(pid_t pid)
 {
 	char path[LAB_PATH_BYTES];
 	DIR *tasks;
@@ -349,6 +351,20 @@ uint64_t lab_proc_cpu_ns(pid_t pid)
 	}
 	closedir(tasks);
 	return total;
+}
+
+uint64_t lab_proc_cpu_ns(pid_t pid)
+{
+	struct timespec ts;
+	clockid_t clock;
+
+	/* the process's CPU clock: its live threads and those that exited,
+	 * to the nanosecond (a sum over /proc/PID/task misses the exited
+	 * ones, a tracer's short-lived threads; /proc/PID/stat has them but
+	 * in clock ticks) */
+	if (!clock_getcpuclockid(pid, &clock) && !clock_gettime(clock, &ts))
+		return (uint64_t)ts.tv_sec * LAB_NS_PER_SEC + (uint64_t)ts.tv_nsec;
+	return live_threads_cpu_ns(pid);
 }
 
 static void cpu_of(pid_t pid, void *arg)

@@ -99,10 +99,11 @@ int lab_pgrp_link_ids(pid_t pgid, uint32_t *ids, int max);
  * thread's status with per_task: counters kept per thread); NaN when none
  * was found. O(processes on the host). */
 double lab_pgrp_status_sum(pid_t pgid, const char *const keys[], bool per_task);
-/* CPU time (ns) of every thread of every process of group pgid, from
- * schedstat: exact, unlike clock ticks. */
+/* CPU time (ns) of every process of group pgid, each from its CPU clock
+ * (clock_getcpuclockid): every thread, exited ones included, exact to the
+ * nanosecond, unlike clock ticks. */
 uint64_t lab_pgrp_cpu_ns(pid_t pgid);
-/* The same for one process (every thread); 0 if it is gone. */
+/* The same for one process; 0 if it is gone. */
 uint64_t lab_proc_cpu_ns(pid_t pid);
 /* Is /proc/<pid> (a decimal string) in process group pgid? */
 bool lab_proc_in_pgrp(const char *pid, pid_t pgid);
