@@ -1112,6 +1112,7 @@ static void msg_reset(struct http1_engine *c, struct http1_dir_state *ds)
 	ds->sniffed = 0;
 	ds->head_lost = 0;
 	ds->estimated = 0;
+	ds->head_queued = 0;
 	if (ds->kind != KIND_RESPONSE)
 		req_cur_put(c);
 }
@@ -1120,6 +1121,22 @@ static void msg_reset(struct http1_engine *c, struct http1_dir_state *ds)
 static struct http1_pending *req_entry(struct http1_engine *c)
 {
 	return c->req_queued && c->q_count > 0 ? c->q_last : NULL;
+}
+
+/* The request still in flight (at most one is: the first queued exchange
+ * whose request has not ended), and whether its response has begun. */
+static struct http1_pending *req_in_flight(struct http1_engine *c, bool *answered)
+{
+	unsigned i = 0;
+
+	for (struct http1_pending *pe = c->q_first; pe; pe = pe->next, i++)
+		if (!pe->req_done) {
+			*answered = pe->resp_done || i < c->q_resp ||
+				    (i == c->q_resp && c->resp_active);
+			return pe;
+		}
+	*answered = false;
+	return NULL;
 }
 
 /* The exchange the response being read belongs to, if any. */
@@ -1320,7 +1337,18 @@ static void head_error(struct feed_ctx *f, struct http1_dir_state *ds,
 		STAT_ADD(c, head_too_large, 1);
 	else
 		STAT_ADD(c, parse_errors, 1);
-	if (err != HEAD_ERR_NOT_MESSAGE && ds->kind == KIND_REQUEST) {
+	if (err != HEAD_ERR_NOT_MESSAGE && ds->kind == KIND_REQUEST && ds->head_queued) {
+		bool answered;
+
+		/* queued when a gap cut it: that request ends in error */
+		pe = req_in_flight(c, &answered);
+		if (pe) {
+			pe->ex.flags |= HTTP1_EXCH_ERROR;
+			pe->req_done = 1;
+		}
+		c->req_queued = 0;
+		c->msgs++;
+	} else if (err != HEAD_ERR_NOT_MESSAGE && ds->kind == KIND_REQUEST) {
 		bool full = c->q_count >= HTTP1_PIPELINE_MAX;
 
 		pe = req_queue(c, ds, c->last_ts[ds - c->dir], HTTP1_EXCH_ERROR);
@@ -1356,6 +1384,68 @@ static bool is_method(const struct http1_exchange *ex, const char *m)
 	return ex->method_len == strlen(m) && memcmp(ex->method, m, ex->method_len) == 0;
 }
 
+/* Queue the request of the head in ds (see req_queue), as in flight, or
+ * count it as not kept. full: the queue was full when its head ended. */
+static struct http1_pending *req_queue_head(struct http1_engine *c, struct http1_dir_state *ds,
+					    uint64_t ts, uint32_t flags, bool full)
+{
+	struct http1_pending *pe = req_queue(c, ds, ts, flags);
+
+	if (pe) {
+		pe->method_head = is_method(&pe->ex, "HEAD");
+		pe->method_connect = is_method(&pe->ex, "CONNECT");
+		c->req_queued = 1;
+	} else {
+		c->overflowed++;
+		c->req_queued = 0;
+		if (full)
+			STAT_ADD(c, pipeline_overflow, 1);
+	}
+	return pe;
+}
+
+/* A gap cut into a request head: queue the request now, with what its
+ * start line gave, so that a response that follows pairs with it and not
+ * with a later request (pipelined requests lost in the gap would shift
+ * every pairing after them). The head's end, when found, extends it. */
+static void request_queue_early(struct feed_ctx *f, struct http1_dir_state *ds, uint64_t ts)
+{
+	struct http1_engine *c = f->c;
+	uint32_t flags = HTTP1_EXCH_HEAD_LOST;
+
+	if (ds->head_queued || c->q_count >= HTTP1_PIPELINE_MAX)
+		return; /* full: queued (or counted) when its head ends */
+	if (c->q_resp < c->q_count || c->overflowed > 0)
+		flags |= HTTP1_EXCH_PIPELINED;
+	if (req_queue_head(c, ds, ts, flags, false))
+		ds->head_queued = 1;
+}
+
+/* The end of a request head that a gap cut and that was queued then: its
+ * request, which takes the head's end; or NULL when that request has been
+ * answered already. A server answers only a whole head, so the end is
+ * then another request's, whose start was lost in the gap with the rest of
+ * the first one: the caller queues it as a new request, from now. */
+static struct http1_pending *queued_head_end(struct feed_ctx *f, struct http1_dir_state *ds,
+					     uint64_t ts)
+{
+	bool answered;
+	struct http1_pending *pe = req_in_flight(f->c, &answered);
+
+	ds->head_queued = 0;
+	if (pe && !answered) {
+		pe->ex.req_last_ts = ts;
+		pe->ex.req_bytes = ds->head_bytes;
+		return pe;
+	}
+	if (pe) {
+		pe->req_done = 1;
+		try_emit(f);
+	}
+	ds->head_first_ts = ts;
+	return NULL;
+}
+
 static void request_head_done(struct feed_ctx *f, struct http1_dir_state *ds, uint64_t ts)
 {
 	struct http1_engine *c = f->c;
@@ -1368,20 +1458,13 @@ static void request_head_done(struct feed_ctx *f, struct http1_dir_state *ds, ui
 		head_error(f, ds, HEAD_ERR_SYNTAX);
 		return;
 	}
-	if (ds->head_lost)
-		flags |= HTTP1_EXCH_HEAD_LOST;
-	if (c->q_resp < c->q_count || c->overflowed > 0)
-		flags |= HTTP1_EXCH_PIPELINED;
-	pe = req_queue(c, ds, ts, flags);
-	if (pe) {
-		pe->method_head = is_method(&pe->ex, "HEAD");
-		pe->method_connect = is_method(&pe->ex, "CONNECT");
-		c->req_queued = 1;
-	} else {
-		c->overflowed++;
-		c->req_queued = 0;
-		if (full)
-			STAT_ADD(c, pipeline_overflow, 1);
+	pe = ds->head_queued ? queued_head_end(f, ds, ts) : NULL;
+	if (!pe) {
+		if (ds->head_lost)
+			flags |= HTTP1_EXCH_HEAD_LOST;
+		if (c->q_resp < c->q_count || c->overflowed > 0)
+			flags |= HTTP1_EXCH_PIPELINED;
+		pe = req_queue_head(c, ds, ts, flags, full || c->q_count >= HTTP1_PIPELINE_MAX);
 	}
 	if (ds->head_flags & HTTP1_HEAD_CHUNKED) {
 		ds->state = DS_BODY_CHUNKED;
@@ -1994,7 +2077,8 @@ static void gap_consume(struct feed_ctx *f, struct http1_dir_state *ds, uint64_t
 			ds->match = H_NONE;
 			/* fallthrough */
 		case DS_HEAD_LOST:
-			head_add(f, ds, ts, n);
+			if (head_add(f, ds, ts, n) && ds->kind == KIND_REQUEST)
+				request_queue_early(f, ds, ts);
 			break;
 		case DS_BODY_LENGTH:
 			r = body_length_consume(f, ds, ts, n);
@@ -2139,6 +2223,17 @@ static void close_dir(struct feed_ctx *f, struct http1_dir_state *ds)
 		if (ds->state == DS_HEAD || ds->state == DS_SKIP_LINE || ds->state == DS_HEAD_LOST) {
 			if (ds->head_bytes == 0)
 				return;
+			if (ds->head_queued) {
+				bool answered;
+
+				pe = req_in_flight(c, &answered);
+				if (pe) {
+					pe->ex.flags |= HTTP1_EXCH_INCOMPLETE;
+					pe->req_done = 1;
+				}
+				msg_reset(c, ds);
+				return;
+			}
 			if (ds->line_len > 0 && !ds->got_start_line)
 				line_prefix_parse(f, ds); /* method and path, if there */
 			pe = req_queue(c, ds, c->last_ts[ds - c->dir], HTTP1_EXCH_INCOMPLETE);

@@ -255,6 +255,7 @@ struct http1_dir_state {
 	uint8_t sniffed;          /* the current message's start was checked */
 	uint8_t head_lost;        /* part of the current head was not captured */
 	uint8_t estimated;        /* framing of the current body is a guess */
+	uint8_t head_queued;      /* request head cut by a gap: queued already */
 };
 
 /* An exchange in flight: a pool slot, from its request line until it is

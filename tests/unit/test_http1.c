@@ -333,6 +333,91 @@ static void test_pipelined_10(void **state)
 	}
 }
 
+/* 20 pipelined requests of 61 bytes, read as nginx does: 1,024 bytes
+ * (512 captured, the last 16 as the tail), 16 responses, then the rest.
+ * The read ends inside p16, whose start was lost in the gap with p09..p15
+ * and the end of p08. p08 must pair with the 9th response (it is queued
+ * when the gap cuts its head), the 7 requests wholly in the gap show as
+ * responses without a request, the head end in the second read is p16's
+ * (p08 was answered, and a server answers only whole heads), and p17..p19
+ * pair with the last three. */
+static void test_pipelined_burst_past_capture(void **state)
+{
+	struct http1_conn *c = conn_new(state, HTTP1_ROLE_SERVER, 0);
+	struct sink *s = sink_of(state);
+	char reqs[2048], one[128], want[16];
+	uint32_t n = 0;
+	int i;
+
+	for (i = 0; i < 20; i++)
+		n += (uint32_t)sprintf(reqs + n,
+				       "GET /p%02d HTTP/1.1\r\nHost: x\r\nUser-Agent: pipeline-test/1.0\r\n\r\n",
+				       i);
+	assert_int_equal(n, 20 * 61);
+	feed_trunc(c, IN, 10, (const uint8_t *)reqs, 1024, 512, TAIL_BYTES);
+	for (i = 0; i < 16; i++) {
+		snprintf(one, sizeof(one), "HTTP/1.1 %d X\r\nContent-Length: 0\r\n\r\n", 200 + i);
+		feed(c, OUT, 20 + (uint64_t)i, one);
+	}
+	assert_int_equal(s->n, 8);
+	feed_bytes(c, IN, 40, reqs + 1024, n - 1024);
+	for (i = 16; i < 20; i++) {
+		snprintf(one, sizeof(one), "HTTP/1.1 %d X\r\nContent-Length: 0\r\n\r\n", 200 + i);
+		feed(c, OUT, 50 + (uint64_t)i, one);
+	}
+	assert_int_equal(s->n, 20);
+	for (i = 0; i < 9; i++) {
+		snprintf(want, sizeof(want), "/p%02d", i);
+		assert_exchange(&s->ex[i], "GET", want, 200 + i);
+	}
+	assert_true(s->ex[8].flags & HTTP1_EXCH_HEAD_LOST);
+	assert_int_equal(s->ex[8].req_first_ts, 10);
+	assert_int_equal(s->ex[8].resp_first_ts, 28);
+	for (i = 9; i < 16; i++) {
+		assert_exchange(&s->ex[i], "", "", 200 + i);
+		assert_true(s->ex[i].flags & HTTP1_EXCH_NO_REQUEST);
+	}
+	/* p16: its end only */
+	assert_exchange(&s->ex[16], "", "", 216);
+	assert_true(s->ex[16].flags & HTTP1_EXCH_HEAD_LOST);
+	assert_false(s->ex[16].flags & HTTP1_EXCH_NO_REQUEST);
+	assert_int_equal(s->ex[16].req_first_ts, 40);
+	for (i = 17; i < 20; i++) {
+		snprintf(want, sizeof(want), "/p%02d", i);
+		assert_exchange(&s->ex[i], "GET", want, 200 + i);
+		assert_false(s->ex[i].flags & (HTTP1_EXCH_HEAD_LOST | HTTP1_EXCH_NO_REQUEST));
+	}
+	assert_int_equal(c->stats.resp_unmatched, 7);
+}
+
+/* A request head cut by a gap whose end comes before any response: one
+ * request, queued at the gap, ended by the later bytes; and one cut by a
+ * gap and then a close: one incomplete request, not two. */
+static void test_cut_head_queued_once(void **state)
+{
+	struct http1_conn *c = conn_new(state, HTTP1_ROLE_SERVER, 0);
+	struct sink *s = sink_of(state);
+	char req[600];
+	int n = sprintf(req, "GET /cut HTTP/1.1\r\nX-Pad: %0500d\r\n", 1);
+
+	/* 256 captured, the rest of the line uncaptured, the end later */
+	feed_trunc(c, IN, 1, (const uint8_t *)req, (uint32_t)n, CAP_SMALL, 0);
+	feed(c, IN, 2, "Accept: */*\r\n\r\n");
+	feed(c, OUT, 3, RESP_HELLO);
+	assert_int_equal(s->n, 1);
+	assert_exchange(&s->ex[0], "GET", "/cut", 200);
+	assert_int_equal(s->ex[0].flags, HTTP1_EXCH_HEAD_LOST);
+	assert_int_equal(s->ex[0].req_bytes, (uint64_t)n + 15);
+	assert_times(&s->ex[0], 1, 2, 3, 3);
+
+	feed_trunc(c, IN, 4, (const uint8_t *)req, (uint32_t)n, CAP_SMALL, 0);
+	assert_int_equal(http1_conn_close(c), 1);
+	assert_int_equal(s->n, 2);
+	assert_exchange(&s->ex[1], "GET", "/cut", 0);
+	assert_true(s->ex[1].flags & HTTP1_EXCH_INCOMPLETE);
+	assert_true(s->ex[1].flags & HTTP1_EXCH_HEAD_LOST);
+}
+
 static void test_pipeline_overflow(void **state)
 {
 	struct http1_conn *c = conn_new(state, HTTP1_ROLE_SERVER, 0);
@@ -972,6 +1057,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_split_one_byte_segments, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pipelined_10, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_overflow, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pipelined_burst_past_capture, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cut_head_queued_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_content_length_1mib_truncated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chunked_visible, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chunked_1mib_truncated, setup, teardown),
