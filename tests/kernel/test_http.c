@@ -1051,6 +1051,93 @@ static void test_pipelining(void **state)
 	assert_accounting(c);
 }
 
+/* More pipelined requests in one write than the capture holds: nginx reads
+ * them in pieces whose middles are not captured. Every response still has
+ * its record, in order, and a record that names its request is paired with
+ * that request's own response (no shift past the requests lost in the
+ * gap). */
+#define BURST 24
+
+static void child_pipelined_burst(int out, void *arg)
+{
+	const int *port = arg;
+	struct raw_result res = { 0 };
+	char req[4096], buf[512];
+	size_t len = 0;
+	ssize_t n;
+	int fd = env_connect(*port, false);
+
+	for (int i = 0; i < BURST; i++)
+		len += (size_t)snprintf(req + len, sizeof(req) - len,
+					"GET /b%02d HTTP/1.1\r\nHost: t\r\nUser-Agent: pipeline-test/1.0\r\n%s\r\n",
+					i, i == BURST - 1 ? "Connection: close\r\n" : "");
+	if (fd >= 0) {
+		res.lport = local_port(fd);
+		if (write(fd, req, len) == (ssize_t)len) {
+			while ((n = read(fd, buf, sizeof(buf))) > 0)
+				res.bytes += (uint64_t)n;
+			res.ok = n == 0;
+		}
+		close(fd);
+	}
+	send_result(out, &res);
+}
+
+static void test_pipelined_burst_past_capture(void **state)
+{
+	struct ctx *c = *state;
+	struct nginx_opts o = { 0 };
+	struct nginx n;
+	struct raw_result res;
+	struct want_count w;
+	char p[ENV_PATH_BYTES], name[32];
+	size_t ns = 0, named = 0;
+	int fd;
+	pid_t pid;
+
+	start_nginx(c, &o, &n);
+	/* even paths exist (200), odd ones do not (404) */
+	for (int i = 0; i < BURST; i += 2) {
+		snprintf(name, sizeof(name), "html/b%02d", i);
+		env_path(&c->env, p, sizeof(p), name);
+		assert_int_equal(env_write_file(p, "burst\n", 6), 0);
+	}
+	trace_start(c, false);
+	pid = fork_child(c, child_pipelined_burst, &n.port, &fd);
+	child_result(c, pid, fd, &res);
+	assert_int_equal(res.ok, 1);
+	wait_log_lines(&n, BURST);
+	w = (struct want_count){ n.port, BURST, 0 };
+	poll_until(c, have_counts, &w);
+	trace_stop(c);
+
+	assert_int_equal(log_lines(n.access_log), BURST);
+	for (size_t i = 0; i < c->nrecs; i++) {
+		const struct rec *r = &c->recs[i];
+		char want[16];
+
+		if (r->side != HTTP_SIDE_SERVER || r->lport != n.port)
+			continue;
+		/* the i-th response, whatever is known of its request */
+		if (r->status != (ns % 2 ? 404 : 200))
+			dump_recs(c);
+		assert_int_equal(r->status, ns % 2 ? 404 : 200);
+		if (r->path[0]) {
+			snprintf(want, sizeof(want), "/b%02zu", ns);
+			assert_string_equal(r->path, want);
+			named++;
+		} else {
+			assert_true(r->flags & (HTTP1_EXCH_NO_REQUEST | HTTP1_EXCH_HEAD_LOST));
+		}
+		assert_false(r->flags & HTTP1_EXCH_INCOMPLETE);
+		ns++;
+	}
+	assert_int_equal(ns, BURST);
+	/* the first 512 bytes hold 8 whole requests and the start of a ninth */
+	assert_true(named >= 9);
+	assert_accounting(c);
+}
+
 /* ---- 4: chunked response in several writes, and a 1 MB body ---- */
 
 /* Both records of one exchange on port: complete, status 200, every byte the
@@ -2133,6 +2220,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_wrk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ring_shards, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pipelining, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pipelined_burst_past_capture, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chunked_node, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chunked_writev_short_tail, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_body_1mb_sendfile, setup, teardown),
