@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Kernel side of `sonde http`: socket syscalls, enter and exit, on TCP
- * sockets only. A connection's first bytes decide whether it is HTTP; from
- * then on it sends its segments (real byte count, first bytes, last bytes)
- * to userspace, which frames and pairs requests. Anything else costs one or
- * two map lookups per syscall. */
+/* Kernel side of `sonde http`: the exits of socket syscalls (one raw
+ * tracepoint for every syscall), on TCP sockets only. A connection's first
+ * bytes decide whether it is HTTP; from then on it sends its segments (real
+ * byte count, first bytes, last bytes) to userspace, which frames and pairs
+ * requests. Anything else costs one or two map lookups per syscall. */
 #include "common.bpf.h"
 #include <bpf/bpf_endian.h>
 #include "http.h"
@@ -14,6 +14,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define AF_INET6 10
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
+#define EBADF 9
 #define EINPROGRESS 115
 #define TS_COMPAT 0x0002 /* x86 thread_info.status: in a 32-bit syscall */
 /* Segments of a connection opened before sonde that may be inspected for a
@@ -91,6 +92,7 @@ enum call_kind {
 /* x86_64 syscall numbers seen by the one sys_exit program. */
 #define NR_read 0
 #define NR_write 1
+#define NR_close 3
 #define NR_readv 19
 #define NR_writev 20
 #define NR_sendfile 40
@@ -733,6 +735,32 @@ static __always_inline int open_exit(__u32 fd, __u8 origin)
 	return 0;
 }
 
+/* close(fd) returned: the connection fd held is over. At this exit the fd
+ * may hold a new connection already, which another thread accepted or
+ * connected since: its socket, unlike the one tracked, is the fd's now, and
+ * whichever of the two exits comes first, the new connection replaces or
+ * keeps the entry (conn_track sends the old one's close). Seen at exit, not
+ * entry, so that no syscall tracepoint is enabled: one makes every syscall
+ * of every process go through the tracepoint's filter. */
+static __always_inline int close_exit(__u32 fd)
+{
+	struct conn_key key = { .pid = current_pid(), .fd = fd };
+	struct conn_state *st;
+
+	if (!pid_traced(key.pid))
+		return 0;
+	st = bpf_map_lookup_elem(&conns, &key);
+	if (!st) {
+		bpf_map_delete_elem(&fd_skip, &key);
+		return 0;
+	}
+	if ((__u64)fd_tcp_sock(fd) == st->sk)
+		return 0; /* the fd's next connection, tracked already */
+	emit_close(&key, st);
+	bpf_map_delete_elem(&conns, &key);
+	return 0;
+}
+
 #define HOW(kind, dir) ((kind) | (dir) << 8)
 
 /* One program for the exit of every syscall: a switch on the syscall number
@@ -789,6 +817,12 @@ int BPF_PROG(sys_exit_any, struct pt_regs *regs, long ret)
 		if (ret < 0 && ret != -EINPROGRESS)
 			return 0;
 		return open_exit(regs->di, HTTP_ORIGIN_CONNECT);
+	case NR_close:
+		/* the fd is released even when close fails, unless it was
+		 * not open */
+		if (ret == -EBADF)
+			return 0;
+		return close_exit(regs->di);
 	}
 	return 0;
 }
@@ -914,24 +948,4 @@ SEC("uretprobe")
 int BPF_KRETPROBE(ssl_write_ex_exit, int rc)
 {
 	return ssl_exit(rc, true);
-}
-
-/* close is seen at entry: at its exit the fd may already belong to a
- * connection another thread just accepted. */
-SEC("tp/syscalls/sys_enter_close")
-int sys_enter_close(struct trace_event_raw_sys_enter *ctx)
-{
-	struct conn_key key = { .pid = current_pid(), .fd = ctx->args[0] };
-	struct conn_state *st;
-
-	if (!pid_traced(key.pid))
-		return 0;
-	st = bpf_map_lookup_elem(&conns, &key);
-	if (st) {
-		emit_close(&key, st);
-		bpf_map_delete_elem(&conns, &key);
-		return 0;
-	}
-	bpf_map_delete_elem(&fd_skip, &key);
-	return 0;
 }

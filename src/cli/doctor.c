@@ -39,8 +39,9 @@ static const struct check_doc check_docs[PROBE_COUNT] = {
 			"sonde cannot run: its programs need BTF for CO-RE relocations" },
 	[PROBE_RINGBUF] = { true, "every event leaves the kernel through a ring buffer",
 			    "sonde cannot run: events leave the kernel only through ring buffers" },
-	[PROBE_SYSCALL_TP] = { true, "HTTP capture (close); `sonde exec --impl syscalls`",
-			       "sonde cannot run: HTTP capture hooks the close syscall tracepoint" },
+	[PROBE_SYSCALL_TP] = { false, "`sonde exec --impl syscalls`",
+			       "`sonde exec --impl syscalls` is unavailable; the other "
+			       "implementations and `sonde http` do not need it" },
 	[PROBE_SCHED_TP] = { true, "`sonde exec`: exec, fork and exit events",
 			     "sonde cannot run: process tracking needs sched tracepoints" },
 	[PROBE_RAW_TP] = { true, "HTTP capture (one program on every syscall exit); "

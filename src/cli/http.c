@@ -74,10 +74,9 @@ static void usage(FILE *f)
 		"                       stats: tls.rescan false)\n"
 		"  -v, --verbose        show libbpf's messages\n"
 		"  -h, --help           this help\n\n"
-		"Privileges: CAP_BPF, CAP_PERFMON, and read access to /sys/kernel/tracing\n"
-		"(uid 0, or CAP_DAC_READ_SEARCH); HTTPS also CAP_SYS_PTRACE (other users'\n"
-		"/proc/PID/maps), and CAP_SYS_ADMIN on kernels without uprobe-multi links\n"
-		"(before 6.6: perf uprobes). See docs/privileges.md.\n\n"
+		"Privileges: CAP_BPF and CAP_PERFMON; HTTPS also CAP_SYS_PTRACE (other\n"
+		"users' /proc/PID/maps), and CAP_SYS_ADMIN on kernels without uprobe-multi\n"
+		"links (before 6.6: perf uprobes). See docs/privileges.md.\n\n"
 		"Privacy: query values are replaced by REDACTED before they are stored, and\n"
 		"no header value (Authorization, Cookie, Set-Cookie, ...) is ever kept.\n"
 		"On exit a stats record gives produced, delivered and every drop by reason;\n"
@@ -367,8 +366,8 @@ int cmd_http(int argc, char **argv)
 		return EXIT_USAGE;
 	if (user_name && cli_user_lookup(CMD, user_name, &user))
 		return EXIT_USAGE;
-	/* the close hook is a tracefs tracepoint */
-	if (cli_check_privileges(CMD, true))
+	/* every hook is a raw tracepoint or a uprobe: no tracefs */
+	if (cli_check_privileges(CMD, false))
 		return EXIT_USAGE;
 	topts.filter_pid = common.pid;
 	topts.ringbuf_kb = common.ringbuf_kb;
@@ -389,8 +388,8 @@ int cmd_http(int argc, char **argv)
 		cli_output_free(c.o);
 		return EXIT_USAGE;
 	}
-	if ((ret = bpf_env_prepare(common.verbose)))
-		cli_error(CMD, "warning: %s", bpf_env_prepare_strerror(ret));
+	/* libbpf's messages; tracefs, which it also mounts, is not needed */
+	bpf_env_prepare(common.verbose);
 	if (http_tracer_open(&c.tracer, &topts, on_raw, &c, err, sizeof(err))) {
 		cli_error(CMD, "%s", err);
 		cli_record_close(&c.rec);

@@ -32,7 +32,7 @@
 
 /* Programs only sonde loads, by the names the kernel keeps (15 chars). */
 static const char *const sonde_progs[] = {
-	"sys_exit_any", "sys_enter_close", "ssl_read_enter", "ssl_read_exit",
+	"sys_exit_any", "ssl_read_enter", "ssl_read_exit",
 	"ssl_write_enter", "ssl_write_exit", "tp_sched_exec", "tp_sched_exit",
 };
 
