@@ -65,6 +65,9 @@ static const char *const latency_groups[] = { "p50", "p90", "p99", "p99.9", "max
 /* Capture counts as complete from here (events / requests * 100 is exact
  * for whole numbers, this only absorbs rounding). */
 #define CAPTURE_FULL_PCT (100.0 - 1e-9)
+/* Capture above this: more events than requests, beyond a request or two
+ * answered at a round's edges. */
+#define CAPTURE_OVER_PCT 100.5
 /* "The machine was noisy": median half-width of p99's interval above this
  * share of the baseline's median p99. */
 #define NOISY_CI_SHARE 0.20
@@ -509,6 +512,19 @@ static void recommend_tracer(struct lab_bench_result *res, int t, bool *saturati
 			recommend(res, "%s captured %s %% of the requests on %s (median) and reported "
 				  "no loss: it loses events without saying so", bt->name,
 				  lab_fmt_num(cap, 2), cfg->scenarios[s].name);
+		break;
+	}
+	/* More events than requests: the tracer reports other traffic too, and
+	 * its capture figure then hides any loss. */
+	for (s = 0; s < n_scenarios(cfg); s++) {
+		double cap = res->cells[s][t].median[LAB_M_CAPTURE_PCT];
+
+		if (!(cap > CAPTURE_OVER_PCT))
+			continue;
+		recommend(res, "%s reported %s %% as many events as %s had requests (median): "
+			  "it counts other traffic too, so its capture says nothing of loss: "
+			  "narrow it to the target (e.g. its port or pid option)", bt->name,
+			  lab_fmt_num(cap, 2), cfg->scenarios[s].name);
 		break;
 	}
 	/* CPU above its limit. */

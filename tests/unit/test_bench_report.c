@@ -409,6 +409,21 @@ static void test_drops_and_missing_events(void **st)
 	summarize_ok(fx);
 	assert_true(has_recommendation(&fx->res, "without a counter: a bug"));
 	assert_false(has_recommendation(&fx->res, "--ringbuf-kb"));
+	assert_false(has_recommendation(&fx->res, "counts other traffic"));
+	fixture_free(fx);
+
+	/* twice as many events as requests: other traffic, said; a request
+	 * or two at a round's edge is not */
+	o.sonde_capture_pct = 200;
+	fx = fixture_new(&o);
+	summarize_ok(fx);
+	assert_true(has_recommendation(&fx->res, "200.00 % as many events as"));
+	assert_true(has_recommendation(&fx->res, "counts other traffic too"));
+	fixture_free(fx);
+	o.sonde_capture_pct = 100.2;
+	fx = fixture_new(&o);
+	summarize_ok(fx);
+	assert_false(has_recommendation(&fx->res, "counts other traffic"));
 	fixture_free(fx);
 }
 

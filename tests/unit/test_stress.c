@@ -186,6 +186,12 @@ static void test_step_judge(void **st)
 	s.errors = 0;
 	s.capture_pct = NAN; /* nothing answered: not a clean step */
 	assert_false(lab_stress_step_judge(&s, NAN));
+	/* more events than requests: other traffic counted, loss hidden */
+	s.capture_pct = 180;
+	assert_false(lab_stress_step_judge(&s, NAN));
+	assert_non_null(strstr(s.why, "more than the target's requests"));
+	s.capture_pct = 100.3; /* a request at the step's edge */
+	assert_true(lab_stress_step_judge(&s, NAN));
 }
 
 static void test_score_and_rating(void **st)
