@@ -2226,17 +2226,24 @@ static void close_dir(struct feed_ctx *f, struct http1_dir_state *ds)
 			if (ds->head_queued) {
 				bool answered;
 
+				/* queued when a gap cut it: cut short by the
+				 * close, unless it was answered, and then the
+				 * bytes since are another request's */
 				pe = req_in_flight(c, &answered);
-				if (pe) {
+				ds->head_queued = 0;
+				if (pe && !answered) {
 					pe->ex.flags |= HTTP1_EXCH_INCOMPLETE;
 					pe->req_done = 1;
+					msg_reset(c, ds);
+					return;
 				}
-				msg_reset(c, ds);
-				return;
+				if (pe)
+					pe->req_done = 1;
 			}
 			if (ds->line_len > 0 && !ds->got_start_line)
 				line_prefix_parse(f, ds); /* method and path, if there */
-			pe = req_queue(c, ds, c->last_ts[ds - c->dir], HTTP1_EXCH_INCOMPLETE);
+			pe = req_queue(c, ds, c->last_ts[ds - c->dir],
+				       HTTP1_EXCH_INCOMPLETE | (ds->head_lost ? HTTP1_EXCH_HEAD_LOST : 0));
 			if (pe)
 				pe->req_done = 1;
 			msg_reset(c, ds);

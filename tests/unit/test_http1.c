@@ -416,6 +416,22 @@ static void test_cut_head_queued_once(void **state)
 	assert_exchange(&s->ex[1], "GET", "/cut", 0);
 	assert_true(s->ex[1].flags & HTTP1_EXCH_INCOMPLETE);
 	assert_true(s->ex[1].flags & HTTP1_EXCH_HEAD_LOST);
+
+	/* cut, answered, then more head bytes and a close: the cut request
+	 * is whole (a server answers only whole heads), the bytes since are
+	 * another request's, cut short by the close */
+	conn_new(state, HTTP1_ROLE_SERVER, 0);
+	s->n = 0;
+	feed_trunc(c, IN, 5, (const uint8_t *)req, (uint32_t)n, CAP_SMALL, 0);
+	feed(c, OUT, 6, RESP_HELLO);
+	feed(c, IN, 7, "X-More: 1\r\n");
+	assert_int_equal(s->n, 0);
+	assert_int_equal(http1_conn_close(c), 2);
+	assert_int_equal(s->n, 2);
+	assert_exchange(&s->ex[0], "GET", "/cut", 200);
+	assert_int_equal(s->ex[0].flags, HTTP1_EXCH_HEAD_LOST);
+	assert_exchange(&s->ex[1], "", "", 0);
+	assert_int_equal(s->ex[1].flags, HTTP1_EXCH_INCOMPLETE | HTTP1_EXCH_HEAD_LOST);
 }
 
 static void test_pipeline_overflow(void **state)
