@@ -79,7 +79,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, struct conn_key);
-	__type(value, __u8);
+	__type(value, __u32); /* exec_gen() when it was found not to be one */
 } fd_skip SEC(".maps");
 
 enum call_kind {
@@ -103,6 +103,14 @@ enum call_kind {
 #define NR_sendmsg 46
 #define NR_recvmsg 47
 #define NR_accept4 288
+#define NR_dup2 33
+#define NR_dup3 292
+#define NR_close_range 436
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+/* fds of a close_range looked at, at most (a process that closes more in
+ * one call leaves their entries until an exec, the reuse of the fd by a
+ * connection, or its exit). */
+#define CLOSE_RANGE_SCAN_MAX 4096
 
 /* A data record being built, per CPU, with room past data[] so that an
  * iovec copy at any offset below the bound stays inside the value. */
@@ -133,23 +141,39 @@ static __always_inline bool pid_traced(__u32 pid)
 	return pid != self_pid && (!filter_pid || pid == filter_pid);
 }
 
-/* The TCP socket behind fd of the current process, or NULL. */
-static __always_inline struct sock *fd_tcp_sock(__u32 fd)
+/* The file behind fd of the current task, or NULL. The syscall that just
+ * returned used this slot of the fd table: it is in cache. */
+static __always_inline struct file *fd_file(__u32 fd)
 {
-	struct task_struct *task = (void *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds;
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = task->files->fdt;
 	struct file *file = NULL;
+	__u64 slot;
+
+	if (fd >= fdt->max_fds)
+		return NULL;
+	slot = (__u64)fdt->fd + (__u64)fd * sizeof(file);
+	if (bpf_probe_read_kernel(&file, sizeof(file), (void *)slot))
+		return NULL;
+	return file;
+}
+
+/* The exec count of the current process: an exec closes the CLOEXEC
+ * sockets with no close() and leaves their fds free for whatever the new
+ * program opens. What was learnt of an fd holds for one exec count. */
+static __always_inline __u32 exec_gen(void)
+{
+	return (__u32)bpf_get_current_task_btf()->self_exec_id;
+}
+
+/* The TCP socket of file, or NULL. */
+static __always_inline struct sock *file_tcp_sock(struct file *file)
+{
 	struct socket *sock;
 	struct sock *sk;
 	__u16 family;
 
-	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
-		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
-		return NULL;
-	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+	if (!file || (BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
 		return NULL;
 	sock = BPF_CORE_READ(file, private_data);
 	sk = BPF_CORE_READ(sock, sk);
@@ -224,6 +248,7 @@ static __always_inline struct conn_state *conn_track(struct conn_key *key, struc
 		emit_close(key, old);
 	st.conn_id = __sync_fetch_and_add(&next_conn_id, 1) + 1;
 	st.sk = (__u64)sk;
+	st.exec_gen = exec_gen();
 	st.origin = origin;
 	if (ring_shards > 1)
 		st.shard = bpf_get_smp_processor_id() % ring_shards;
@@ -465,16 +490,23 @@ __noinline int copy_iov(__u64 iov_ptr, __u64 iovcnt, __u64 len, __u64 want)
 static __always_inline struct conn_state *conn_of_fd(struct conn_key *key)
 {
 	struct conn_state *st = bpf_map_lookup_elem(&conns, key);
+	__u32 gen = exec_gen(), *skip;
 	struct sock *sk;
-	__u8 one = 1;
 
-	if (st)
-		return st;
-	if (bpf_map_lookup_elem(&fd_skip, key))
-		return NULL;
-	sk = fd_tcp_sock(key->fd);
+	if (st) {
+		if (st->exec_gen == gen)
+			return st;
+		/* an exec since: that connection's fd was closed by it */
+		emit_close(key, st);
+		bpf_map_delete_elem(&conns, key);
+	} else {
+		skip = bpf_map_lookup_elem(&fd_skip, key);
+		if (skip && *skip == gen)
+			return NULL;
+	}
+	sk = file_tcp_sock(fd_file(key->fd));
 	if (!sk) {
-		bpf_map_update_elem(&fd_skip, key, &one, BPF_ANY);
+		bpf_map_update_elem(&fd_skip, key, &gen, BPF_ANY);
 		return NULL;
 	}
 	return conn_track(key, sk, HTTP_ORIGIN_EXISTING);
@@ -729,35 +761,72 @@ static __always_inline int open_exit(__u32 fd, __u8 origin)
 
 	if (!pid_traced(key.pid))
 		return 0;
-	sk = fd_tcp_sock(key.fd);
+	sk = file_tcp_sock(fd_file(key.fd));
 	if (sk)
 		conn_track(&key, sk, origin);
 	return 0;
 }
 
-/* close(fd) returned: the connection fd held is over. At this exit the fd
- * may hold a new connection already, which another thread accepted or
- * connected since: its socket, unlike the one tracked, is the fd's now, and
- * whichever of the two exits comes first, the new connection replaces or
- * keeps the entry (conn_track sends the old one's close). Seen at exit, not
- * entry, so that no syscall tracepoint is enabled: one makes every syscall
- * of every process go through the tracepoint's filter. */
-static __always_inline int close_exit(__u32 fd)
+/* fd was released (close) or made to hold another file (dup2 and dup3 over
+ * it): the connection it held is over. At this exit the fd may hold a new
+ * connection already, which another thread accepted or connected since: its
+ * socket, unlike the one tracked, is the fd's now, and whichever of the two
+ * exits comes first, the new connection replaces or keeps the entry
+ * (conn_track sends the old one's close). Seen at exit, not entry, so that
+ * no syscall tracepoint is enabled: one makes every syscall of every
+ * process go through the tracepoint's filter. */
+static __always_inline void fd_released(__u32 pid, __u32 fd)
 {
-	struct conn_key key = { .pid = current_pid(), .fd = fd };
-	struct conn_state *st;
+	struct conn_key key = { .pid = pid, .fd = fd };
+	struct conn_state *st = bpf_map_lookup_elem(&conns, &key);
 
-	if (!pid_traced(key.pid))
-		return 0;
-	st = bpf_map_lookup_elem(&conns, &key);
 	if (!st) {
 		bpf_map_delete_elem(&fd_skip, &key);
-		return 0;
+		return;
 	}
-	if ((__u64)fd_tcp_sock(fd) == st->sk)
-		return 0; /* the fd's next connection, tracked already */
+	if ((__u64)file_tcp_sock(fd_file(fd)) == st->sk)
+		return; /* the fd's next connection, tracked already */
 	emit_close(&key, st);
 	bpf_map_delete_elem(&conns, &key);
+}
+
+static __always_inline int close_exit(__u32 fd)
+{
+	__u32 pid = current_pid();
+
+	if (pid_traced(pid))
+		fd_released(pid, fd);
+	return 0;
+}
+
+/* close_range(first, last, 0): each fd of the range the process had, up to
+ * CLOSE_RANGE_SCAN_MAX of them (a bpf_loop callback: verified once). */
+struct range_walk {
+	__u32 pid;
+	__u32 first;
+};
+
+static long range_step(__u64 i, void *ctx)
+{
+	struct range_walk *w = ctx;
+
+	fd_released(w->pid, w->first + (__u32)i);
+	return 0;
+}
+
+static __always_inline int close_range_exit(__u32 first, __u32 last)
+{
+	struct range_walk w = { .pid = current_pid(), .first = first };
+	__u32 max_fds = bpf_get_current_task_btf()->files->fdt->max_fds, n;
+
+	if (!pid_traced(w.pid) || first >= max_fds)
+		return 0;
+	if (last >= max_fds)
+		last = max_fds - 1;
+	if (last < first)
+		return 0;
+	n = last - first + 1;
+	bpf_loop(n < CLOSE_RANGE_SCAN_MAX ? n : CLOSE_RANGE_SCAN_MAX, range_step, &w, 0);
 	return 0;
 }
 
@@ -823,6 +892,16 @@ int BPF_PROG(sys_exit_any, struct pt_regs *regs, long ret)
 		if (ret == -EBADF)
 			return 0;
 		return close_exit(regs->di);
+	case NR_dup2:
+	case NR_dup3:
+		/* the new fd held a file until now (closed silently) */
+		if (ret < 0 || ret == (long)regs->di)
+			return 0;
+		return close_exit(ret);
+	case NR_close_range:
+		if (ret < 0 || (regs->dx & CLOSE_RANGE_CLOEXEC))
+			return 0;
+		return close_range_exit(regs->di, regs->si);
 	}
 	return 0;
 }

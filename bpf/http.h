@@ -121,6 +121,8 @@ struct conn_state {
 	__u8 tls_io;    /* the socket carries TLS records */
 	__u8 shard;     /* ring buffer its records go to (--ring-shards) */
 	__u8 pad;
+	__u32 exec_gen; /* the process's exec count when it was tracked */
+	__u32 pad2;
 };
 
 /* Ring buffers the records may be spread over (--ring-shards): a

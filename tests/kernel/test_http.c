@@ -1387,6 +1387,147 @@ static void child_existing(int out, void *arg)
 	send_result(out, &res);
 }
 
+/* An fd that stops holding its connection with no close(): dup2 of
+ * /dev/null over it (an exec closing a CLOEXEC socket, or close_range, do
+ * the same), bytes written there, then dup2 of a new connection over it. The
+ * bytes written to /dev/null are no request, and the new connection's
+ * request is its own, not the old one's. */
+static void send_all_read_eof(int fd, const char *req, struct raw_result *res)
+{
+	char buf[4096];
+	ssize_t n;
+
+	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req))
+		return;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		res->bytes += (uint64_t)n;
+	res->ok = n == 0;
+}
+
+static void child_fd_reused(int out, void *arg)
+{
+	const int *port = arg;
+	struct raw_result res = { 0 }, second = { 0 };
+	static const char fake[] = "GET /fake HTTP/1.1\r\nHost: t\r\n\r\n";
+	int fd = env_connect(*port, false), null = open("/dev/null", O_WRONLY), fd2;
+
+	if (fd < 0 || null < 0)
+		_exit(1);
+	send_all_read_eof(fd, "GET /first HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", &res);
+	/* fd now holds /dev/null: the socket is closed without close() */
+	if (dup2(null, fd) != fd || write(fd, fake, sizeof(fake) - 1) != (ssize_t)sizeof(fake) - 1)
+		_exit(1);
+	fd2 = env_connect(*port, false);
+	if (fd2 < 0 || dup2(fd2, fd) != fd)
+		_exit(1);
+	close(fd2);
+	res.lport = local_port(fd);
+	send_all_read_eof(fd, "GET /second HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+			  &second);
+	res.ok = res.ok && second.ok;
+	close(fd);
+	close(null);
+	send_result(out, &res);
+}
+
+static void test_fd_reused_without_close(void **state)
+{
+	struct ctx *c = *state;
+	struct nginx_opts o = { 0 };
+	struct nginx n;
+	struct raw_result res;
+	struct want_count w;
+	const struct rec *cli[4];
+	size_t nc = 0;
+	int fd;
+	pid_t pid;
+
+	start_nginx(c, &o, &n);
+	trace_start(c, false);
+	pid = fork_child(c, child_fd_reused, &n.port, &fd);
+	child_result(c, pid, fd, &res);
+	assert_int_equal(res.ok, 1);
+	wait_log_lines(&n, 2);
+	w = (struct want_count){ n.port, 2, 2 };
+	poll_until(c, have_counts, &w);
+	trace_stop(c);
+
+	assert_int_equal(assert_server_matches_log(c, &n), 2);
+	for (size_t i = 0; i < c->nrecs; i++)
+		if (c->recs[i].side == HTTP_SIDE_CLIENT && c->recs[i].rport == n.port && nc < 4)
+			cli[nc++] = &c->recs[i];
+	if (nc != 2)
+		dump_recs(c);
+	assert_int_equal(nc, 2);
+	assert_string_equal(cli[0]->path, "/first");
+	assert_string_equal(cli[1]->path, "/second");
+	assert_int_equal(cli[1]->lport, res.lport);
+	assert_int_not_equal(cli[1]->lport, cli[0]->lport);
+	for (size_t i = 0; i < nc; i++) {
+		assert_int_equal(cli[i]->status, 404);
+		assert_false(cli[i]->flags & HTTP1_EXCH_INCOMPLETE);
+	}
+	assert_accounting(c);
+}
+
+/* The same through an exec: the first program's CLOEXEC socket is closed
+ * by the exec with no close(), and the new program uses that fd number for
+ * its own files (python's modules, then /dev/null, opened with no dup2,
+ * where it writes a request-like line) before making its own request. */
+static const char exec_first[] =
+	"import os, socket, sys\n"
+	"s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))\n"
+	"s.sendall(b'GET /first HTTP/1.1\\r\\nHost: t\\r\\nConnection: close\\r\\n\\r\\n')\n"
+	"while s.recv(4096): pass\n"
+	"os.execv(sys.executable, [sys.executable, '-c', sys.argv[2], str(s.fileno()), sys.argv[1]])\n";
+static const char exec_second[] =
+	"import os, socket, sys\n"
+	"n, port = int(sys.argv[1]), int(sys.argv[2])\n"
+	"while True:\n"
+	"    f = os.open('/dev/null', os.O_WRONLY)\n"
+	"    if f >= n: break\n"
+	"if f != n: sys.exit(3)\n"
+	"os.write(n, b'GET /fake HTTP/1.1\\r\\nHost: t\\r\\n\\r\\n')\n"
+	"s = socket.create_connection(('127.0.0.1', port))\n"
+	"s.sendall(b'GET /second HTTP/1.1\\r\\nHost: t\\r\\nConnection: close\\r\\n\\r\\n')\n"
+	"while s.recv(4096): pass\n";
+
+static void test_fd_reused_after_exec(void **state)
+{
+	struct ctx *c = *state;
+	struct nginx_opts o = { 0 };
+	struct nginx n;
+	struct want_count w;
+	char port[16];
+	const struct rec *cli[4];
+	size_t nc = 0;
+
+	start_nginx(c, &o, &n);
+	snprintf(port, sizeof(port), "%d", n.port);
+	trace_start(c, false);
+	assert_int_equal(run_traced(c, (char *[]){ "python3", "-c", (char *)exec_first, port,
+						   (char *)exec_second, NULL }, NULL), 0);
+	wait_log_lines(&n, 2);
+	w = (struct want_count){ n.port, 2, 2 };
+	poll_until(c, have_counts, &w);
+	trace_stop(c);
+
+	assert_int_equal(assert_server_matches_log(c, &n), 2);
+	for (size_t i = 0; i < c->nrecs; i++)
+		if (c->recs[i].side == HTTP_SIDE_CLIENT && c->recs[i].rport == n.port && nc < 4)
+			cli[nc++] = &c->recs[i];
+	if (nc != 2)
+		dump_recs(c);
+	assert_int_equal(nc, 2);
+	assert_string_equal(cli[0]->path, "/first");
+	assert_string_equal(cli[1]->path, "/second");
+	assert_int_not_equal(cli[1]->lport, cli[0]->lport);
+	/* nor were the new program's file reads taken for the old
+	 * connection's bytes (python reads its modules on that fd first) */
+	assert_no_parse_errors(c);
+	assert_accounting(c);
+}
+
 static void test_existing_connection(void **state)
 {
 	struct ctx *c = *state;
@@ -2227,6 +2368,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_body_1mb_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ipv6, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_existing_connection, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fd_reused_without_close, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fd_reused_after_exec, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_disconnects, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_privacy_canaries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
