@@ -1404,20 +1404,36 @@ static void send_all_read_eof(int fd, const char *req, struct raw_result *res)
 	res->ok = n == 0;
 }
 
+struct fd_reuse_arg {
+	int port;
+	bool close_range; /* close_range then open, instead of dup2 */
+};
+
 static void child_fd_reused(int out, void *arg)
 {
-	const int *port = arg;
+	const struct fd_reuse_arg *a = arg;
 	struct raw_result res = { 0 }, second = { 0 };
 	static const char fake[] = "GET /fake HTTP/1.1\r\nHost: t\r\n\r\n";
-	int fd = env_connect(*port, false), null = open("/dev/null", O_WRONLY), fd2;
+	int fd = env_connect(a->port, false), null = open("/dev/null", O_WRONLY), fd2, f;
 
 	if (fd < 0 || null < 0)
 		_exit(1);
 	send_all_read_eof(fd, "GET /first HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", &res);
 	/* fd now holds /dev/null: the socket is closed without close() */
-	if (dup2(null, fd) != fd || write(fd, fake, sizeof(fake) - 1) != (ssize_t)sizeof(fake) - 1)
+	if (a->close_range) {
+		if (close_range((unsigned)fd, (unsigned)fd, 0))
+			_exit(1);
+		do
+			f = open("/dev/null", O_WRONLY);
+		while (f >= 0 && f < fd);
+		if (f != fd)
+			_exit(1);
+	} else if (dup2(null, fd) != fd) {
 		_exit(1);
-	fd2 = env_connect(*port, false);
+	}
+	if (write(fd, fake, sizeof(fake) - 1) != (ssize_t)sizeof(fake) - 1)
+		_exit(1);
+	fd2 = env_connect(a->port, false);
 	if (fd2 < 0 || dup2(fd2, fd) != fd)
 		_exit(1);
 	close(fd2);
@@ -1430,21 +1446,23 @@ static void child_fd_reused(int out, void *arg)
 	send_result(out, &res);
 }
 
-static void test_fd_reused_without_close(void **state)
+static void fd_reused_test(struct ctx *c, bool close_range_first)
 {
-	struct ctx *c = *state;
 	struct nginx_opts o = { 0 };
 	struct nginx n;
 	struct raw_result res;
 	struct want_count w;
 	const struct rec *cli[4];
+	struct fd_reuse_arg arg;
 	size_t nc = 0;
 	int fd;
 	pid_t pid;
 
 	start_nginx(c, &o, &n);
+	arg.port = n.port;
+	arg.close_range = close_range_first;
 	trace_start(c, false);
-	pid = fork_child(c, child_fd_reused, &n.port, &fd);
+	pid = fork_child(c, child_fd_reused, &arg, &fd);
 	child_result(c, pid, fd, &res);
 	assert_int_equal(res.ok, 1);
 	wait_log_lines(&n, 2);
@@ -1468,6 +1486,16 @@ static void test_fd_reused_without_close(void **state)
 		assert_false(cli[i]->flags & HTTP1_EXCH_INCOMPLETE);
 	}
 	assert_accounting(c);
+}
+
+static void test_fd_reused_without_close(void **state)
+{
+	fd_reused_test(*state, false);
+}
+
+static void test_fd_closed_by_close_range(void **state)
+{
+	fd_reused_test(*state, true);
 }
 
 /* The same through an exec: the first program's CLOEXEC socket is closed
@@ -2370,6 +2398,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_existing_connection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fd_reused_without_close, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fd_reused_after_exec, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fd_closed_by_close_range, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_disconnects, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_privacy_canaries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
