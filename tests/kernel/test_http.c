@@ -953,30 +953,34 @@ static void test_ring_shards(void **state)
 
 #define PIPELINED 10
 
+/* A raw client of nginx on port: count requests for /<prefix>NN (each
+ * with the extra header lines, the last with Connection: close) in ONE
+ * write, then every response read in reads of read_bytes until the close. */
+struct pipelined_client {
+	int port;
+	int count;
+	const char *prefix;
+	const char *extra;
+	size_t read_bytes;
+};
+
 static void child_pipelined(int out, void *arg)
 {
-	const int *port = arg;
+	const struct pipelined_client *pc = arg;
 	struct raw_result res = { 0 };
-	char req[2048];
-	size_t len = 0;
-	int fd = env_connect(*port, false);
+	char req[4096], buf[512];
+	size_t len = 0, rb = pc->read_bytes < sizeof(buf) ? pc->read_bytes : sizeof(buf);
+	ssize_t n;
+	int fd = env_connect(pc->port, false);
 
-	for (int i = 0; i < PIPELINED; i++)
+	for (int i = 0; i < pc->count; i++)
 		len += (size_t)snprintf(req + len, sizeof(req) - len,
-					"GET /p%d HTTP/1.1\r\nHost: t\r\n%s\r\n", i,
-					i == PIPELINED - 1 ? "Connection: close\r\n" : "");
+					"GET /%s%02d HTTP/1.1\r\nHost: t\r\n%s%s\r\n", pc->prefix, i,
+					pc->extra, i == pc->count - 1 ? "Connection: close\r\n" : "");
 	if (fd >= 0) {
-		/* Reads smaller than the capture size: one big read holding
-		 * several responses would put later heads past the captured
-		 * bytes, where by design no framing can be recovered (the
-		 * records would be flagged, not exact). */
-		char buf[HTTP_CAPTURE_BYTES_DEFAULT / 2];
-		ssize_t n;
-
 		res.lport = local_port(fd);
-		/* all ten requests in ONE write */
 		if (write(fd, req, len) == (ssize_t)len) {
-			while ((n = read(fd, buf, sizeof(buf))) > 0)
+			while ((n = read(fd, buf, rb)) > 0)
 				res.bytes += (uint64_t)n;
 			res.ok = n == 0;
 		}
@@ -985,35 +989,49 @@ static void child_pipelined(int out, void *arg)
 	send_result(out, &res);
 }
 
-static void test_pipelining(void **state)
+/* nginx with /<prefix>NN for even NN (200; odd ones 404), the tracer, and
+ * the client of pc run to its end; the records of its requests in. */
+static void pipelined_run(struct ctx *c, struct nginx *n, struct pipelined_client *pc,
+			  size_t want_client, struct raw_result *res)
 {
-	struct ctx *c = *state;
 	struct nginx_opts o = { 0 };
-	struct nginx n;
-	struct raw_result res;
-	struct want_count w;
-	const struct rec *srv[PIPELINED], *cli[PIPELINED];
-	size_t ns = 0, nc = 0;
 	char p[ENV_PATH_BYTES], name[32];
+	struct want_count w;
 	int fd;
 	pid_t pid;
 
-	start_nginx(c, &o, &n);
-	/* even paths exist (200), odd ones do not (404) */
-	for (int i = 0; i < PIPELINED; i += 2) {
-		snprintf(name, sizeof(name), "html/p%d", i);
+	start_nginx(c, &o, n);
+	for (int i = 0; i < pc->count; i += 2) {
+		snprintf(name, sizeof(name), "html/%s%02d", pc->prefix, i);
 		env_path(&c->env, p, sizeof(p), name);
 		assert_int_equal(env_write_file(p, "pipelined\n", 10), 0);
 	}
+	pc->port = n->port;
 	trace_start(c, false);
-	pid = fork_child(c, child_pipelined, &n.port, &fd);
-	child_result(c, pid, fd, &res);
-	assert_int_equal(res.ok, 1);
-	wait_log_lines(&n, PIPELINED);
-	w = (struct want_count){ n.port, PIPELINED, PIPELINED };
+	pid = fork_child(c, child_pipelined, pc, &fd);
+	child_result(c, pid, fd, res);
+	assert_int_equal(res->ok, 1);
+	wait_log_lines(n, (size_t)pc->count);
+	w = (struct want_count){ n->port, (size_t)pc->count, want_client };
 	poll_until(c, have_counts, &w);
 	trace_stop(c);
+}
 
+static void test_pipelining(void **state)
+{
+	struct ctx *c = *state;
+	/* Reads smaller than the capture size: one big read holding several
+	 * responses would put later heads past the captured bytes, where by
+	 * design no framing can be recovered (the records would be flagged,
+	 * not exact). */
+	struct pipelined_client pc = { .count = PIPELINED, .prefix = "p", .extra = "",
+				       .read_bytes = HTTP_CAPTURE_BYTES_DEFAULT / 2 };
+	struct nginx n;
+	struct raw_result res;
+	const struct rec *srv[PIPELINED], *cli[PIPELINED];
+	size_t ns = 0, nc = 0;
+
+	pipelined_run(c, &n, &pc, PIPELINED, &res);
 	assert_int_equal(assert_server_matches_log(c, &n), PIPELINED);
 	for (size_t i = 0; i < c->nrecs; i++) {
 		if (c->recs[i].side == HTTP_SIDE_SERVER && ns < PIPELINED)
@@ -1035,7 +1053,7 @@ static void test_pipelining(void **state)
 	for (int i = 0; i < PIPELINED; i++) {
 		char want[16];
 
-		snprintf(want, sizeof(want), "/p%d", i);
+		snprintf(want, sizeof(want), "/p%02d", i);
 		assert_string_equal(srv[i]->path, want);
 		assert_int_equal(srv[i]->status, i % 2 ? 404 : 200);
 		assert_false(srv[i]->flags & HTTP1_EXCH_INCOMPLETE);
@@ -1058,59 +1076,16 @@ static void test_pipelining(void **state)
  * gap). */
 #define BURST 24
 
-static void child_pipelined_burst(int out, void *arg)
-{
-	const int *port = arg;
-	struct raw_result res = { 0 };
-	char req[4096], buf[512];
-	size_t len = 0;
-	ssize_t n;
-	int fd = env_connect(*port, false);
-
-	for (int i = 0; i < BURST; i++)
-		len += (size_t)snprintf(req + len, sizeof(req) - len,
-					"GET /b%02d HTTP/1.1\r\nHost: t\r\nUser-Agent: pipeline-test/1.0\r\n%s\r\n",
-					i, i == BURST - 1 ? "Connection: close\r\n" : "");
-	if (fd >= 0) {
-		res.lport = local_port(fd);
-		if (write(fd, req, len) == (ssize_t)len) {
-			while ((n = read(fd, buf, sizeof(buf))) > 0)
-				res.bytes += (uint64_t)n;
-			res.ok = n == 0;
-		}
-		close(fd);
-	}
-	send_result(out, &res);
-}
-
 static void test_pipelined_burst_past_capture(void **state)
 {
 	struct ctx *c = *state;
-	struct nginx_opts o = { 0 };
+	struct pipelined_client pc = { .count = BURST, .prefix = "b",
+				       .extra = "User-Agent: pipeline-test/1.0\r\n", .read_bytes = 512 };
 	struct nginx n;
 	struct raw_result res;
-	struct want_count w;
-	char p[ENV_PATH_BYTES], name[32];
 	size_t ns = 0, named = 0;
-	int fd;
-	pid_t pid;
 
-	start_nginx(c, &o, &n);
-	/* even paths exist (200), odd ones do not (404) */
-	for (int i = 0; i < BURST; i += 2) {
-		snprintf(name, sizeof(name), "html/b%02d", i);
-		env_path(&c->env, p, sizeof(p), name);
-		assert_int_equal(env_write_file(p, "burst\n", 6), 0);
-	}
-	trace_start(c, false);
-	pid = fork_child(c, child_pipelined_burst, &n.port, &fd);
-	child_result(c, pid, fd, &res);
-	assert_int_equal(res.ok, 1);
-	wait_log_lines(&n, BURST);
-	w = (struct want_count){ n.port, BURST, 0 };
-	poll_until(c, have_counts, &w);
-	trace_stop(c);
-
+	pipelined_run(c, &n, &pc, 0, &res);
 	assert_int_equal(log_lines(n.access_log), BURST);
 	for (size_t i = 0; i < c->nrecs; i++) {
 		const struct rec *r = &c->recs[i];
@@ -1446,15 +1421,40 @@ static void child_fd_reused(int out, void *arg)
 	send_result(out, &res);
 }
 
+/* After a client made /first then /second on two connections of nginx n,
+ * one fd number: both requests in the log and exactly these two client
+ * records, on two local ports, none for what the fd held in between. */
+static void assert_first_second(struct ctx *c, struct nginx *n, const struct rec *cli[2])
+{
+	struct want_count w = { n->port, 2, 2 };
+	size_t nc = 0;
+
+	wait_log_lines(n, 2);
+	poll_until(c, have_counts, &w);
+	trace_stop(c);
+	assert_int_equal(assert_server_matches_log(c, n), 2);
+	for (size_t i = 0; i < c->nrecs; i++)
+		if (c->recs[i].side == HTTP_SIDE_CLIENT && c->recs[i].rport == n->port) {
+			if (nc >= 2)
+				dump_recs(c);
+			assert_true(nc < 2);
+			cli[nc++] = &c->recs[i];
+		}
+	if (nc != 2)
+		dump_recs(c);
+	assert_int_equal(nc, 2);
+	assert_string_equal(cli[0]->path, "/first");
+	assert_string_equal(cli[1]->path, "/second");
+	assert_int_not_equal(cli[1]->lport, cli[0]->lport);
+}
+
 static void fd_reused_test(struct ctx *c, bool close_range_first)
 {
 	struct nginx_opts o = { 0 };
 	struct nginx n;
 	struct raw_result res;
-	struct want_count w;
-	const struct rec *cli[4];
+	const struct rec *cli[2];
 	struct fd_reuse_arg arg;
-	size_t nc = 0;
 	int fd;
 	pid_t pid;
 
@@ -1465,23 +1465,9 @@ static void fd_reused_test(struct ctx *c, bool close_range_first)
 	pid = fork_child(c, child_fd_reused, &arg, &fd);
 	child_result(c, pid, fd, &res);
 	assert_int_equal(res.ok, 1);
-	wait_log_lines(&n, 2);
-	w = (struct want_count){ n.port, 2, 2 };
-	poll_until(c, have_counts, &w);
-	trace_stop(c);
-
-	assert_int_equal(assert_server_matches_log(c, &n), 2);
-	for (size_t i = 0; i < c->nrecs; i++)
-		if (c->recs[i].side == HTTP_SIDE_CLIENT && c->recs[i].rport == n.port && nc < 4)
-			cli[nc++] = &c->recs[i];
-	if (nc != 2)
-		dump_recs(c);
-	assert_int_equal(nc, 2);
-	assert_string_equal(cli[0]->path, "/first");
-	assert_string_equal(cli[1]->path, "/second");
+	assert_first_second(c, &n, cli);
 	assert_int_equal(cli[1]->lport, res.lport);
-	assert_int_not_equal(cli[1]->lport, cli[0]->lport);
-	for (size_t i = 0; i < nc; i++) {
+	for (size_t i = 0; i < 2; i++) {
 		assert_int_equal(cli[i]->status, 404);
 		assert_false(cli[i]->flags & HTTP1_EXCH_INCOMPLETE);
 	}
@@ -1525,31 +1511,15 @@ static void test_fd_reused_after_exec(void **state)
 	struct ctx *c = *state;
 	struct nginx_opts o = { 0 };
 	struct nginx n;
-	struct want_count w;
 	char port[16];
-	const struct rec *cli[4];
-	size_t nc = 0;
+	const struct rec *cli[2];
 
 	start_nginx(c, &o, &n);
 	snprintf(port, sizeof(port), "%d", n.port);
 	trace_start(c, false);
 	assert_int_equal(run_traced(c, (char *[]){ "python3", "-c", (char *)exec_first, port,
 						   (char *)exec_second, NULL }, NULL), 0);
-	wait_log_lines(&n, 2);
-	w = (struct want_count){ n.port, 2, 2 };
-	poll_until(c, have_counts, &w);
-	trace_stop(c);
-
-	assert_int_equal(assert_server_matches_log(c, &n), 2);
-	for (size_t i = 0; i < c->nrecs; i++)
-		if (c->recs[i].side == HTTP_SIDE_CLIENT && c->recs[i].rport == n.port && nc < 4)
-			cli[nc++] = &c->recs[i];
-	if (nc != 2)
-		dump_recs(c);
-	assert_int_equal(nc, 2);
-	assert_string_equal(cli[0]->path, "/first");
-	assert_string_equal(cli[1]->path, "/second");
-	assert_int_not_equal(cli[1]->lport, cli[0]->lport);
+	assert_first_second(c, &n, cli);
 	/* nor were the new program's file reads taken for the old
 	 * connection's bytes (python reads its modules on that fd first) */
 	assert_no_parse_errors(c);
