@@ -217,17 +217,19 @@ static int shards_create(struct http_tracer *t, uint32_t rb_bytes, char *err, si
 
 	for (uint32_t i = 1; i < t->ring_shards; i++) {
 		int fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "http_shard", 0, 0, rb_bytes, NULL);
+		int e = errno;
 
 		if (fd < 0) {
 			snprintf(err, err_size, "creating ring buffer %u of %u failed: %s", i + 1,
-				 t->ring_shards, strerror(errno));
-			return -errno;
+				 t->ring_shards, strerror(e));
+			return -e;
 		}
 		t->shard_fds[i] = fd;
 		if (bpf_map_update_elem(outer, &i, &fd, BPF_ANY)) {
+			e = errno;
 			snprintf(err, err_size, "registering ring buffer %u of %u failed: %s", i + 1,
-				 t->ring_shards, strerror(errno));
-			return -errno;
+				 t->ring_shards, strerror(e));
+			return -e;
 		}
 	}
 	return 0;
