@@ -422,7 +422,8 @@ static int open_tracers(struct agent *a, bool verbose)
 		cli_error(CMD, "out of memory");
 		return -ENOMEM;
 	}
-	if ((ret = bpf_env_prepare(verbose)))
+	/* tracefs: only the exec tracer's tracepoints need it */
+	if ((ret = bpf_env_prepare(verbose)) && a->cfg.exec)
 		cli_error(CMD, "warning: %s", bpf_env_prepare_strerror(ret));
 	/* the exec tracer first: processes that start while the http tracer
 	 * loads are then named from their exec */
