@@ -65,9 +65,6 @@ static const char *const latency_groups[] = { "p50", "p90", "p99", "p99.9", "max
 /* Capture counts as complete from here (events / requests * 100 is exact
  * for whole numbers, this only absorbs rounding). */
 #define CAPTURE_FULL_PCT (100.0 - 1e-9)
-/* Capture above this: more events than requests, beyond a request or two
- * answered at a round's edges. */
-#define CAPTURE_OVER_PCT 100.5
 /* "The machine was noisy": median half-width of p99's interval above this
  * share of the baseline's median p99. */
 #define NOISY_CI_SHARE 0.20
@@ -519,7 +516,7 @@ static void recommend_tracer(struct lab_bench_result *res, int t, bool *saturati
 	for (s = 0; s < n_scenarios(cfg); s++) {
 		double cap = res->cells[s][t].median[LAB_M_CAPTURE_PCT];
 
-		if (!(cap > CAPTURE_OVER_PCT))
+		if (!(cap > LAB_CAPTURE_OVER_PCT))
 			continue;
 		recommend(res, "%s reported %s %% as many events as %s had requests (median): "
 			  "it counts other traffic too, so its capture says nothing of loss: "

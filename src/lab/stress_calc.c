@@ -231,10 +231,6 @@ const char *lab_stress_rating_name(enum lab_stress_rating r)
 	return r >= LAB_STRESS_POOR && r <= LAB_STRESS_EXCELLENT ? names[r] : "?";
 }
 
-/* Capture above this in a step: more events than requests, beyond a
- * request or two at the step's edges. */
-#define CAPTURE_OVER_PCT 100.5
-
 bool lab_stress_step_judge(struct lab_stress_step *st, double slo_p99_ms)
 {
 	st->ok = false;
@@ -245,7 +241,7 @@ bool lab_stress_step_judge(struct lab_stress_step *st, double slo_p99_ms)
 	else if (isnan(st->capture_pct) || st->capture_pct < 100.0)
 		lab_set_err(st->why, sizeof(st->why), "capture %s %%",
 			    lab_fmt_num(st->capture_pct, 2));
-	else if (st->capture_pct > CAPTURE_OVER_PCT)
+	else if (st->capture_pct > LAB_CAPTURE_OVER_PCT)
 		/* other traffic counted: a loss would not show */
 		lab_set_err(st->why, sizeof(st->why),
 			    "capture %s %%: the tracer counts more than the target's requests "
