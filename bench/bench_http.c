@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "cli/cli_common.h"
+#include "http.h"
 #include "lab/bench.h"
 #include "lab/nginx.h"
 #include "lab/report_text.h"
@@ -613,7 +614,7 @@ static int tracers_setup(void)
 				long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
 				snprintf(shards_str, sizeof(shards_str), "%ld",
-					 ncpu < 1 ? 1 : ncpu > 64 ? 64 : ncpu);
+					 ncpu < 1 ? 1 : ncpu > HTTP_RING_SHARDS_MAX ? HTTP_RING_SHARDS_MAX : ncpu);
 				t->argv[5] = "--ring-shards";
 				t->argv[6] = shards_str;
 			}

@@ -17,10 +17,13 @@
 #include "loader/ringbuf_reader.h"
 #include "loader/tls_scan.h"
 
-/* What a ring's reader callback knows: its tracer and its own count. */
+/* One ring buffer of the tracer: what its reader callback knows (its
+ * tracer, its own count) and, beyond the first (the object's events), the
+ * map's fd. */
 struct http_ring {
 	struct http_tracer *t;
 	uint64_t delivered;
+	int fd;
 };
 
 struct http_tracer {
@@ -37,8 +40,7 @@ struct http_tracer {
 	pid_t tls_pid;
 	struct tls_scan tls_scan;
 	uint32_t tls_uprobes;        /* attached so far (kept after detach) */
-	uint32_t ring_shards;        /* ring buffers: events and shard_fds[1..] */
-	int shard_fds[HTTP_RING_SHARDS_MAX];
+	uint32_t ring_shards;        /* ring buffers in rings[] */
 	struct http_ring rings[HTTP_RING_SHARDS_MAX];
 };
 
@@ -224,7 +226,7 @@ static int shards_create(struct http_tracer *t, uint32_t rb_bytes, char *err, si
 				 t->ring_shards, strerror(e));
 			return -e;
 		}
-		t->shard_fds[i] = fd;
+		t->rings[i].fd = fd;
 		if (bpf_map_update_elem(outer, &i, &fd, BPF_ANY)) {
 			e = errno;
 			snprintf(err, err_size, "registering ring buffer %u of %u failed: %s", i + 1,
@@ -309,7 +311,7 @@ int http_tracer_open(struct http_tracer **out, const struct http_tracer_opts *o,
 		goto cleanup;
 	}
 	for (uint32_t i = 1; i < t->ring_shards; i++) {
-		ret = ringbuf_reader_add(t->rb, t->shard_fds[i], handle_raw, &t->rings[i], err,
+		ret = ringbuf_reader_add(t->rb, t->rings[i].fd, handle_raw, &t->rings[i], err,
 					 err_size);
 		if (ret)
 			goto cleanup;
@@ -463,7 +465,7 @@ void http_tracer_close(struct http_tracer *t)
 	ring_buffer__free(t->rb);
 	http_bpf__destroy(t->skel);
 	for (uint32_t i = 1; i < t->ring_shards; i++)
-		if (t->shard_fds[i] > 0)
-			close(t->shard_fds[i]);
+		if (t->rings[i].fd > 0)
+			close(t->rings[i].fd);
 	free(t);
 }
