@@ -753,7 +753,7 @@ struct scenario {
 static const char usage_text[] =
 	"Usage: bench_pipeline [--quick] [--reps N] [--cpu N] [--capture FILE]\n"
 	"                      [--record-nginx --sonde PATH] [--no-callgrind] [--check]\n"
-	"                      [--keep DIR]\n"
+	"                      [--keep DIR] [--only NAME]\n"
 	"\n"
 	"Replay HTTP captures through sonde's userspace pipeline (frame checks,\n"
 	"decode, reassembly, parsing, pairing, aggregation) on one pinned core:\n"
@@ -774,6 +774,8 @@ static const char usage_text[] =
 	"                   >= 1 M requests/s, 0 allocations per event)\n"
 	"  --keep DIR       keep the callgrind captures and profiles in DIR (an existing\n"
 	"                   folder), for callgrind_annotate DIR/callgrind.<capture>.out\n"
+	"  --only NAME      of the synthetic captures, only this one (keepalive,\n"
+	"                   pipelined, chunked or many_conns)\n"
 	"\n"
 	"EXAMPLES\n"
 	"  bench_pipeline --quick\n"
@@ -817,12 +819,13 @@ int main(int argc, char **argv)
 		{ "no-callgrind", no_argument, NULL, 'G' },
 		{ "check", no_argument, NULL, 'k' },
 		{ "keep", required_argument, NULL, 'K' },
+		{ "only", required_argument, NULL, 'o' },
 		{ "callgrind-child", required_argument, NULL, 'X' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct scenario sc[SCENARIOS_MAX];
-	const char *capture = NULL, *sonde = "build/sonde", *keep_dir = NULL;
+	const char *capture = NULL, *sonde = "build/sonde", *keep_dir = NULL, *only = NULL;
 	bool quick = false, nginx = false, callgrind = true, check = false, missed = false;
 	long cpu = sysconf(_SC_NPROCESSORS_ONLN) - 1, reps = 0, v;
 	char self[PATH_BYTES], why[512] = "";
@@ -866,6 +869,9 @@ int main(int argc, char **argv)
 		case 'K':
 			keep_dir = optarg;
 			break;
+		case 'o':
+			only = optarg;
+			break;
 		case 'X':
 			return callgrind_child(optarg);
 		case 'h':
@@ -880,6 +886,17 @@ int main(int argc, char **argv)
 	if (optind < argc) {
 		fprintf(stderr, "bench_pipeline: unexpected argument '%s'\n", argv[optind]);
 		return 2;
+	}
+	if (only) {
+		int k = 0;
+
+		while (k < SC_SYNTH_COUNT && strcmp(only, scenario_names[k]))
+			k++;
+		if (k == SC_SYNTH_COUNT) {
+			fprintf(stderr, "bench_pipeline: --only takes keepalive, pipelined, chunked or "
+				"many_conns, not '%s'\n", only);
+			return 2;
+		}
 	}
 	if (capture && access(capture, R_OK)) {
 		fprintf(stderr, "bench_pipeline: cannot read --capture %s: %s\n", capture,
@@ -909,7 +926,11 @@ int main(int argc, char **argv)
 	/* synthetic captures are written just before their replay, and removed
 	 * after it: one on disk at a time */
 	for (int k = 0; k < SC_SYNTH_COUNT; k++) {
-		struct scenario *s = &sc[nsc++];
+		struct scenario *s;
+
+		if (only && strcmp(only, scenario_names[k]))
+			continue;
+		s = &sc[nsc++];
 
 		memset(s, 0, sizeof(*s));
 		s->name = scenario_names[k];
