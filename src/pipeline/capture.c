@@ -530,23 +530,87 @@ int capture_reader_next(struct capture_reader *r, struct capture_rec *out)
 
 /* ---- replay ---- */
 
+/* Records read ahead of their turn, so that each one's connection is
+ * prefetched at every stage of http_pipeline_prefetch: a power of two
+ * above the farthest distance. */
+#define REPLAY_WINDOW 16u
+_Static_assert(REPLAY_WINDOW > HTTP_PREFETCH_AHEAD * HTTP_PREFETCH_STAGES,
+	       "the replay window holds the farthest prefetch distance");
+
+/* Records between two questions to http_pipeline_prefetch_worth. */
+#define REPLAY_ASK_EVERY 256u
+/* How far past the next frame the capture is prefetched. */
+#define REPLAY_FETCH_BYTES 4096u
+
+static uint64_t rec_conn_id(const struct capture_rec *rec)
+{
+	struct http_event_hdr h;
+
+	if (rec->type == CAPTURE_REC_CONN_GONE)
+		return rec->conn_id;
+	if (rec->type != CAPTURE_REC_RAW || rec->size < sizeof(h))
+		return 0;
+	memcpy(&h, rec->data, sizeof(h));
+	return h.conn_id;
+}
+
+static void replay_one(struct http_pipeline *p, const struct capture_rec *rec,
+		       struct capture_replay_stats *st)
+{
+	if (rec->type == CAPTURE_REC_RAW) {
+		st->events++;
+		if (http_pipeline_event(p, rec->data, rec->size))
+			st->decode_errors++;
+	} else if (rec->type == CAPTURE_REC_CONN_GONE) {
+		st->conns_gone++;
+		http_pipeline_conn_gone(p, rec->conn_id);
+	}
+}
+
 int capture_replay_http(struct capture_reader *r, struct http_pipeline *p,
 			struct capture_replay_stats *st)
 {
-	struct capture_rec rec;
-	int ret;
+	struct capture_rec win[REPLAY_WINDOW];
+	uint64_t ids[REPLAY_WINDOW];
+	uint32_t head = 0, n = 0; /* records read ahead, the next one at head */
+	size_t fetched = r->off;  /* the capture is prefetched up to here */
+	uint32_t until_ask = 0;   /* records until prefetch_worth is asked again */
+	bool conns = false;       /* connections prefetched */
+	int ret = 1;
 
 	if (r->info.kind != CAPTURE_KIND_HTTP)
 		return -EINVAL;
-	while ((ret = capture_reader_next(r, &rec)) > 0) {
-		if (rec.type == CAPTURE_REC_RAW) {
-			st->events++;
-			if (http_pipeline_event(p, rec.data, rec.size))
-				st->decode_errors++;
-		} else if (rec.type == CAPTURE_REC_CONN_GONE) {
-			st->conns_gone++;
-			http_pipeline_conn_gone(p, rec.conn_id);
+	for (;;) {
+		while (ret > 0 && n <= HTTP_PREFETCH_AHEAD * HTTP_PREFETCH_STAGES) {
+			uint32_t at = (head + n) & (REPLAY_WINDOW - 1);
+
+			ret = capture_reader_next(r, &win[at]);
+			if (ret > 0) {
+				ids[at] = rec_conn_id(&win[at]);
+				n++;
+			}
 		}
+		/* reading frames ahead skips over payloads, which hides the
+		 * stream from the hardware prefetcher: fetch it in order */
+		while (fetched < r->off + REPLAY_FETCH_BYTES && fetched < r->len) {
+			__builtin_prefetch(r->buf + fetched);
+			fetched += 64;
+		}
+		if (!n)
+			break;
+		if (!until_ask--) {
+			conns = http_pipeline_prefetch_worth(p);
+			until_ask = REPLAY_ASK_EVERY;
+		}
+		for (uint32_t s = 1; conns && s <= HTTP_PREFETCH_STAGES; s++) {
+			uint32_t d = HTTP_PREFETCH_AHEAD * s;
+
+			if (d < n)
+				http_pipeline_prefetch(p, ids[(head + d) & (REPLAY_WINDOW - 1)], s);
+		}
+		replay_one(p, &win[head], st);
+		head = (head + 1) & (REPLAY_WINDOW - 1);
+		n--;
 	}
 	http_pipeline_finish(p);
 	return ret;

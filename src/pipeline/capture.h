@@ -154,7 +154,10 @@ struct capture_replay_stats {
  * http_pipeline_event, CONN_GONE to http_pipeline_conn_gone), then
  * http_pipeline_finish, as `sonde http` did live. 0 when the capture was
  * complete, else the reader's error: what came before the bad frame was fed,
- * and finish still ran. st is added to. */
+ * and finish still ran. st is added to. Frames are read a few ahead of
+ * their turn, so that the file and, once the table outgrows the cache,
+ * their connections are prefetched (http_pipeline_prefetch); the order fed
+ * is the file's all the same. */
 int capture_replay_http(struct capture_reader *r, struct http_pipeline *p,
 			struct capture_replay_stats *st);
 

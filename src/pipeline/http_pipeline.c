@@ -17,6 +17,9 @@
 /* Connection objects per slab chunk: ~80 KiB at a time. */
 #define CONN_CHUNK_CONNS 256u
 #define NS_PER_US 1000u
+/* Below this many open connections, their objects and exchanges (~700 B
+ * each) fit in a 1 MiB L2 and http_pipeline_prefetch does nothing. */
+#define PREFETCH_MIN_CONNS 1024u
 
 /* Links of the activity list; the pipeline holds the sentinel. */
 struct lru_link {
@@ -37,11 +40,19 @@ struct conn {
 	uint8_t laddr[16], raddr[16];
 };
 
+/* A table entry holds the id next to the pointer: a probe compares ids
+ * without reading the connection objects it passes (thousands of them are
+ * out of cache). */
+struct slot {
+	uint64_t id;
+	struct conn *c;          /* NULL: empty */
+};
+
 struct http_pipeline {
 	struct http_pipeline_opts opts;
 	http_record_fn fn;
 	void *ctx;
-	struct conn **slots;     /* capacity entries, NULL = empty */
+	struct slot *slots;      /* capacity entries */
 	uint32_t capacity;       /* power of two, >= 2 * max_conns */
 	uint32_t count;
 	struct lru_link lru;     /* open connections, least recently active first */
@@ -62,25 +73,38 @@ static uint32_t slot_of(const struct http_pipeline *p, uint64_t id)
 static struct conn *table_find(const struct http_pipeline *p, uint64_t id, uint32_t *at)
 {
 	for (uint32_t i = slot_of(p, id);; i = (i + 1) & (p->capacity - 1)) {
-		struct conn *c = p->slots[i];
+		const struct slot *s = &p->slots[i];
 
-		if (!c)
+		if (!s->c)
 			return NULL;
-		if (c->conn_id == id) {
+		if (s->id == id) {
 			if (at)
 				*at = i;
-			return c;
+			return s->c;
 		}
 	}
+}
+
+/* table_find for a prefetch: only the slot's probe run, no more than the
+ * few entries a half-empty table has there. */
+static struct conn *table_peek(const struct http_pipeline *p, uint64_t id)
+{
+	uint32_t i = slot_of(p, id);
+
+	for (int n = 0; n < 4 && p->slots[i].c; n++, i = (i + 1) & (p->capacity - 1))
+		if (p->slots[i].id == id)
+			return p->slots[i].c;
+	return NULL;
 }
 
 static void table_insert(struct http_pipeline *p, struct conn *c)
 {
 	uint32_t i = slot_of(p, c->conn_id);
 
-	while (p->slots[i])
+	while (p->slots[i].c)
 		i = (i + 1) & (p->capacity - 1);
-	p->slots[i] = c;
+	p->slots[i].id = c->conn_id;
+	p->slots[i].c = c;
 	p->count++;
 }
 
@@ -88,19 +112,19 @@ static void table_remove_at(struct http_pipeline *p, uint32_t i)
 {
 	uint32_t mask = p->capacity - 1, j = i;
 
-	p->slots[i] = NULL;
+	p->slots[i].c = NULL;
 	p->count--;
 	/* shift back later entries of the same probe run */
 	for (;;) {
 		uint32_t home;
 
 		j = (j + 1) & mask;
-		if (!p->slots[j])
+		if (!p->slots[j].c)
 			return;
-		home = slot_of(p, p->slots[j]->conn_id);
+		home = slot_of(p, p->slots[j].id);
 		if (((j - home) & mask) >= ((j - i) & mask)) {
 			p->slots[i] = p->slots[j];
-			p->slots[j] = NULL;
+			p->slots[j].c = NULL;
 			i = j;
 		}
 	}
@@ -333,6 +357,34 @@ int http_pipeline_event(struct http_pipeline *p, const void *data, size_t size)
 	ret = event_dispatch(p, data, size);
 	p->event_ts = 0;
 	return ret;
+}
+
+bool http_pipeline_prefetch_worth(const struct http_pipeline *p)
+{
+	return p->count >= PREFETCH_MIN_CONNS;
+}
+
+void http_pipeline_prefetch(const struct http_pipeline *p, uint64_t conn_id, unsigned stage)
+{
+	const struct conn *c;
+
+	if (stage >= HTTP_PREFETCH_STAGES) {
+		__builtin_prefetch(&p->slots[slot_of(p, conn_id)]);
+		return;
+	}
+	c = table_peek(p, conn_id);
+	if (!c)
+		return;
+	if (stage == 2) {
+		for (size_t off = 0; off < sizeof(*c); off += 64)
+			__builtin_prefetch((const char *)c + off, 1);
+		__builtin_prefetch((const char *)c + sizeof(*c) - 1, 1);
+		return;
+	}
+	/* the activity list's neighbours are written by lru_touch */
+	__builtin_prefetch(c->lru.prev, 1);
+	__builtin_prefetch(c->lru.next, 1);
+	http1_engine_prefetch(&c->engine);
 }
 
 void http_pipeline_conn_gone(struct http_pipeline *p, uint64_t conn_id)

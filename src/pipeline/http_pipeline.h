@@ -6,11 +6,12 @@
  *
  * Memory is bounded and, once warm, never allocated per record: connection
  * objects (336 B: identity and engine) come from a slab of at most
- * max_conns, and what a connection needs only now and then (a 512 B line
- * buffer while a head line is split across segments, a 352 B slot per
- * exchange in flight) from one pool shared by all of them, bounded too. With
- * the default bounds that is at most ~1.1 KiB per connection, 855 B with a
- * request in flight on each and a quarter of them mid-line. */
+ * max_conns, the table has two 16 B entries per connection, and what a
+ * connection needs only now and then (a 512 B line buffer while a head line
+ * is split across segments, a 352 B slot per exchange in flight) comes from
+ * one pool shared by all of them, bounded too. With the default bounds that
+ * is at most ~1.1 KiB per connection, 871 B with a request in flight on each
+ * and a quarter of them mid-line. */
 #ifndef SONDE_PIPELINE_HTTP_PIPELINE_H
 #define SONDE_PIPELINE_HTTP_PIPELINE_H
 
@@ -106,6 +107,20 @@ int http_pipeline_new(struct http_pipeline **out, const struct http_pipeline_opt
 		      http_record_fn fn, void *ctx);
 /* One raw record of bpf/http.bpf.c. 0, or -EINVAL if it is malformed. */
 int http_pipeline_event(struct http_pipeline *p, const void *data, size_t size);
+/* Hints for a caller that sees records before their turn (a replay, a
+ * batch): a table of thousands of connections is out of cache, and a record
+ * whose connection is fetched only at its turn waits on memory. For the
+ * record HTTP_PREFETCH_AHEAD * s records ahead of the next one given to
+ * http_pipeline_event, call http_pipeline_prefetch with stage s, 3 down to
+ * 1: 3 fetches its table slot, 2 its connection, 1 what its connection
+ * points to. They change nothing, and a wrong or unknown id costs only the
+ * fetch. Whether they are worth their cost changes slowly: ask
+ * http_pipeline_prefetch_worth now and then (every few hundred records),
+ * not per record. */
+#define HTTP_PREFETCH_AHEAD 4u
+#define HTTP_PREFETCH_STAGES 3u
+bool http_pipeline_prefetch_worth(const struct http_pipeline *p);
+void http_pipeline_prefetch(const struct http_pipeline *p, uint64_t conn_id, unsigned stage);
 /* The connection ended without a close record (its process exited). */
 void http_pipeline_conn_gone(struct http_pipeline *p, uint64_t conn_id);
 /* Close every connection still open (their unfinished exchanges are emitted

@@ -325,6 +325,12 @@ int http1_engine_feed(struct http1_engine *e, enum http1_dir dir, uint64_t ts_ns
  * -EPIPE if already closed. */
 int http1_engine_close(struct http1_engine *e);
 
+/* A hint for a caller that knows this engine will be fed soon (its own
+ * cache lines fetched already): fetch the exchange slots the next segment
+ * is likely to touch, those of the queue's ends and the pool's next free
+ * one. Changes nothing. */
+void http1_engine_prefetch(const struct http1_engine *e);
+
 /* True once the connection is ignored (not HTTP, or upgraded). */
 bool http1_engine_ignored(const struct http1_engine *e);
 /* Role as given or inferred so far. */

@@ -627,6 +627,120 @@ static void test_replay_http(void **st)
 	free(r);
 }
 
+/* What a replay emitted, in order, to compare two replays. */
+struct trace {
+	uint32_t n;
+	uint64_t key[8192];
+};
+
+static void trace_record(const struct http_record *rec, void *ctx)
+{
+	struct trace *t = ctx;
+	uint64_t k = rec->ts_ns * 1000003u + rec->ex->status * 31u + rec->ex->flags;
+
+	for (uint16_t i = 0; i < rec->ex->path_len; i++)
+		k = k * 131u + (uint8_t)rec->ex->path[i];
+	if (t->n < sizeof(t->key) / sizeof(t->key[0]))
+		t->key[t->n] = k;
+	t->n++;
+}
+
+/* The replay reads records ahead to prefetch their connections once the
+ * table outgrows the cache: with thousands open at once, interleaved, some
+ * swept and the file cut at the end, it emits exactly what feeding the same
+ * records one by one emits, in the same order. */
+static void test_replay_many_conns_read_ahead(void **st)
+{
+	enum { CONNS = 3000 };
+	static struct trace want, got;
+	static struct http_data_event d;
+	static uint8_t step[CONNS];
+	struct capture_reader *r = malloc(sizeof(*r));
+	struct http_pipeline_opts po = { .max_conns = 4096 };
+	struct capture_replay_stats rs = { 0 };
+	struct capture_writer *w;
+	struct capture_info info;
+	struct http_pipeline *p;
+	struct capture_rec rec;
+	uint32_t rng = 12345, left = CONNS;
+	uint64_t ts = 1000;
+	char path[256], req[64];
+	uint8_t *buf;
+	size_t len;
+	int ret;
+
+	(void)st;
+	assert_non_null(r);
+	tmp_path(path, sizeof(path), "many.cap");
+	capture_info_init(&info, CAPTURE_KIND_HTTP, 0);
+	info.capture_bytes = 512;
+	assert_int_equal(capture_writer_open(&w, path, &info), 0);
+	/* every connection opens first, then their steps interleave at random */
+	for (uint32_t i = 0; i < CONNS; i++) {
+		struct http_open_event o;
+
+		http_open_ev(&o, i + 1, HTTP_ORIGIN_ACCEPT);
+		assert_int_equal(capture_writer_raw(w, &o, sizeof(o)), 0);
+	}
+	while (left) {
+		uint32_t i;
+		size_t n;
+
+		rng = rng * 1103515245u + 12345u;
+		i = (rng >> 8) % CONNS;
+		if (step[i] == 3)
+			continue;
+		ts += 7;
+		if (step[i] == 0) {
+			snprintf(req, sizeof(req), "GET /c%u HTTP/1.1\r\nHost: a\r\n\r\n", i);
+			n = http_data_ev(&d, i + 1, HTTP_DIR_INGRESS, ts, req);
+			assert_int_equal(capture_writer_raw(w, &d, n), 0);
+		} else if (step[i] == 1) {
+			n = http_data_ev(&d, i + 1, HTTP_DIR_EGRESS, ts, RESP);
+			assert_int_equal(capture_writer_raw(w, &d, n), 0);
+		} else if (i % 5) {
+			struct http_close_event c = { 0 };
+
+			c.hdr.kind = HTTP_EV_CLOSE;
+			c.hdr.conn_id = i + 1;
+			c.hdr.ts_ns = ts;
+			assert_int_equal(capture_writer_raw(w, &c, sizeof(c)), 0);
+		} else {
+			assert_int_equal(capture_writer_conn_gone(w, i + 1, ts), 0);
+		}
+		if (++step[i] == 3)
+			left--;
+	}
+	assert_int_equal(capture_writer_close(w), 0);
+	buf = slurp(path, &len);
+
+	/* the file cut in its last record: both stop there with the same error */
+	len -= 30;
+	assert_int_equal(capture_reader_init(r, buf, len), 0);
+	assert_int_equal(http_pipeline_new(&p, &po, trace_record, &want), 0);
+	while ((ret = capture_reader_next(r, &rec)) > 0) {
+		if (rec.type == CAPTURE_REC_RAW)
+			assert_int_equal(http_pipeline_event(p, rec.data, rec.size), 0);
+		else if (rec.type == CAPTURE_REC_CONN_GONE)
+			http_pipeline_conn_gone(p, rec.conn_id);
+	}
+	assert_int_equal(ret, -ENODATA);
+	http_pipeline_finish(p);
+	http_pipeline_free(p);
+
+	assert_int_equal(capture_reader_init(r, buf, len), 0);
+	assert_int_equal(http_pipeline_new(&p, &po, trace_record, &got), 0);
+	assert_int_equal(capture_replay_http(r, p, &rs), -ENODATA);
+	assert_int_equal(rs.decode_errors, 0);
+	http_pipeline_free(p);
+
+	assert_int_equal(want.n, CONNS);
+	assert_int_equal(got.n, want.n);
+	assert_memory_equal(got.key, want.key, want.n * sizeof(want.key[0]));
+	free(buf);
+	free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -638,6 +752,7 @@ int main(void)
 		cmocka_unit_test(test_exec_kind),
 		cmocka_unit_test(test_write_error_counted),
 		cmocka_unit_test(test_replay_http),
+		cmocka_unit_test(test_replay_many_conns_read_ahead),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -296,6 +296,44 @@ static void test_many_conns_table_consistent(void **st)
 	http_pipeline_free(p);
 }
 
+/* Prefetch hints change nothing: for open, closed and never-seen ids, at
+ * every stage (and out-of-range ones), with a request in flight on each
+ * connection, then every exchange still comes out whole. Worth it only once
+ * the table outgrows the cache. */
+static void test_prefetch_changes_nothing(void **st)
+{
+	enum { N = 3000 };
+	struct http_pipeline_opts o = { .max_conns = N };
+	struct http_pipeline_stats before, after;
+	struct http_pipeline *p;
+	struct sink s = { 0 };
+
+	(void)st;
+	assert_int_equal(http_pipeline_new(&p, &o, collect, &s), 0);
+	assert_false(http_pipeline_prefetch_worth(p));
+	for (unsigned stage = 0; stage <= HTTP_PREFETCH_STAGES + 1; stage++)
+		http_pipeline_prefetch(p, 5, stage);
+	for (uint64_t id = 1; id <= N; id++) {
+		open_conn(p, id, HTTP_ORIGIN_ACCEPT, "a");
+		data(p, id, HTTP_DIR_INGRESS, 100 + id, REQ, 0);
+	}
+	assert_true(http_pipeline_prefetch_worth(p));
+	close_conn(p, 7);
+	http_pipeline_stats(p, &before);
+	for (uint64_t id = 0; id <= N + 10; id++)
+		for (unsigned stage = 0; stage <= HTTP_PREFETCH_STAGES + 1; stage++)
+			http_pipeline_prefetch(p, id, stage);
+	http_pipeline_stats(p, &after);
+	assert_memory_equal(&before, &after, sizeof(before));
+	for (uint64_t id = 1; id <= N; id++)
+		if (id != 7)
+			data(p, id, HTTP_DIR_EGRESS, 10000 + id, RESP, 0);
+	http_pipeline_stats(p, &after);
+	assert_int_equal(after.records, N);
+	assert_int_equal(after.http.incomplete, 1);
+	http_pipeline_free(p);
+}
+
 static void test_malformed_refused(void **st)
 {
 	struct http_pipeline_opts o = { 0 };
@@ -653,6 +691,7 @@ int main(void)
 		cmocka_unit_test(test_finish_reports_incomplete),
 		cmocka_unit_test(test_table_full_and_unknown_counted),
 		cmocka_unit_test(test_many_conns_table_consistent),
+		cmocka_unit_test(test_prefetch_changes_nothing),
 		cmocka_unit_test(test_malformed_refused),
 		cmocka_unit_test(test_evict_least_recently_active),
 		cmocka_unit_test(test_10k_conns_bounded_memory),
