@@ -573,7 +573,7 @@ int capture_replay_http(struct capture_reader *r, struct http_pipeline *p,
 	struct capture_rec win[REPLAY_WINDOW];
 	uint64_t ids[REPLAY_WINDOW];
 	uint32_t head = 0, n = 0; /* records read ahead, the next one at head */
-	size_t fetched = r->off;  /* the capture is prefetched up to here */
+	size_t fetched = r->off, fetch_to; /* the capture is prefetched up to fetched */
 	uint32_t until_ask = 0;   /* records until prefetch_worth is asked again */
 	bool conns = false;       /* connections prefetched */
 	int ret = 1;
@@ -592,10 +592,9 @@ int capture_replay_http(struct capture_reader *r, struct http_pipeline *p,
 		}
 		/* reading frames ahead skips over payloads, which hides the
 		 * stream from the hardware prefetcher: fetch it in order */
-		while (fetched < r->off + REPLAY_FETCH_BYTES && fetched < r->len) {
+		fetch_to = r->off + REPLAY_FETCH_BYTES < r->len ? r->off + REPLAY_FETCH_BYTES : r->len;
+		for (; fetched < fetch_to; fetched += 64)
 			__builtin_prefetch(r->buf + fetched);
-			fetched += 64;
-		}
 		if (!n)
 			break;
 		if (!until_ask--) {
