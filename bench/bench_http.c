@@ -77,6 +77,8 @@ enum tracer_kind {
 	T_SONDE,       /* sonde http --json --port P */
 	T_SONDE_PID,   /* ... --pid <nginx worker> */
 	T_SONDE_SHARDS, /* ... --ring-shards <CPUs online>: a ring per CPU */
+	T_SONDE_EXPORTED, /* ... --tls-hooks exported: SSL_read/SSL_write hooked,
+			   * not OpenSSL's workers (for HTTPS) */
 	T_BPFTRACE,    /* the capture peer */
 };
 
@@ -592,17 +594,21 @@ static int tracers_setup(void)
 			kind = T_SONDE_PID;
 		else if (!strcmp(tok, "sonde-sharded"))
 			kind = T_SONDE_SHARDS;
+		else if (!strcmp(tok, "sonde-exported-hooks"))
+			kind = T_SONDE_EXPORTED;
 		else if (!strcmp(tok, "bpftrace-peer"))
 			kind = T_BPFTRACE;
 		else {
 			fprintf(stderr, "bench_http: unknown tracer '%s' (none, sonde, "
-					"sonde-server-only, sonde-sharded, bpftrace-peer)\n", tok);
+					"sonde-server-only, sonde-sharded, sonde-exported-hooks, "
+					"bpftrace-peer)\n", tok);
 			return -EINVAL;
 		}
 		t = tracer_add(tok, kind);
 		if (!t)
 			return -E2BIG;
-		if (kind == T_SONDE || kind == T_SONDE_PID || kind == T_SONDE_SHARDS) {
+		if (kind == T_SONDE || kind == T_SONDE_PID || kind == T_SONDE_SHARDS ||
+		    kind == T_SONDE_EXPORTED) {
 			char *const a[] = { sonde, "http", "--json", "--port", port_str, NULL };
 
 			memcpy(t->argv, a, sizeof(a));
@@ -617,6 +623,10 @@ static int tracers_setup(void)
 					 ncpu < 1 ? 1 : ncpu > HTTP_RING_SHARDS_MAX ? HTTP_RING_SHARDS_MAX : ncpu);
 				t->argv[5] = "--ring-shards";
 				t->argv[6] = shards_str;
+			}
+			if (kind == T_SONDE_EXPORTED) {
+				t->argv[5] = "--tls-hooks";
+				t->argv[6] = "exported";
 			}
 			t->ready_stderr = "sonde http: tracing";
 			if (access(sonde, X_OK)) {
@@ -791,7 +801,7 @@ static const char *met(bool v)
 static bool is_sonde(int ti)
 {
 	return tracers[ti].kind == T_SONDE || tracers[ti].kind == T_SONDE_PID ||
-	       tracers[ti].kind == T_SONDE_SHARDS;
+	       tracers[ti].kind == T_SONDE_SHARDS || tracers[ti].kind == T_SONDE_EXPORTED;
 }
 
 /* Targets of one sonde variant. */
@@ -1224,7 +1234,8 @@ static const char usage_text[] =
 	"  --duration S        seconds of wrk per run (default 5)\n"
 	"  --connections N     wrk connections (default 50)\n"
 	"  --tracers LIST      default none,sonde,sonde-server-only,sonde-sharded,bpftrace-peer\n"
-	"                      (sonde-sharded: --ring-shards <CPUs online>, a ring per CPU)\n"
+	"                      (sonde-sharded: --ring-shards <CPUs online>, a ring per CPU;\n"
+	"                      also sonde-exported-hooks: --tls-hooks exported, for HTTPS)\n"
 	"  --nginx-cpu N       pin nginx's worker to CPU N, -1 for none (default 0)\n"
 	"  --wrk-cpu N         pin wrk to CPU N, -1 for none (default 1)\n"
 	"  --peer-script PATH  the bpftrace peer (default " DEFAULT_PEER_SCRIPT ")\n"

@@ -932,8 +932,9 @@ static __always_inline int ssl_enter(__u64 ssl, __u64 buf, __u64 nbytes_ptr, __u
 	return 0;
 }
 
-/* Return of an SSL call: rc is its return value; the _ex forms return 1
- * and store the byte count through nbytes_ptr. */
+/* Return of an SSL call: rc is its return value; the _ex forms (and
+ * OpenSSL's workers, hooked as such) return > 0 on success and store the
+ * byte count through nbytes_ptr. */
 static __always_inline int ssl_exit(long rc, bool ex)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -953,7 +954,7 @@ static __always_inline int ssl_exit(long rc, bool ex)
 	call = *c;
 	c->active = 0;
 	if (ex) {
-		if (rc != 1 || bpf_probe_read_user(&n, sizeof(n), (void *)call.nbytes_ptr))
+		if (rc <= 0 || bpf_probe_read_user(&n, sizeof(n), (void *)call.nbytes_ptr))
 			return 0;
 	} else {
 		if (rc <= 0)

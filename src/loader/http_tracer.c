@@ -40,6 +40,8 @@ struct http_tracer {
 	pid_t tls_pid;
 	struct tls_scan tls_scan;
 	uint32_t tls_uprobes;        /* attached so far (kept after detach) */
+	uint32_t tls_workers;        /* files hooked at OpenSSL's workers, so far */
+	bool tls_exported_only;      /* opts.tls_exported_only */
 	uint32_t ring_shards;        /* ring buffers in rings[] */
 	struct http_ring rings[HTTP_RING_SHARDS_MAX];
 };
@@ -112,48 +114,64 @@ void http_tls_progs_prepare(struct bpf_object *obj, enum http_tls_attach a)
 	}
 }
 
-/* Perf-event uprobes, libbpf resolving each function's offset. */
-static int tls_attach_uprobes(struct http_tracer *t, const char *path, struct tls_hook *h)
-{
-	for (size_t i = 0; i < HTTP_TLS_HOOK_COUNT; i++) {
-		LIBBPF_OPTS(bpf_uprobe_opts, o, .func_name = http_tls_hooks[i].func,
-			    .retprobe = http_tls_hooks[i].ret);
-		struct bpf_program *prog = tls_prog(t, i);
-		struct bpf_link *l = prog ? bpf_program__attach_uprobe_opts(
-						    prog, t->tls_pid ? t->tls_pid : -1, path, 0, &o)
-					  : NULL;
-
-		if (l)
-			h->links[h->nlinks++] = l;
-		else if (http_tls_hooks[i].required)
-			return -ENOENT;
-	}
-	return 0;
-}
-
-/* One uprobe-multi link per program: the file's ELF is read once for the
- * four functions' offsets. */
-static int tls_attach_multi(struct http_tracer *t, const char *path, struct tls_hook *h)
+/* Where each hook goes in the file at path: offsets[i] for
+ * http_tls_hooks[i], 0 to leave it out. OpenSSL's workers when they are
+ * recognised (the _ex programs on them, nothing on the exported
+ * functions), else the exported functions. *workers says which. */
+static int tls_plan(const struct http_tracer *t, const char *path,
+		    uint64_t offsets[HTTP_TLS_HOOK_COUNT], bool *workers)
 {
 	const char *names[HTTP_TLS_HOOK_COUNT];
-	uint64_t offsets[HTTP_TLS_HOOK_COUNT];
-	int ret;
+	uint64_t rd, wr;
 
+	*workers = false;
+	if (!t->tls_exported_only && !tls_elf_ssl_workers(path, &rd, &wr)) {
+		for (size_t i = 0; i < HTTP_TLS_HOOK_COUNT; i++) {
+			const char *f = http_tls_hooks[i].func;
+
+			offsets[i] = !strcmp(f, "SSL_read_ex")	? rd
+				     : !strcmp(f, "SSL_write_ex") ? wr
+								  : 0;
+		}
+		*workers = true;
+		return 0;
+	}
 	for (size_t i = 0; i < HTTP_TLS_HOOK_COUNT; i++)
 		names[i] = http_tls_hooks[i].func;
-	ret = tls_elf_func_offsets(path, names, HTTP_TLS_HOOK_COUNT, offsets);
-	if (ret)
-		return ret;
+	return tls_elf_func_offsets(path, names, HTTP_TLS_HOOK_COUNT, offsets);
+}
+
+/* Must hook i be attached for the file to count as hooked? */
+static bool tls_hook_required(size_t i, bool workers)
+{
+	return workers ? http_tls_hooks[i].func[strlen(http_tls_hooks[i].func) - 1] == 'x'
+		       : http_tls_hooks[i].required;
+}
+
+/* Attach every planned hook: a perf-event uprobe (libbpf link) or a
+ * uprobe-multi link (an fd, which libbpf 1.1 cannot wrap) each. */
+static int tls_attach_planned(struct http_tracer *t, const char *path, const uint64_t offsets[],
+			      bool workers, struct tls_hook *h)
+{
 	for (size_t i = 0; i < HTTP_TLS_HOOK_COUNT; i++) {
 		struct bpf_program *prog = tls_prog(t, i);
 		int fd = -ENOENT;
 
-		if (prog && offsets[i])
+		if (prog && offsets[i] && t->tls_attach == HTTP_TLS_ATTACH_UPROBE_MULTI) {
 			fd = bpf_env_uprobe_multi_attach(bpf_program__fd(prog), path, &offsets[i], 1,
 							 http_tls_hooks[i].ret, t->tls_pid);
-		if (fd >= 0)
-			h->fds[h->nfds++] = fd;
-		else if (http_tls_hooks[i].required)
+			if (fd >= 0)
+				h->fds[h->nfds++] = fd;
+		} else if (prog && offsets[i]) {
+			LIBBPF_OPTS(bpf_uprobe_opts, o, .retprobe = http_tls_hooks[i].ret);
+			struct bpf_link *l = bpf_program__attach_uprobe_opts(
+				prog, t->tls_pid ? t->tls_pid : -1, path, offsets[i], &o);
+
+			fd = l ? 0 : -errno;
+			if (l)
+				h->links[h->nlinks++] = l;
+		}
+		if (fd < 0 && tls_hook_required(i, workers))
 			return fd;
 	}
 	return 0;
@@ -166,19 +184,21 @@ static void *tls_attach(const char *path, void *ctx)
 {
 	struct http_tracer *t = ctx;
 	struct tls_hook *h = calloc(1, sizeof(*h));
+	uint64_t offsets[HTTP_TLS_HOOK_COUNT];
+	bool workers;
 	int ret;
 
 	if (!h)
 		return NULL;
-	if (t->tls_attach == HTTP_TLS_ATTACH_UPROBE_MULTI)
-		ret = tls_attach_multi(t, path, h);
-	else
-		ret = tls_attach_uprobes(t, path, h);
+	ret = tls_plan(t, path, offsets, &workers);
+	if (!ret)
+		ret = tls_attach_planned(t, path, offsets, workers, h);
 	if (ret) {
 		tls_detach(h, t);
 		return NULL;
 	}
 	t->tls_uprobes += (uint32_t)(h->nlinks + h->nfds);
+	t->tls_workers += workers;
 	return h;
 }
 
@@ -195,6 +215,7 @@ void http_tracer_tls_stats(const struct http_tracer *t, struct http_tls_stats *o
 	out->files_unhooked = t->tls_scan.unhooked;
 	out->files_failed = t->tls_scan.failed;
 	out->links = t->tls_uprobes;
+	out->files_workers = t->tls_workers;
 	out->attach = t->tls_attach;
 }
 
@@ -260,6 +281,7 @@ int http_tracer_open(struct http_tracer **out, const struct http_tracer_opts *o,
 	t->ctx = ctx;
 	t->tls = o->tls;
 	t->tls_pid = (pid_t)o->filter_pid;
+	t->tls_exported_only = o->tls_exported_only;
 	tls_scan_init(&t->tls_scan, tls_attach, tls_detach, t);
 	t->skel = http_bpf__open();
 	if (!t->skel) {

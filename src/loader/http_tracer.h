@@ -33,6 +33,10 @@ struct http_tracer_opts {
 	/* tests: attach the SSL programs as perf uprobes even where uprobe-
 	 * multi links exist (the path kernels before 6.6 take) */
 	bool tls_perf_uprobes;
+	/* hook the exported SSL_read/SSL_write (and _ex) entries and returns
+	 * even where OpenSSL's internal workers are recognised (see
+	 * tls_elf_ssl_workers): slower, for comparison and as a way out */
+	bool tls_exported_only;
 };
 
 /* How the SSL programs are attached, chosen once at open. */
@@ -52,6 +56,8 @@ struct http_tls_stats {
 	uint32_t files_unhooked; /* detached: no process mapped them any more */
 	uint32_t files_failed;   /* candidates the uprobes could not attach to */
 	uint32_t links;          /* uprobes attached (one per function and file) */
+	uint32_t files_workers;  /* ... of the hooked files, those hooked at
+				  * OpenSSL's internal read and write workers */
 	enum http_tls_attach attach;
 };
 

@@ -113,26 +113,16 @@ static uint64_t vaddr_to_offset(Elf *elf, uint64_t addr)
 	return 0;
 }
 
-int tls_elf_func_offsets(const char *path, const char *const names[], size_t n,
-			 uint64_t offsets[])
+/* The addresses of functions names[0..n) in elf (0: not defined): from
+ * .symtab and .dynsym, an unversioned or default-version name. How many
+ * were found. */
+static size_t elf_func_addrs(Elf *elf, const char *const names[], size_t n, uint64_t addrs[])
 {
 	Elf_Scn *scn = NULL;
 	size_t found = 0;
-	Elf *elf;
-	int fd;
 
 	for (size_t k = 0; k < n; k++)
-		offsets[k] = 0;
-	if (elf_version(EV_CURRENT) == EV_NONE)
-		return -EINVAL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (!elf) {
-		close(fd);
-		return -EINVAL;
-	}
+		addrs[k] = 0;
 	while (found < n && (scn = elf_nextscn(elf, scn))) {
 		GElf_Shdr sh;
 		Elf_Data *data;
@@ -150,17 +140,148 @@ int tls_elf_func_offsets(const char *path, const char *const names[], size_t n,
 				continue;
 			name = elf_strptr(elf, sh.sh_link, sym.st_name);
 			for (size_t k = 0; name && k < n; k++) {
-				if (offsets[k] || strcmp(name, names[k]))
+				if (addrs[k] || strcmp(name, names[k]) || !vaddr_to_offset(elf, sym.st_value))
 					continue;
-				offsets[k] = vaddr_to_offset(elf, sym.st_value);
-				if (offsets[k])
-					found++;
+				addrs[k] = sym.st_value;
+				found++;
 			}
 		}
 	}
+	return found;
+}
+
+/* The ELF file at path, opened for reading: 0, or a negative errno. */
+static int elf_open(const char *path, int *fd, Elf **elf)
+{
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -EINVAL;
+	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0)
+		return -errno;
+	*elf = elf_begin(*fd, ELF_C_READ_MMAP, NULL);
+	if (!*elf) {
+		close(*fd);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int tls_elf_func_offsets(const char *path, const char *const names[], size_t n,
+			 uint64_t offsets[])
+{
+	size_t found;
+	Elf *elf;
+	int fd, ret;
+
+	for (size_t k = 0; k < n; k++)
+		offsets[k] = 0;
+	ret = elf_open(path, &fd, &elf);
+	if (ret)
+		return ret;
+	found = elf_func_addrs(elf, names, n, offsets);
+	for (size_t k = 0; k < n; k++)
+		if (offsets[k])
+			offsets[k] = vaddr_to_offset(elf, offsets[k]);
 	elf_end(elf);
 	close(fd);
 	return found ? 0 : -ENOENT;
+}
+
+/* ---- OpenSSL's read and write workers ---- */
+
+/* Bytes of an instruction a wrapper may run before calling its worker that
+ * leaves the argument registers as they came (endbr64, push of a register,
+ * sub of an immediate from rsp) at c[0..n), or 0. */
+static size_t prologue_insn(const uint8_t *c, size_t n)
+{
+	if (n >= 4 && c[0] == 0xf3 && c[1] == 0x0f && c[2] == 0x1e && c[3] == 0xfa)
+		return 4;
+	if (n >= 1 && c[0] >= 0x50 && c[0] <= 0x57)
+		return 1;
+	if (n >= 2 && c[0] == 0x41 && c[1] >= 0x50 && c[1] <= 0x57)
+		return 2;
+	if (n >= 4 && c[0] == 0x48 && c[1] == 0x83 && c[2] == 0xec)
+		return 4;
+	if (n >= 7 && c[0] == 0x48 && c[1] == 0x81 && c[2] == 0xec)
+		return 7;
+	return 0;
+}
+
+/* Where a call rel32 at c[i] lands, relative to c. */
+static int64_t call_target(const uint8_t *c, size_t i)
+{
+	uint32_t rel = (uint32_t)c[i + 1] | (uint32_t)c[i + 2] << 8 | (uint32_t)c[i + 3] << 16 |
+		       (uint32_t)c[i + 4] << 24;
+
+	return (int64_t)(i + 5) + (int32_t)rel;
+}
+
+bool tls_code_forwards(const uint8_t *code, size_t n, int64_t *target)
+{
+	size_t i = 0, k;
+
+	while (i < n && (k = prologue_insn(code + i, n - i)))
+		i += k;
+	if (n - i < 5 || code[i] != 0xe8)
+		return false;
+	*target = call_target(code, i);
+	return true;
+}
+
+bool tls_code_calls(const uint8_t *code, size_t n, int64_t target)
+{
+	for (size_t i = 0; i + 5 <= n; i++)
+		if (code[i] == 0xe8 && call_target(code, i) == target)
+			return true;
+	return false;
+}
+
+/* The first bytes of the function at addr, into buf: how many. */
+static size_t func_bytes(Elf *elf, int fd, uint64_t addr, uint8_t *buf, size_t size)
+{
+	uint64_t off = addr ? vaddr_to_offset(elf, addr) : 0;
+	ssize_t n = off ? pread(fd, buf, size, (off_t)off) : -1;
+
+	return n > 0 ? (size_t)n : 0;
+}
+
+/* The worker both plain and ex call (see tls_elf_ssl_workers): its file
+ * offset, or 0. */
+static uint64_t worker_of(Elf *elf, int fd, uint64_t plain, uint64_t ex)
+{
+	uint8_t a[TLS_WRAPPER_BYTES], b[TLS_WRAPPER_BYTES];
+	size_t na = func_bytes(elf, fd, plain, a, sizeof(a));
+	size_t nb = func_bytes(elf, fd, ex, b, sizeof(b));
+	uint64_t worker;
+	int64_t t;
+
+	if (!na || !nb || !tls_code_forwards(b, nb, &t))
+		return 0;
+	worker = ex + (uint64_t)t;
+	if (worker == ex || worker == plain || !tls_code_calls(a, na, (int64_t)(worker - plain)))
+		return 0;
+	return vaddr_to_offset(elf, worker);
+}
+
+int tls_elf_ssl_workers(const char *path, uint64_t *read_worker, uint64_t *write_worker)
+{
+	static const char *const names[] = { "SSL_read", "SSL_read_ex", "SSL_write",
+					     "SSL_write_ex" };
+	uint64_t a[4];
+	Elf *elf;
+	int fd, ret;
+
+	*read_worker = *write_worker = 0;
+	ret = elf_open(path, &fd, &elf);
+	if (ret)
+		return ret;
+	if (elf_func_addrs(elf, names, 4, a)) {
+		*read_worker = worker_of(elf, fd, a[0], a[1]);
+		*write_worker = worker_of(elf, fd, a[2], a[3]);
+	}
+	elf_end(elf);
+	close(fd);
+	return *read_worker && *write_worker ? 0 : -ENOENT;
 }
 
 static struct tls_file *seen(struct tls_scan *s, const struct stat *st)

@@ -64,6 +64,24 @@ bool tls_elf_exports_ssl(const char *path);
  * the symbol tables (~1 ms for libssl, ~30 ms for node). */
 int tls_elf_func_offsets(const char *path, const char *const names[], size_t n,
 			 uint64_t offsets[]);
+/* OpenSSL (1.1.1 and 3.x) has SSL_read and SSL_read_ex both call one
+ * internal worker, ssl_read_internal(ssl, buf, num, &readbytes), and
+ * SSL_write and SSL_write_ex ssl_write_internal: a probe pair on a worker
+ * sees every call of either form, with SSL_read_ex's arguments and return.
+ * And it is cheaper: the exported functions start with `sub $n,%rsp`, which
+ * a uprobe must single-step out of line (~4.8 us a hit here, measured),
+ * where the workers start with a push, which the kernel emulates (~1.3 us).
+ * A worker is taken only when SSL_*_ex passes its arguments straight to it
+ * (nothing but endbr64, pushes and a sub from rsp before the call) and
+ * SSL_* calls it too. Their file offsets, 0 when not recognised; 0 when
+ * both are found, -ENOENT, or a negative errno. */
+#define TLS_WRAPPER_BYTES 128
+int tls_elf_ssl_workers(const char *path, uint64_t *read_worker, uint64_t *write_worker);
+/* The two checks on code bytes, for the tests: does code[0..n) begin with
+ * such a prologue and a call (*target: where it lands, relative to code)?
+ * Does it call target (relative to code) anywhere? */
+bool tls_code_forwards(const uint8_t *code, size_t n, int64_t *target);
+bool tls_code_calls(const uint8_t *code, size_t n, int64_t target);
 /* Is this the file name of a shared libssl ("libssl.so", "libssl.so.3")? */
 bool tls_is_libssl_name(const char *path);
 

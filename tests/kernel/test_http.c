@@ -1946,29 +1946,50 @@ static void test_bad_input(void **state)
 
 /* nginx over TLS, curl with keep-alive: the server records equal the access
  * log, curl's are all there, every one says tls, and the encrypted bytes
- * of the same connections produce nothing. */
-static void test_https_curl_keepalive(void **state)
+ * of the same connections produce nothing. exported: SSL_read/SSL_write and
+ * their _ex forms hooked, else (as sonde http by default) OpenSSL's
+ * workers, which Debian's libssl must have been recognised for: the test
+ * checks which programs ran. */
+static void https_curl_keepalive(struct ctx *c, bool exported)
 {
-	struct ctx *c = *state;
+	struct http_tracer_opts topts = { .tls = true, .tls_exported_only = exported };
 	struct nginx_opts o = { .tls = true };
 	struct nginx n;
 	static const char *const paths[] = { "/index.html", "/a.txt", "/missing",
 					     "/a.txt?token=abc" };
 	static const int want_status[] = { 200, 200, 404, 200 };
 	const size_t np = sizeof(paths) / sizeof(paths[0]);
+	struct http_tls_stats tls;
+	uint64_t plain = 0, ex = 0;
 	struct want_count w;
-	int codes[16];
+	int codes[16], stats_fd;
 
+	KERNEL_TEST_REQUIRE_ROOT();
+	stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME); /* the programs' run counts */
+	if (stats_fd < 0)
+		KERNEL_TEST_UNAVAILABLE("BPF run statistics cannot be turned on");
 	start_nginx(c, &o, &n);
-	trace_start(c, false);
+	trace_start_opts(c, false, &topts);
 	run_curl_scheme(c, "https", "127.0.0.1", n.port, paths, np, codes);
 	for (size_t i = 0; i < np; i++)
 		assert_int_equal(codes[i], want_status[i]);
 	wait_log_lines(&n, np);
 	w = (struct want_count){ n.port, np, np };
 	poll_until(c, have_counts, &w);
+	http_tracer_tls_stats(c->tracer, &tls);
+	assert_int_equal(http_tracer_prog_runs(c->tracer, "ssl_read_enter", &plain), 0);
+	assert_int_equal(http_tracer_prog_runs(c->tracer, "ssl_read_ex_enter", &ex), 0);
 	trace_stop(c);
+	close(stats_fd);
 
+	if (exported) {
+		assert_int_equal(tls.files_workers, 0);
+		assert_true(plain > 0);
+	} else {
+		assert_true(tls.files_workers >= 1);
+		assert_int_equal(plain, 0);
+		assert_true(ex > 0);
+	}
 	assert_int_equal(assert_server_matches_log(c, &n), np);
 	assert_int_equal(count_side(c, HTTP_SIDE_CLIENT, n.port), np);
 	for (size_t i = 0; i < c->nrecs; i++) {
@@ -1980,6 +2001,16 @@ static void test_https_curl_keepalive(void **state)
 	}
 	assert_accounting(c);
 	assert_no_parse_errors(c);
+}
+
+static void test_https_curl_keepalive(void **state)
+{
+	https_curl_keepalive(*state, false);
+}
+
+static void test_https_curl_exported_hooks(void **state)
+{
+	https_curl_keepalive(*state, true);
 }
 
 static void test_https_wrk(void **state)
@@ -2374,6 +2405,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stalled_reader_sheds_payload, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_https_curl_keepalive, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_https_curl_exported_hooks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_https_wrk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_https_node_python, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_https_library_loaded_late, setup, teardown),
