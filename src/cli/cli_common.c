@@ -35,6 +35,27 @@ int cli_parse_long(const char *s, long min, long max, long *out)
 	return 0;
 }
 
+int cli_parse_choice(const char *cmd, const char *opt, const char *arg,
+		     const char *const choices[])
+{
+	char list[256];
+	size_t len = 0, n = 0;
+
+	for (; choices[n]; n++)
+		if (!strcmp(arg, choices[n]))
+			return (int)n;
+	list[0] = '\0';
+	for (size_t i = 0; i < n && len < sizeof(list); i++) {
+		int w = snprintf(list + len, sizeof(list) - len, "%s%s",
+				 i == 0 ? "" : i + 1 == n ? " or " : ", ", choices[i]);
+
+		if (w > 0)
+			len += (size_t)w;
+	}
+	cli_error(cmd, "--%s takes %s, not '%s'", opt, list, arg);
+	return -1;
+}
+
 int cli_parse_seconds(const char *s, double *out)
 {
 	char *end;

@@ -14,6 +14,10 @@ enum {
 
 /* Parse a whole decimal integer in [min, max]; 0 or -EINVAL/-ERANGE. */
 int cli_parse_long(const char *s, long min, long max, long *out);
+/* The index of arg in choices (NULL-terminated), or -1 after saying
+ * "cmd: --opt takes A or B, not 'arg'". */
+int cli_parse_choice(const char *cmd, const char *opt, const char *arg,
+		     const char *const choices[]);
 /* Parse a non-negative number of seconds (fractions allowed); 0 or -EINVAL. */
 int cli_parse_seconds(const char *s, double *out);
 

@@ -296,6 +296,8 @@ int cmd_http(int argc, char **argv)
 		CLI_TRACER_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
+	static const char *const on_off[] = { "on", "off", NULL };
+	static const char *const tls_hooks[] = { "workers", "exported", NULL };
 	struct http_tracer_opts topts = { .tls = true };
 	struct http_pipeline_opts popts = { 0 };
 	struct cli_tracer_opts common = { 0 };
@@ -345,18 +347,14 @@ int cmd_http(int argc, char **argv)
 			record_path = optarg;
 			break;
 		case 'T':
-			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
-				cli_error(CMD, "--tls takes on or off, not '%s'", optarg);
+			if ((v = cli_parse_choice(CMD, "tls", optarg, on_off)) < 0)
 				return EXIT_USAGE;
-			}
-			topts.tls = !strcmp(optarg, "on");
+			topts.tls = v == 0;
 			break;
 		case 'H':
-			if (strcmp(optarg, "workers") && strcmp(optarg, "exported")) {
-				cli_error(CMD, "--tls-hooks takes workers or exported, not '%s'", optarg);
+			if ((v = cli_parse_choice(CMD, "tls-hooks", optarg, tls_hooks)) < 0)
 				return EXIT_USAGE;
-			}
-			topts.tls_exported_only = !strcmp(optarg, "exported");
+			topts.tls_exported_only = v == 1;
 			break;
 		case 'U':
 			user_name = optarg;

@@ -32,6 +32,22 @@ static void test_parse_long(void **st)
 	assert_int_equal(v, -3); /* untouched on error */
 }
 
+static void test_parse_choice(void **st)
+{
+	static const char *const abc[] = { "alpha", "beta", "gamma", NULL };
+	static const char *const one[] = { "only", NULL };
+
+	(void)st;
+	assert_int_equal(cli_parse_choice("t", "x", "alpha", abc), 0);
+	assert_int_equal(cli_parse_choice("t", "x", "gamma", abc), 2);
+	/* says "t: --x takes alpha, beta or gamma, not 'delta'" */
+	assert_int_equal(cli_parse_choice("t", "x", "delta", abc), -1);
+	assert_int_equal(cli_parse_choice("t", "x", "", abc), -1);
+	assert_int_equal(cli_parse_choice("t", "x", "Alpha", abc), -1);
+	assert_int_equal(cli_parse_choice("t", "x", "only", one), 0);
+	assert_int_equal(cli_parse_choice("t", "x", "other", one), -1);
+}
+
 static void test_parse_seconds(void **st)
 {
 	double d = -1;
@@ -67,6 +83,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_long),
+		cmocka_unit_test(test_parse_choice),
 		cmocka_unit_test(test_parse_seconds),
 		cmocka_unit_test(test_exec_impl_names),
 	};
