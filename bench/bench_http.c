@@ -118,6 +118,7 @@ struct run {
 	/* cost */
 	uint64_t run_time_ns, run_cnt;
 	double ns_per_req, cpu_ms, cpu_us_per_req, cpu_total_ms, attach_s;
+	double delivery_p50_us, delivery_p99_us; /* sonde: its stats record, NAN if none */
 	long maxrss_kb;
 	int nprogs;
 	struct prog_cost progs[RUN_PROGS_MAX];
@@ -428,6 +429,7 @@ static void run_one(struct run *r)
 	r->server_records = r->client_records = r->logged = r->maxrss_kb = -1;
 	r->invariant = -1;
 	r->ns_per_req = r->cpu_ms = r->cpu_us_per_req = r->cpu_total_ms = NAN;
+	r->delivery_p50_us = r->delivery_p99_us = NAN;
 	r->loss_pct = r->p99_change_pct = NAN;
 	r->rps = r->p50_us = r->p99_us = r->foreign_cpu_pct = NAN;
 	run_path(out_path, sizeof(out_path), r, "out");
@@ -537,6 +539,10 @@ static void run_one(struct run *r)
 			snprintf(r->drops_text, sizeof(r->drops_text), "%s", st.drops_text);
 			copy_object(st.line, "partial", r->partial_text, sizeof(r->partial_text));
 			r->http_records = lab_json_obj_num(st.line, "http", "records", &v) ? (long)v : -1;
+			if (lab_json_obj_num(st.line, "http", "delivery_p50_us", &v))
+				r->delivery_p50_us = v;
+			if (lab_json_obj_num(st.line, "http", "delivery_p99_us", &v))
+				r->delivery_p99_us = v;
 		}
 	}
 	if (!cfg.keep_raw)
@@ -656,7 +662,8 @@ static int tracers_setup(void)
 
 enum field {
 	F_RPS, F_P50, F_P99, F_LOSS, F_P99_CHANGE, F_LOGGED, F_SERVER, F_CLIENT, F_COMPLETE,
-	F_DROPS, F_NS_REQ, F_CPU_US_REQ, F_RSS_MB, F_RUNS_REQ, F_ATTACH, F_FOREIGN, F_COUNT
+	F_DROPS, F_NS_REQ, F_CPU_US_REQ, F_RSS_MB, F_RUNS_REQ, F_ATTACH, F_FOREIGN,
+	F_DELIVERY_P50, F_DELIVERY_P99, F_COUNT
 };
 
 struct summary {
@@ -688,6 +695,8 @@ static double run_field(const struct run *r, enum field f)
 		return r->logged > 0 && r->run_cnt ? (double)r->run_cnt / (double)r->logged : NAN;
 	case F_ATTACH: return tracers[r->tracer_idx].kind == T_NONE ? NAN : r->attach_s;
 	case F_FOREIGN: return r->foreign_cpu_pct;
+	case F_DELIVERY_P50: return r->delivery_p50_us;
+	case F_DELIVERY_P99: return r->delivery_p99_us;
 	default: return NAN;
 	}
 }
@@ -834,7 +843,7 @@ static void write_results_json(const char *path)
 		"rps", "p50_us", "p99_us", "throughput_loss_pct", "p99_change_pct", "requests_logged",
 		"server_records", "client_records", "completeness_pct", "drops", "bpf_ns_per_request",
 		"cpu_us_per_request", "peak_rss_mb", "bpf_runs_per_request", "attach_s",
-		"others_cpu_pct",
+		"others_cpu_pct", "delivery_p50_us", "delivery_p99_us",
 	};
 	FILE *f = fopen(path, "w");
 	struct utsname u;
@@ -1176,10 +1185,14 @@ static void write_report(const char *path)
 			continue;
 		summarize(ti, &s);
 		fprintf(f, "- %s: produced == delivered + filtered + Σ dropped held in %d of %d runs; "
-			   "client records (wrk's side) median %s.\n", tracers[ti].name,
+			   "client records (wrk's side) median %s; delivery (kernel event to record "
+			   "emitted) p50 %s µs (%s–%s), p99 %s µs (%s–%s).\n", tracers[ti].name,
 			s.invariant_held, s.invariant_checked,
 			tracers[ti].kind != T_SONDE_PID ? lab_fmt_num(s.med[F_CLIENT], 0)
-							 : "– (not traced)");
+							 : "– (not traced)",
+			lab_fmt_num(s.med[F_DELIVERY_P50], 0), lab_fmt_num(s.min[F_DELIVERY_P50], 0),
+			lab_fmt_num(s.max[F_DELIVERY_P50], 0), lab_fmt_num(s.med[F_DELIVERY_P99], 0),
+			lab_fmt_num(s.min[F_DELIVERY_P99], 0), lab_fmt_num(s.max[F_DELIVERY_P99], 0));
 	}
 	for (int i = 0; i < nruns; i++) {
 		const struct run *r = &runs[i];
