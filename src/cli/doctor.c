@@ -59,6 +59,10 @@ static const struct check_doc check_docs[PROBE_COUNT] = {
 					"and libssl, needing no CAP_SYS_ADMIN",
 				 "HTTPS (TLS) capture through perf uprobes, which need CAP_SYS_ADMIN "
 				 "on kernels since 2025" },
+	[PROBE_OPENSSL] = { false, "HTTPS: SSL uprobes on OpenSSL's internal functions, whose first "
+				   "instruction the kernel emulates at each hit",
+			    "HTTPS: SSL uprobes on SSL_read/SSL_write's entries, each hit "
+			    "single-stepped (several times dearer per SSL call)" },
 	[PROBE_BPF_STATS] = { false, "the lab reports in-kernel BPF time per tracer",
 			      "the lab cannot report in-kernel BPF time (shown as unavailable)" },
 	[PROBE_LOCKDOWN] = { false, "nothing lost: sonde reads kernel memory, never writes user memory",
@@ -91,7 +95,8 @@ static void usage(FILE *f)
 		"Find out, by trying each one, which BPF features this kernel offers\n"
 		"(BTF, ring buffer, tracepoints, kprobes, fentry, uprobes, uprobe-multi\n"
 		"links, run-time stats, lockdown, memlock accounting, capabilities, the\n"
-		"helpers and maps sonde's programs use, and whether those programs load)\n"
+		"helpers and maps sonde's programs use, where its SSL uprobes go in the\n"
+		"system's libssl, and whether those programs load)\n"
 		"and what sonde does with or without each. The kernel's version is shown\n"
 		"against the oldest one sonde supports (" PROBE_KERNEL_MIN_TEXT "); the checks, not the\n"
 		"version, decide.\n"

@@ -66,6 +66,7 @@ static const char *const probe_names[PROBE_COUNT] = {
 	[PROBE_FENTRY] = "fentry",
 	[PROBE_UPROBE] = "uprobes",
 	[PROBE_UPROBE_MULTI] = "uprobe_multi",
+	[PROBE_OPENSSL] = "openssl",
 	[PROBE_BPF_STATS] = "bpf_stats",
 	[PROBE_LOCKDOWN] = "lockdown",
 	[PROBE_MEMLOCK] = "memlock",
@@ -86,6 +87,7 @@ static const char *const probe_sinces[PROBE_COUNT] = {
 	[PROBE_FENTRY] = "5.5",       /* BPF trampoline */
 	[PROBE_UPROBE] = "4.3",       /* BPF programs on uprobes */
 	[PROBE_UPROBE_MULTI] = "6.6", /* BPF_TRACE_UPROBE_MULTI links */
+	[PROBE_OPENSSL] = "",
 	[PROBE_BPF_STATS] = "5.8",    /* BPF_ENABLE_STATS */
 	[PROBE_LOCKDOWN] = "",
 	[PROBE_MEMLOCK] = "5.11",     /* memcg accounting of BPF memory */
@@ -904,6 +906,27 @@ static int probe_helpers(struct probe_result *res)
 			  "offered, bpf_loop (5.17) included", HELPER_NEEDS_COUNT);
 }
 
+/* Where `sonde http` puts its SSL uprobes in the system's libssl: on
+ * OpenSSL's internal read and write functions when they are recognised
+ * (their first instruction, a push, is emulated at each hit), else on
+ * SSL_read/SSL_write's entries (a sub from rsp, single-stepped: several
+ * times dearer). Not a kernel feature: it never stops sonde. */
+static int probe_openssl(struct probe_result *res)
+{
+	const char *path = tls_system_libssl();
+	uint64_t rd, wr;
+
+	if (!path)
+		return result_set(res, -ENOENT, "no libssl where distributions install it; "
+				  "HTTPS is traced wherever one is mapped (/proc/PID/maps)");
+	if (tls_elf_ssl_workers(path, &rd, &wr))
+		return result_set(res, -ENOENT, "%s: SSL_read/SSL_write do not have the shape "
+				  "sonde knows; its uprobes go on their entries", path);
+	return result_set(res, 0, "%s: the internal read and write functions SSL_read and "
+			  "SSL_write call are at file offsets 0x%llx and 0x%llx", path,
+			  (unsigned long long)rd, (unsigned long long)wr);
+}
+
 /* The http object holds a task storage map (per-thread SSL call state), so
  * the map type is needed to load it at all, and the helper from the uprobe
  * programs to load those. */
@@ -999,6 +1022,7 @@ int probe_run(enum probe_id id, struct probe_result *res)
 	case PROBE_FENTRY:
 	case PROBE_UPROBE: return probe_hook(id, res);
 	case PROBE_UPROBE_MULTI: return probe_uprobe_multi(res);
+	case PROBE_OPENSSL: return probe_openssl(res);
 	case PROBE_BPF_STATS: return probe_bpf_stats(res);
 	case PROBE_LOCKDOWN: return probe_lockdown(res);
 	case PROBE_MEMLOCK: return probe_memlock(res);

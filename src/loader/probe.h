@@ -17,6 +17,8 @@ enum probe_id {
 	PROBE_FENTRY,      /* an fentry program loads, attaches and fires */
 	PROBE_UPROBE,      /* a uprobe on a function of this binary fires */
 	PROBE_UPROBE_MULTI, /* a uprobe-multi link on the same function fires */
+	PROBE_OPENSSL,     /* the system libssl's internal read/write functions
+			    * are recognised (cheaper SSL uprobes) */
 	PROBE_BPF_STATS,   /* BPF_ENABLE_STATS gives non-zero run_time_ns */
 	PROBE_LOCKDOWN,    /* lockdown still lets programs read kernel memory */
 	PROBE_MEMLOCK,     /* BPF memory is memcg-accounted (rlimit irrelevant) */

@@ -47,6 +47,14 @@ void tls_scan_free(struct tls_scan *s)
 	s->nfiles = s->cap = 0;
 }
 
+const char *tls_system_libssl(void)
+{
+	for (size_t i = 0; i < sizeof(well_known) / sizeof(well_known[0]); i++)
+		if (!access(well_known[i], R_OK))
+			return well_known[i];
+	return NULL;
+}
+
 bool tls_is_libssl_name(const char *path)
 {
 	const char *base = strrchr(path, '/');

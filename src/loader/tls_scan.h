@@ -53,6 +53,9 @@ int tls_scan_run(struct tls_scan *s);
 /* Detach everything and forget it. */
 void tls_scan_free(struct tls_scan *s);
 
+/* The first libssl found where distributions install it (the files
+ * hooked at start), or NULL. */
+const char *tls_system_libssl(void);
 /* Does the ELF file at path define SSL_read in its dynamic symbols? */
 bool tls_elf_exports_ssl(const char *path);
 /* The file offsets of functions names[0..n) in the ELF file at path, what a

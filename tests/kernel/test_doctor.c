@@ -171,8 +171,8 @@ static void test_doctor_json(void **state)
 	static const char *const args[] = { "doctor", "--json", NULL };
 	static const char *const ok_checks[] = {
 		"btf", "ringbuf", "syscall_tracepoints", "sched_tracepoints",
-		"raw_tracepoints", "uprobes", "uprobe_multi", "bpf_stats", "helpers", "task_storage",
-		"programs",
+		"raw_tracepoints", "uprobes", "uprobe_multi", "openssl", "bpf_stats", "helpers",
+		"task_storage", "programs",
 	};
 	static const char *const missing_checks[] = { "kprobes", "fentry" };
 	struct run_result *r;
