@@ -482,21 +482,22 @@ static int parse_header_line(const char *s, size_t n, bool complete,
 	if (i == 0 || i >= n || s[i] != ':')
 		return HTTP1_PARSE_ERROR;
 	name_len = i;
-	i = name_len + 1;
-	while (i < n && is_ows(s[i]))
-		i++;
-	v = i;
-	if (!value_ok(s + v, n - v))
+	/* the value with its leading OWS: SP and HTAB are value characters,
+	 * so the check is the same; only a framing header's value is trimmed */
+	if (!value_ok(s + name_len + 1, n - name_len - 1))
 		return HTTP1_PARSE_ERROR;
-	end = n;
-	while (end > v && is_ows(s[end - 1]))
-		end--;
 	h->num_headers++;
 	fh = framing_header_of(s, name_len);
 	if (fh == FH_NONE)
 		return 0;
 	if (!complete)
 		return HTTP1_PARSE_ERROR;
+	v = name_len + 1;
+	while (v < n && is_ows(s[v]))
+		v++;
+	end = n;
+	while (end > v && is_ows(s[end - 1]))
+		end--;
 	return framing_header_parse(fh, s + v, end - v, h);
 }
 
