@@ -53,6 +53,7 @@ static const struct key_spec top_keys[] = {
 	U32("http_ringbuf_kb", http_ringbuf_kb, RINGBUF_KB_MIN, RINGBUF_KB_MAX),
 	U32("exec_ringbuf_kb", exec_ringbuf_kb, RINGBUF_KB_MIN, RINGBUF_KB_MAX),
 	BOOL("tls", tls),
+	BOOL("tls_exported_hooks", tls_exported_hooks),
 	BOOL("exec", exec),
 	BOOL("bpf_stats", bpf_stats),
 	STR("service_name", service_name),

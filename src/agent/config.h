@@ -32,6 +32,8 @@ struct agent_config {
 	uint32_t http_ringbuf_kb;
 	uint32_t exec_ringbuf_kb;
 	bool tls;                                /* SSL_read/SSL_write uprobes */
+	bool tls_exported_hooks;                 /* on the exported functions, not
+						  * OpenSSL's workers (--tls-hooks) */
 	bool exec;                               /* run the exec tracer */
 	bool bpf_stats;                          /* BPF_ENABLE_STATS for run time */
 	char service_name[AGENT_STRING_BYTES];   /* OTLP service.name */

@@ -410,7 +410,8 @@ static int open_tracers(struct agent *a, bool verbose)
 {
 	struct http_tracer_opts topts = { .capture_bytes = a->cfg.capture_bytes,
 					  .ringbuf_kb = a->cfg.http_ringbuf_kb,
-					  .tls = a->cfg.tls };
+					  .tls = a->cfg.tls,
+					  .tls_exported_only = a->cfg.tls_exported_hooks };
 	struct http_pipeline_opts popts = { .max_conns = a->cfg.max_conns,
 					    .evict_oldest = true };
 	struct exec_tracer_opts eopts = { .impl = EXEC_IMPL_TRACEPOINT,

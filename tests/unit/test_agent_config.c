@@ -18,7 +18,8 @@
 static const char full[] =
 	"{\"listen_address\":\"0.0.0.0\",\"listen_port\":9999,\"max_series\":10,"
 	"\"max_processes\":64,\"capture_bytes\":256,\"max_conns\":100,"
-	"\"http_ringbuf_kb\":1024,\"exec_ringbuf_kb\":2048,\"tls\":false,\"exec\":false,"
+	"\"http_ringbuf_kb\":1024,\"exec_ringbuf_kb\":2048,\"tls\":false,"
+	"\"tls_exported_hooks\":true,\"exec\":false,"
 	"\"bpf_stats\":false,\"service_name\":\"svc\","
 	"\"otlp\":{\"endpoint\":\"http://127.0.0.1:4318\",\"batch_spans\":10,\"queue_spans\":100,"
 	"\"flush_interval_ms\":50,\"timeout_ms\":300,\"retry_max\":2,\"backoff_ms\":5,"
@@ -36,6 +37,7 @@ static void test_defaults_and_full(void **state)
 	assert_string_equal(c.listen_address, "127.0.0.1");
 	assert_int_equal(c.listen_port, 9464);
 	assert_true(c.tls && c.exec && c.bpf_stats);
+	assert_false(c.tls_exported_hooks);
 	assert_string_equal(c.otlp.endpoint, "");
 	/* the budget is on by default: 5 % of one core, 256 MB */
 	assert_true(c.budget.enforced);
@@ -55,6 +57,7 @@ static void test_defaults_and_full(void **state)
 	assert_int_equal(c.http_ringbuf_kb, 1024);
 	assert_int_equal(c.exec_ringbuf_kb, 2048);
 	assert_false(c.tls || c.exec || c.bpf_stats);
+	assert_true(c.tls_exported_hooks);
 	assert_string_equal(c.service_name, "svc");
 	assert_string_equal(c.otlp.endpoint, "http://127.0.0.1:4318");
 	assert_int_equal(c.otlp.batch_spans, 10);
