@@ -114,6 +114,15 @@ void http_tls_progs_prepare(struct bpf_object *obj, enum http_tls_attach a)
 	}
 }
 
+/* The worker that hook i goes on when the workers are hooked (rd or wr:
+ * the _ex programs, whose arguments they take), or 0: not hooked then. */
+static uint64_t worker_hook_offset(size_t i, uint64_t rd, uint64_t wr)
+{
+	const char *f = http_tls_hooks[i].func;
+
+	return !strcmp(f, "SSL_read_ex") ? rd : !strcmp(f, "SSL_write_ex") ? wr : 0;
+}
+
 /* Where each hook goes in the file at path: offsets[i] for
  * http_tls_hooks[i], 0 to leave it out. OpenSSL's workers when they are
  * recognised (the _ex programs on them, nothing on the exported
@@ -126,13 +135,8 @@ static int tls_plan(const struct http_tracer *t, const char *path,
 
 	*workers = false;
 	if (!t->tls_exported_only && !tls_elf_ssl_workers(path, &rd, &wr)) {
-		for (size_t i = 0; i < HTTP_TLS_HOOK_COUNT; i++) {
-			const char *f = http_tls_hooks[i].func;
-
-			offsets[i] = !strcmp(f, "SSL_read_ex")	? rd
-				     : !strcmp(f, "SSL_write_ex") ? wr
-								  : 0;
-		}
+		for (size_t i = 0; i < HTTP_TLS_HOOK_COUNT; i++)
+			offsets[i] = worker_hook_offset(i, rd, wr);
 		*workers = true;
 		return 0;
 	}
@@ -141,11 +145,11 @@ static int tls_plan(const struct http_tracer *t, const char *path,
 	return tls_elf_func_offsets(path, names, HTTP_TLS_HOOK_COUNT, offsets);
 }
 
-/* Must hook i be attached for the file to count as hooked? */
+/* Must hook i be attached for the file to count as hooked? On the
+ * workers: every hook that goes there. */
 static bool tls_hook_required(size_t i, bool workers)
 {
-	return workers ? http_tls_hooks[i].func[strlen(http_tls_hooks[i].func) - 1] == 'x'
-		       : http_tls_hooks[i].required;
+	return workers ? worker_hook_offset(i, 1, 1) != 0 : http_tls_hooks[i].required;
 }
 
 /* Attach every planned hook: a perf-event uprobe (libbpf link) or a
