@@ -63,6 +63,22 @@ bool tls_is_libssl_name(const char *path)
 	return !strncmp(base, "libssl.so", 9) && (base[9] == '\0' || base[9] == '.');
 }
 
+/* The ELF file at path, opened for reading: 0, or a negative errno. */
+static int elf_open(const char *path, int *fd, Elf **elf)
+{
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -EINVAL;
+	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0)
+		return -errno;
+	*elf = elf_begin(*fd, ELF_C_READ_MMAP, NULL);
+	if (!*elf) {
+		close(*fd);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 bool tls_elf_exports_ssl(const char *path)
 {
 	bool found = false;
@@ -70,13 +86,9 @@ bool tls_elf_exports_ssl(const char *path)
 	Elf *elf;
 	int fd;
 
-	if (elf_version(EV_CURRENT) == EV_NONE)
+	if (elf_open(path, &fd, &elf))
 		return false;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	while (elf && !found && (scn = elf_nextscn(elf, scn))) {
+	while (!found && (scn = elf_nextscn(elf, scn))) {
 		GElf_Shdr sh;
 		Elf_Data *data;
 
@@ -96,8 +108,7 @@ bool tls_elf_exports_ssl(const char *path)
 			}
 		}
 	}
-	if (elf)
-		elf_end(elf);
+	elf_end(elf);
 	close(fd);
 	return found;
 }
@@ -156,22 +167,6 @@ static size_t elf_func_addrs(Elf *elf, const char *const names[], size_t n, uint
 		}
 	}
 	return found;
-}
-
-/* The ELF file at path, opened for reading: 0, or a negative errno. */
-static int elf_open(const char *path, int *fd, Elf **elf)
-{
-	if (elf_version(EV_CURRENT) == EV_NONE)
-		return -EINVAL;
-	*fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (*fd < 0)
-		return -errno;
-	*elf = elf_begin(*fd, ELF_C_READ_MMAP, NULL);
-	if (!*elf) {
-		close(*fd);
-		return -EINVAL;
-	}
-	return 0;
 }
 
 int tls_elf_func_offsets(const char *path, const char *const names[], size_t n,
