@@ -559,10 +559,8 @@ int cmd_agent(int argc, char **argv)
 			listen_addr = optarg;
 			break;
 		case 'P':
-			if (cli_parse_long(optarg, 0, 65535, &port)) {
-				cli_error(CMD, "--port takes 0 to 65535, not '%s'", optarg);
+			if (cli_parse_range(CMD, "port", optarg, 0, 65535, &port))
 				return EXIT_USAGE;
-			}
 			break;
 		case 'd':
 			if (cli_parse_seconds(optarg, &duration)) {

@@ -332,10 +332,8 @@ int cmd_bench(int argc, char **argv)
 			quick = true;
 			break;
 		case O_ROUNDS:
-			if (cli_parse_long(optarg, 1, LAB_BENCH_ROUNDS_MAX, &lv)) {
-				cli_error(CMD, "--rounds takes 1 to %d, not '%s'", LAB_BENCH_ROUNDS_MAX, optarg);
+			if (cli_parse_range(CMD, "rounds", optarg, 1, LAB_BENCH_ROUNDS_MAX, &lv))
 				return EXIT_USAGE;
-			}
 			rounds = (int)lv;
 			break;
 		case O_DURATION:
@@ -369,17 +367,13 @@ int cmd_bench(int argc, char **argv)
 			url = optarg;
 			break;
 		case O_PORT:
-			if (cli_parse_long(optarg, 1, 65535, &lv)) {
-				cli_error(CMD, "--port takes 1 to 65535, not '%s'", optarg);
+			if (cli_parse_range(CMD, "port", optarg, 1, 65535, &lv))
 				return EXIT_USAGE;
-			}
 			cfg.port = (uint16_t)lv;
 			break;
 		case O_BODY:
-			if (cli_parse_long(optarg, 0, 64L << 20, &lv)) {
-				cli_error(CMD, "--body-bytes takes 0 to %ld, not '%s'", 64L << 20, optarg);
+			if (cli_parse_range(CMD, "body-bytes", optarg, 0, 64L << 20, &lv))
 				return EXIT_USAGE;
-			}
 			cfg.body_bytes = (uint32_t)lv;
 			break;
 		case O_WORK:

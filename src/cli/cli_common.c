@@ -35,6 +35,15 @@ int cli_parse_long(const char *s, long min, long max, long *out)
 	return 0;
 }
 
+int cli_parse_range(const char *cmd, const char *opt, const char *arg, long min, long max,
+		    long *out)
+{
+	if (!cli_parse_long(arg, min, max, out))
+		return 0;
+	cli_error(cmd, "--%s takes %ld to %ld, not '%s'", opt, min, max, arg);
+	return -1;
+}
+
 int cli_parse_choice(const char *cmd, const char *opt, const char *arg,
 		     const char *const choices[])
 {

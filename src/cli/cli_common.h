@@ -14,6 +14,10 @@ enum {
 
 /* Parse a whole decimal integer in [min, max]; 0 or -EINVAL/-ERANGE. */
 int cli_parse_long(const char *s, long min, long max, long *out);
+/* Parse an option's whole decimal integer in [min, max]: 0, or -1 after
+ * saying "cmd: --opt takes MIN to MAX, not 'arg'". */
+int cli_parse_range(const char *cmd, const char *opt, const char *arg, long min, long max,
+		    long *out);
 /* The index of arg in choices (NULL-terminated), or -1 after saying
  * "cmd: --opt takes A or B, not 'arg'". */
 int cli_parse_choice(const char *cmd, const char *opt, const char *arg,

@@ -314,10 +314,8 @@ int cmd_http(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'P':
-			if (cli_parse_long(optarg, 1, 65535, &v)) {
-				cli_error(CMD, "--port takes 1 to 65535, not '%s'", optarg);
+			if (cli_parse_range(CMD, "port", optarg, 1, 65535, &v))
 				return EXIT_USAGE;
-			}
 			topts.filter_port = (uint16_t)v;
 			break;
 		case 's':
@@ -327,18 +325,14 @@ int cmd_http(int argc, char **argv)
 			}
 			break;
 		case 'b':
-			if (cli_parse_long(optarg, 16, HTTP_CAPTURE_BYTES_MAX, &v)) {
-				cli_error(CMD, "--capture-bytes takes 16 to %d, not '%s'",
-					  HTTP_CAPTURE_BYTES_MAX, optarg);
+			if (cli_parse_range(CMD, "capture-bytes", optarg, 16, HTTP_CAPTURE_BYTES_MAX,
+					    &v))
 				return EXIT_USAGE;
-			}
 			topts.capture_bytes = (uint32_t)v;
 			break;
 		case 'm':
-			if (cli_parse_long(optarg, 1, MAX_CONNS_MAX, &v)) {
-				cli_error(CMD, "--max-conns takes 1 to %d, not '%s'", MAX_CONNS_MAX, optarg);
+			if (cli_parse_range(CMD, "max-conns", optarg, 1, MAX_CONNS_MAX, &v))
 				return EXIT_USAGE;
-			}
 			popts.max_conns = (uint32_t)v;
 			break;
 		case 'Q':
@@ -361,11 +355,9 @@ int cmd_http(int argc, char **argv)
 			user_name = optarg;
 			break;
 		case 'S':
-			if (cli_parse_long(optarg, 1, HTTP_RING_SHARDS_MAX, &v)) {
-				cli_error(CMD, "--ring-shards takes 1 to %d, not '%s'",
-					  HTTP_RING_SHARDS_MAX, optarg);
+			if (cli_parse_range(CMD, "ring-shards", optarg, 1, HTTP_RING_SHARDS_MAX,
+					    &v))
 				return EXIT_USAGE;
-			}
 			topts.ring_shards = (uint32_t)v;
 			break;
 		case 'h':

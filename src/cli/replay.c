@@ -379,11 +379,8 @@ int cmd_replay(int argc, char **argv)
 			rp.comm = optarg;
 			break;
 		case 'm':
-			if (cli_parse_long(optarg, 1, MAX_CONNS_MAX, &v)) {
-				cli_error(CMD, "--max-conns takes 1 to %d, not '%s'", MAX_CONNS_MAX,
-					  optarg);
+			if (cli_parse_range(CMD, "max-conns", optarg, 1, MAX_CONNS_MAX, &v))
 				return EXIT_USAGE;
-			}
 			popts.max_conns = (uint32_t)v;
 			break;
 		case 'Q':

@@ -32,6 +32,21 @@ static void test_parse_long(void **st)
 	assert_int_equal(v, -3); /* untouched on error */
 }
 
+static void test_parse_range(void **st)
+{
+	long v = 7;
+
+	(void)st;
+	assert_int_equal(cli_parse_range("t", "n", "5", 1, 10, &v), 0);
+	assert_int_equal(v, 5);
+	/* says "t: --n takes 1 to 10, not '11'" */
+	assert_int_equal(cli_parse_range("t", "n", "11", 1, 10, &v), -1);
+	assert_int_equal(cli_parse_range("t", "n", "x", 1, 10, &v), -1);
+	assert_int_equal(cli_parse_range("t", "n", "", 1, 10, &v), -1);
+	assert_int_equal(cli_parse_range("t", "n", "0", 0, 0, &v), 0);
+	assert_int_equal(v, 0);
+}
+
 static void test_parse_choice(void **st)
 {
 	static const char *const abc[] = { "alpha", "beta", "gamma", NULL };
@@ -83,6 +98,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_long),
+		cmocka_unit_test(test_parse_range),
 		cmocka_unit_test(test_parse_choice),
 		cmocka_unit_test(test_parse_seconds),
 		cmocka_unit_test(test_exec_impl_names),
