@@ -643,6 +643,7 @@ static __always_inline int segment_exit(__u32 fd, __u64 buf, __u64 iovcnt, __u32
 	struct conn_state *st;
 	__u8 *stream, state;
 	int verdict;
+	void *rb;
 
 	if (!pid_traced(key.pid))
 		return 0;
@@ -664,6 +665,7 @@ static __always_inline int segment_exit(__u32 fd, __u64 buf, __u64 iovcnt, __u32
 	e = scratch_record();
 	if (!e)
 		return 0;
+	rb = conn_ring(st); /* the shed check and the record's ring */
 	e->hdr.kind = HTTP_EV_DATA;
 	e->hdr.pid = key.pid;
 	e->hdr.conn_id = st->conn_id;
@@ -678,7 +680,7 @@ static __always_inline int segment_exit(__u32 fd, __u64 buf, __u64 iovcnt, __u32
 	if (kind == CALL_SENDFILE) {
 		e->flags |= HTTP_DATA_F_SENDFILE;
 	} else if (state == CONN_HTTP &&
-		   bpf_ringbuf_query(conn_ring(st), BPF_RB_AVAIL_DATA) >= shed_bytes) {
+		   bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA) >= shed_bytes) {
 		e->flags |= HTTP_DATA_F_SHED;
 		stat_inc(STAT_PARTIAL_SHED);
 	} else {
@@ -735,7 +737,7 @@ static __always_inline int segment_exit(__u32 fd, __u64 buf, __u64 iovcnt, __u32
 
 		if (size > sizeof(*e))
 			size = sizeof(*e);
-		emit_event(conn_ring(st), e, size);
+		emit_event(rb, e, size);
 	}
 	return 0;
 }
