@@ -1386,11 +1386,16 @@ static bool is_method(const struct http1_exchange *ex, const char *m)
 }
 
 /* Queue the request of the head in ds (see req_queue), as in flight, or
- * count it as not kept. full: the queue was full when its head ended. */
+ * count it as not kept; pipelined when an earlier one still waits for its
+ * response. full: the queue was full when its head ended. */
 static struct http1_pending *req_queue_head(struct http1_engine *c, struct http1_dir_state *ds,
 					    uint64_t ts, uint32_t flags, bool full)
 {
-	struct http1_pending *pe = req_queue(c, ds, ts, flags);
+	struct http1_pending *pe;
+
+	if (c->q_resp < c->q_count || c->overflowed > 0)
+		flags |= HTTP1_EXCH_PIPELINED;
+	pe = req_queue(c, ds, ts, flags);
 
 	if (pe) {
 		pe->method_head = is_method(&pe->ex, "HEAD");
@@ -1412,13 +1417,10 @@ static struct http1_pending *req_queue_head(struct http1_engine *c, struct http1
 static void request_queue_early(struct feed_ctx *f, struct http1_dir_state *ds, uint64_t ts)
 {
 	struct http1_engine *c = f->c;
-	uint32_t flags = HTTP1_EXCH_HEAD_LOST;
 
 	if (ds->head_queued || c->q_count >= HTTP1_PIPELINE_MAX)
 		return; /* full: queued (or counted) when its head ends */
-	if (c->q_resp < c->q_count || c->overflowed > 0)
-		flags |= HTTP1_EXCH_PIPELINED;
-	if (req_queue_head(c, ds, ts, flags, false))
+	if (req_queue_head(c, ds, ts, HTTP1_EXCH_HEAD_LOST, false))
 		ds->head_queued = 1;
 }
 
@@ -1463,8 +1465,6 @@ static void request_head_done(struct feed_ctx *f, struct http1_dir_state *ds, ui
 	if (!pe) {
 		if (ds->head_lost)
 			flags |= HTTP1_EXCH_HEAD_LOST;
-		if (c->q_resp < c->q_count || c->overflowed > 0)
-			flags |= HTTP1_EXCH_PIPELINED;
 		pe = req_queue_head(c, ds, ts, flags, full || c->q_count >= HTTP1_PIPELINE_MAX);
 	}
 	if (ds->head_flags & HTTP1_HEAD_CHUNKED) {
