@@ -579,6 +579,12 @@ static bool in_path(const char *prog)
 	return false;
 }
 
+/* A variant of sonde http (its argv is sonde's, plus one option). */
+static bool sonde_kind(enum tracer_kind k)
+{
+	return k == T_SONDE || k == T_SONDE_PID || k == T_SONDE_SHARDS || k == T_SONDE_EXPORTED;
+}
+
 /* Tracers by name; their commands get the port and worker pid once nginx
  * runs (tracers_bind). */
 static int tracers_setup(void)
@@ -613,8 +619,7 @@ static int tracers_setup(void)
 		t = tracer_add(tok, kind);
 		if (!t)
 			return -E2BIG;
-		if (kind == T_SONDE || kind == T_SONDE_PID || kind == T_SONDE_SHARDS ||
-		    kind == T_SONDE_EXPORTED) {
+		if (sonde_kind(kind)) {
 			char *const a[] = { sonde, "http", "--json", "--port", port_str, NULL };
 
 			memcpy(t->argv, a, sizeof(a));
@@ -809,8 +814,7 @@ static const char *met(bool v)
 
 static bool is_sonde(int ti)
 {
-	return tracers[ti].kind == T_SONDE || tracers[ti].kind == T_SONDE_PID ||
-	       tracers[ti].kind == T_SONDE_SHARDS || tracers[ti].kind == T_SONDE_EXPORTED;
+	return sonde_kind(tracers[ti].kind);
 }
 
 /* Targets of one sonde variant. */
