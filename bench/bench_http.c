@@ -2,7 +2,8 @@
  * loopback port (generated config, one worker pinned to a CPU, keep-alive,
  * an access log that is the ground truth) and drives it at saturation with
  * wrk (pinned to the other CPU) under each HTTP tracer (none, sonde tracing
- * both sides, sonde tracing only the nginx worker, a bpftrace capture peer)
+ * both sides, sonde tracing only the nginx worker, a bpftrace capture peer,
+ * an empty program on sonde's hook: the floor any tracer there pays)
  * in interleaved rounds, in a balanced order. Per run: requests/s and p50/p99 latency,
  * requests in the access log, sonde's server records against them, its drops
  * and accounting, the in-kernel BPF time per request, the tracer's CPU per
@@ -80,6 +81,8 @@ enum tracer_kind {
 	T_SONDE_EXPORTED, /* ... --tls-hooks exported: SSL_read/SSL_write hooked,
 			   * not OpenSSL's workers (for HTTPS) */
 	T_BPFTRACE,    /* the capture peer */
+	T_FLOOR,       /* hook_floor: an empty program on sonde's hook (sys_exit),
+			* what any tracer there pays before its own work */
 };
 
 struct tracer {
@@ -414,6 +417,12 @@ static void copy_object(const char *line, const char *key, char *out, size_t len
 		snprintf(out, len, "%.*s", (int)(end - d), d);
 }
 
+/* A variant of sonde http (its argv is sonde's, plus one option). */
+static bool sonde_kind(enum tracer_kind k)
+{
+	return k == T_SONDE || k == T_SONDE_PID || k == T_SONDE_SHARDS || k == T_SONDE_EXPORTED;
+}
+
 static void run_one(struct run *r)
 {
 	const struct tracer *t = &tracers[r->tracer_idx];
@@ -523,7 +532,7 @@ static void run_one(struct run *r)
 		if (l >= 0)
 			r->lost = (r->lost < 0 ? 0 : r->lost) + l;
 		r->out_lines = lab_count_lines(out_path, NULL, NULL, NULL);
-	} else {
+	} else if (sonde_kind(t->kind)) {
 		struct lab_sonde_stats st;
 		double v;
 
@@ -579,17 +588,11 @@ static bool in_path(const char *prog)
 	return false;
 }
 
-/* A variant of sonde http (its argv is sonde's, plus one option). */
-static bool sonde_kind(enum tracer_kind k)
-{
-	return k == T_SONDE || k == T_SONDE_PID || k == T_SONDE_SHARDS || k == T_SONDE_EXPORTED;
-}
-
 /* Tracers by name; their commands get the port and worker pid once nginx
  * runs (tracers_bind). */
 static int tracers_setup(void)
 {
-	static char sonde[LAB_PATH_BYTES];
+	static char sonde[LAB_PATH_BYTES], floor_bin[LAB_PATH_BYTES];
 	char list[256], *tok, *save;
 
 	snprintf(sonde, sizeof(sonde), "%s/sonde", cfg.build);
@@ -610,10 +613,12 @@ static int tracers_setup(void)
 			kind = T_SONDE_EXPORTED;
 		else if (!strcmp(tok, "bpftrace-peer"))
 			kind = T_BPFTRACE;
+		else if (!strcmp(tok, "hook-floor"))
+			kind = T_FLOOR;
 		else {
 			fprintf(stderr, "bench_http: unknown tracer '%s' (none, sonde, "
 					"sonde-server-only, sonde-sharded, sonde-exported-hooks, "
-					"bpftrace-peer)\n", tok);
+					"bpftrace-peer, hook-floor)\n", tok);
 			return -EINVAL;
 		}
 		t = tracer_add(tok, kind);
@@ -643,6 +648,16 @@ static int tracers_setup(void)
 			if (access(sonde, X_OK)) {
 				t->available = false;
 				snprintf(t->reason, sizeof(t->reason), "%.200s not found (make all)", sonde);
+			}
+		}
+		if (kind == T_FLOOR) {
+			snprintf(floor_bin, sizeof(floor_bin), "%s/bench/hook_floor", cfg.build);
+			t->argv[0] = floor_bin;
+			t->ready_stderr = "hook_floor: attached";
+			if (access(floor_bin, X_OK)) {
+				t->available = false;
+				snprintf(t->reason, sizeof(t->reason), "%.200s not found (make bench-http)",
+					 floor_bin);
 			}
 		}
 		if (kind == T_BPFTRACE) {
@@ -807,6 +822,40 @@ static int summarize_progs(int ti, struct prog_summary *ps, int max)
 	return n;
 }
 
+/* The hook-floor tracer, -1 when it did not run. */
+static int floor_tracer(void)
+{
+	for (int ti = 0; ti < ntracers; ti++)
+		if (tracers[ti].kind == T_FLOOR && tracers[ti].available)
+			return ti;
+	return -1;
+}
+
+/* Tracer ti's figure f over the floor's (tracer fl) of the same round,
+ * median over the rounds where both ran: the tracer's own share. NAN
+ * without such a round. */
+static double over_floor(int ti, int fl, enum field f)
+{
+	double d[ROUNDS_MAX];
+	int n = 0;
+
+	for (int i = 0; i < nruns && fl >= 0; i++) {
+		const struct run *a = &runs[i];
+
+		if (a->tracer_idx != ti || !a->ok)
+			continue;
+		for (int j = 0; j < nruns; j++) {
+			const struct run *b = &runs[j];
+			double x = run_field(a, f), y = run_field(b, f);
+
+			if (b->tracer_idx == fl && b->ok && b->round == a->round && !isnan(x) &&
+			    !isnan(y) && n < ROUNDS_MAX)
+				d[n++] = x - y;
+		}
+	}
+	return lab_median(d, n);
+}
+
 static const char *met(bool v)
 {
 	return v ? "**met**" : "**not met**";
@@ -908,12 +957,18 @@ static void write_results_json(const char *path)
 			struct prog_summary ps[RUN_PROGS_MAX];
 			int np = summarize_progs(ti, ps, RUN_PROGS_MAX);
 
+			int fl = floor_tracer();
+
 			fprintf(f, ",\"complete_every_round\":%s,\"stats_invariant_held\":%d,"
 				   "\"stats_invariant_checked\":%d,\"targets_met\":{\"completeness\":%s,"
-				   "\"throughput_loss\":%s,\"bpf_ns_per_request\":%s},\"programs\":[",
+				   "\"throughput_loss\":%s,\"bpf_ns_per_request\":%s},"
+				   "\"over_floor\":{\"throughput_loss_pct\":%s,\"bpf_ns_per_request\":%s},"
+				   "\"programs\":[",
 				s.complete_every_round ? "true" : "false", s.invariant_held,
 				s.invariant_checked, v.complete ? "true" : "false",
-				v.loss ? "true" : "false", v.ns ? "true" : "false");
+				v.loss ? "true" : "false", v.ns ? "true" : "false",
+				lab_json_num_or_null(over_floor(ti, fl, F_LOSS), 2),
+				lab_json_num_or_null(over_floor(ti, fl, F_NS_REQ), 1));
 			for (int p = 0; p < np; p++)
 				fprintf(f, "%s{\"name\":\"%s\",\"runs_per_request\":%s,\"ns_per_run\":%s,"
 					   "\"ns_per_request\":%s}", p ? "," : "", ps[p].name,
@@ -980,6 +1035,31 @@ static const char *mmm(const struct summary *s, enum field f, int prec)
 	snprintf(b, 96, "%s (%s–%s)", lab_fmt_num(s->med[f], prec), lab_fmt_num(s->min[f], prec),
 		 lab_fmt_num(s->max[f], prec));
 	return b;
+}
+
+/* The hook's floor against the targets, and each sonde variant over it. */
+static void write_floor(FILE *f)
+{
+	int fl = floor_tracer();
+	struct summary s;
+
+	if (fl < 0)
+		return;
+	summarize(fl, &s);
+	fprintf(f, "\n**The hook's floor** (`hook-floor`: an empty BPF program on sys_exit, the "
+		   "hook of sonde http, doing nothing; every syscall on the machine runs it): "
+		   "throughput loss %s %%, %s ns per request in BPF (%s runs per request), %s µs of "
+		   "its own CPU per request. Any tracer on this hook pays this before it does any "
+		   "work; sonde's own share is the rest, per round against the floor's run of the "
+		   "same round (median):\n\n",
+		mmm(&s, F_LOSS, 1), mmm(&s, F_NS_REQ, 0), lab_fmt_num(s.med[F_RUNS_REQ], 2),
+		lab_fmt_num(s.med[F_CPU_US_REQ], 2));
+	fprintf(f, "| tracer | loss %% over the floor | ns/req over the floor |\n|---|---|---|\n");
+	for (int ti = 0; ti < ntracers; ti++)
+		if (is_sonde(ti) && tracers[ti].available)
+			fprintf(f, "| %s | %s | %s |\n", tracers[ti].name,
+				lab_fmt_num(over_floor(ti, fl, F_LOSS), 1),
+				lab_fmt_num(over_floor(ti, fl, F_NS_REQ), 0));
 }
 
 static void write_report(const char *path)
@@ -1133,20 +1213,26 @@ static void write_report(const char *path)
 	}
 	if (!any_sonde)
 		fprintf(f, "| (no sonde variant asked for) | | | |\n");
+	write_floor(f);
 
 	fprintf(f, "\n## Where the time goes\n\n"
-		   "Per BPF program of each sonde variant: runs per request, ns per run and ns per "
-		   "request (medians over rounds).\n\n");
+		   "Per BPF program of each sonde variant and of the hook's floor: runs per request, "
+		   "ns per run and ns per request (medians over rounds).\n\n");
 	for (int ti = 0; ti < ntracers; ti++) {
 		struct prog_summary ps[RUN_PROGS_MAX];
 		int np;
 
-		if (!is_sonde(ti) || !tracers[ti].available)
+		if ((!is_sonde(ti) && tracers[ti].kind != T_FLOOR) || !tracers[ti].available)
 			continue;
 		np = summarize_progs(ti, ps, RUN_PROGS_MAX);
 		fprintf(f, "**%s** (`", tracers[ti].name);
-		for (int a = 0; tracers[ti].argv[a]; a++)
-			fprintf(f, "%s%s", a ? " " : "", a == 0 ? "sonde" : tracers[ti].argv[a]);
+		for (int a = 0; tracers[ti].argv[a]; a++) {
+			const char *slash = strrchr(tracers[ti].argv[a], '/');
+
+			/* the program's name, not the build directory's */
+			fprintf(f, "%s%s", a ? " " : "",
+				a == 0 && slash ? slash + 1 : tracers[ti].argv[a]);
+		}
 		fprintf(f, "`)\n\n");
 		if (!np) {
 			fprintf(f, "No program figures (no run succeeded or statistics unavailable).\n\n");
@@ -1250,9 +1336,10 @@ static const char usage_text[] =
 	"  --rounds N          rounds (default 5)\n"
 	"  --duration S        seconds of wrk per run (default 5)\n"
 	"  --connections N     wrk connections (default 50)\n"
-	"  --tracers LIST      default none,sonde,sonde-server-only,sonde-sharded,bpftrace-peer\n"
-	"                      (sonde-sharded: --ring-shards <CPUs online>, a ring per CPU;\n"
-	"                      also sonde-exported-hooks: --tls-hooks exported, for HTTPS)\n"
+	"  --tracers LIST      default none,sonde,sonde-server-only,sonde-sharded,bpftrace-peer,\n"
+	"                      hook-floor (sonde-sharded: --ring-shards <CPUs online>, a ring\n"
+	"                      per CPU; hook-floor: an empty program on sonde's hook, its\n"
+	"                      floor; also sonde-exported-hooks: --tls-hooks exported)\n"
 	"  --nginx-cpu N       pin nginx's worker to CPU N, -1 for none (default 0)\n"
 	"  --wrk-cpu N         pin wrk to CPU N, -1 for none (default 1)\n"
 	"  --peer-script PATH  the bpftrace peer (default " DEFAULT_PEER_SCRIPT ")\n"
@@ -1295,7 +1382,7 @@ static int parse_args(int argc, char **argv)
 	cfg.attach_timeout_s = DEFAULT_ATTACH_TIMEOUT_S;
 	snprintf(cfg.peer_script, sizeof(cfg.peer_script), "%s", DEFAULT_PEER_SCRIPT);
 	snprintf(cfg.tracer_list, sizeof(cfg.tracer_list), "%s",
-		 "none,sonde,sonde-server-only,sonde-sharded,bpftrace-peer");
+		 "none,sonde,sonde-server-only,sonde-sharded,bpftrace-peer,hook-floor");
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'b':
@@ -1450,7 +1537,7 @@ int main(int argc, char **argv)
 				cfg.rounds, elapsed, elapsed / done * (total - done), tracers[ti].name);
 			if (!r->ok)
 				fprintf(stderr, "FAILED: %s\n", r->reason);
-			else if (tracers[ti].kind == T_NONE || tracers[ti].kind == T_BPFTRACE)
+			else if (!sonde_kind(tracers[ti].kind))
 				fprintf(stderr, "%.0f req/s, p99 %.0f us, %ld requests, %s ns/req, "
 					"lost %ld\n", r->rps, r->p99_us, r->logged,
 					lab_fmt_num(r->ns_per_req, 0), r->lost < 0 ? 0 : r->lost);

@@ -16,7 +16,9 @@ Environment:
   BENCH_CONNECTIONS=N     wrk connections (default 50)
   BENCH_TRACERS=LIST      tracers to compare (default: all of none, sonde,
                           sonde-server-only, sonde-sharded (a ring buffer
-                          per CPU: --ring-shards), bpftrace-peer; also
+                          per CPU: --ring-shards), bpftrace-peer, hook-floor
+                          (an empty program on sonde's hook: what any tracer
+                          there pays before its own work); also
                           sonde-exported-hooks: --tls-hooks exported)
   BENCH_NGINX_CPU=N       pin nginx's worker to CPU N, -1 for none (default 0)
   BENCH_WRK_CPU=N         pin wrk to CPU N, -1 for none (default 1)
