@@ -83,6 +83,9 @@ enum tracer_kind {
 	T_BPFTRACE,    /* the capture peer */
 	T_FLOOR,       /* hook_floor: an empty program on sonde's hook (sys_exit),
 			* what any tracer there pays before its own work */
+	T_FLOOR_SYSCALLS, /* hook_floor --syscalls: empty programs on the exit
+			   * tracepoints of the syscalls sonde reads, the
+			   * other hook */
 };
 
 struct tracer {
@@ -615,10 +618,12 @@ static int tracers_setup(void)
 			kind = T_BPFTRACE;
 		else if (!strcmp(tok, "hook-floor"))
 			kind = T_FLOOR;
+		else if (!strcmp(tok, "hook-floor-syscalls"))
+			kind = T_FLOOR_SYSCALLS;
 		else {
 			fprintf(stderr, "bench_http: unknown tracer '%s' (none, sonde, "
 					"sonde-server-only, sonde-sharded, sonde-exported-hooks, "
-					"bpftrace-peer, hook-floor)\n", tok);
+					"bpftrace-peer, hook-floor, hook-floor-syscalls)\n", tok);
 			return -EINVAL;
 		}
 		t = tracer_add(tok, kind);
@@ -650,14 +655,22 @@ static int tracers_setup(void)
 				snprintf(t->reason, sizeof(t->reason), "%.200s not found (make all)", sonde);
 			}
 		}
-		if (kind == T_FLOOR) {
+		if (kind == T_FLOOR || kind == T_FLOOR_SYSCALLS) {
 			snprintf(floor_bin, sizeof(floor_bin), "%s/bench/hook_floor", cfg.build);
 			t->argv[0] = floor_bin;
+			if (kind == T_FLOOR_SYSCALLS)
+				t->argv[1] = "--syscalls";
 			t->ready_stderr = "hook_floor: attached";
 			if (access(floor_bin, X_OK)) {
 				t->available = false;
 				snprintf(t->reason, sizeof(t->reason), "%.200s not found (make bench-http)",
 					 floor_bin);
+			} else if (kind == T_FLOOR_SYSCALLS &&
+				   access("/sys/kernel/tracing/events/syscalls/sys_exit_read/id", R_OK)) {
+				t->available = false;
+				snprintf(t->reason, sizeof(t->reason), "no syscall tracepoints: tracefs is "
+					 "not mounted at /sys/kernel/tracing (mount -t tracefs nodev "
+					 "/sys/kernel/tracing)");
 			}
 		}
 		if (kind == T_BPFTRACE) {
@@ -866,6 +879,11 @@ static bool is_sonde(int ti)
 	return sonde_kind(tracers[ti].kind);
 }
 
+static bool is_floor(int ti)
+{
+	return tracers[ti].kind == T_FLOOR || tracers[ti].kind == T_FLOOR_SYSCALLS;
+}
+
 /* Targets of one sonde variant. */
 struct verdict {
 	bool complete, loss, ns;
@@ -1037,12 +1055,22 @@ static const char *mmm(const struct summary *s, enum field f, int prec)
 	return b;
 }
 
-/* The hook's floor against the targets, and each sonde variant over it. */
+/* The hooks' floors, and each sonde variant over the floor of its hook. */
 static void write_floor(FILE *f)
 {
 	int fl = floor_tracer();
 	struct summary s;
 
+	for (int ti = 0; ti < ntracers; ti++) {
+		if (tracers[ti].kind != T_FLOOR_SYSCALLS || !tracers[ti].available)
+			continue;
+		summarize(ti, &s);
+		fprintf(f, "\n**The other hook's floor** (`%s`: an empty BPF program on the exit "
+			   "tracepoint of each syscall sonde http reads, syscalls:sys_exit_*; only "
+			   "those syscalls run it): throughput loss %s %%, %s ns per request in BPF "
+			   "(%s runs per request).\n", tracers[ti].name, mmm(&s, F_LOSS, 1),
+			mmm(&s, F_NS_REQ, 0), lab_fmt_num(s.med[F_RUNS_REQ], 2));
+	}
 	if (fl < 0)
 		return;
 	summarize(fl, &s);
@@ -1222,7 +1250,7 @@ static void write_report(const char *path)
 		struct prog_summary ps[RUN_PROGS_MAX];
 		int np;
 
-		if ((!is_sonde(ti) && tracers[ti].kind != T_FLOOR) || !tracers[ti].available)
+		if ((!is_sonde(ti) && !is_floor(ti)) || !tracers[ti].available)
 			continue;
 		np = summarize_progs(ti, ps, RUN_PROGS_MAX);
 		fprintf(f, "**%s** (`", tracers[ti].name);
@@ -1337,9 +1365,11 @@ static const char usage_text[] =
 	"  --duration S        seconds of wrk per run (default 5)\n"
 	"  --connections N     wrk connections (default 50)\n"
 	"  --tracers LIST      default none,sonde,sonde-server-only,sonde-sharded,bpftrace-peer,\n"
-	"                      hook-floor (sonde-sharded: --ring-shards <CPUs online>, a ring\n"
-	"                      per CPU; hook-floor: an empty program on sonde's hook, its\n"
-	"                      floor; also sonde-exported-hooks: --tls-hooks exported)\n"
+	"                      hook-floor,hook-floor-syscalls (sonde-sharded: --ring-shards\n"
+	"                      <CPUs online>, a ring per CPU; hook-floor: an empty program on\n"
+	"                      sonde's hook, its floor; hook-floor-syscalls: empty programs on\n"
+	"                      the syscalls' own exit tracepoints; also sonde-exported-hooks:\n"
+	"                      --tls-hooks exported)\n"
 	"  --nginx-cpu N       pin nginx's worker to CPU N, -1 for none (default 0)\n"
 	"  --wrk-cpu N         pin wrk to CPU N, -1 for none (default 1)\n"
 	"  --peer-script PATH  the bpftrace peer (default " DEFAULT_PEER_SCRIPT ")\n"
@@ -1382,7 +1412,8 @@ static int parse_args(int argc, char **argv)
 	cfg.attach_timeout_s = DEFAULT_ATTACH_TIMEOUT_S;
 	snprintf(cfg.peer_script, sizeof(cfg.peer_script), "%s", DEFAULT_PEER_SCRIPT);
 	snprintf(cfg.tracer_list, sizeof(cfg.tracer_list), "%s",
-		 "none,sonde,sonde-server-only,sonde-sharded,bpftrace-peer,hook-floor");
+		 "none,sonde,sonde-server-only,sonde-sharded,bpftrace-peer,hook-floor,"
+		 "hook-floor-syscalls");
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'b':

@@ -1,19 +1,35 @@
 /* hook_floor: the price of a hook before any work. It attaches an empty BPF
  * program (r0 = 0; exit) to a raw tracepoint, sys_exit by default (the one
  * sonde http's sys_exit_any uses: tp_btf and raw tracepoints run through the
- * same bpf_trace_run), and holds it until SIGINT or SIGTERM. bench-http runs
- * it as the tracer `hook-floor`: its throughput loss and BPF time per
- * request are what any tracer on that hook pays, sonde's share is the rest.
- * The program is written as raw instructions: no clang, no object file. */
+ * same bpf_trace_run), or with --syscalls to the exit tracepoint of each
+ * syscall sonde http reads (the other way to hook them: only those syscalls
+ * run a program, through perf's syscall tracepoints), and holds it until
+ * SIGINT or SIGTERM. bench-http runs it as the tracers `hook-floor` and
+ * `hook-floor-syscalls`: their throughput loss and BPF time per request are
+ * what any tracer on that hook pays, sonde's share is the rest. The program
+ * is written as raw instructions: no clang, no object file. */
 #include <errno.h>
+#include <stdbool.h>
+#include <linux/perf_event.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
 
 #define PROG_NAME "floor_hook"
+#define TRACEFS_EVENTS "/sys/kernel/tracing/events/syscalls"
+
+/* The syscalls whose exit sonde http reads (bpf/http.bpf.c, sys_exit_any). */
+static const char *const syscalls[] = {
+	"read", "write", "readv", "writev", "recvfrom", "sendto", "recvmsg", "sendmsg",
+	"sendfile64", "accept", "accept4", "connect", "close", "dup2", "dup3", "close_range",
+};
+#define NSYSCALLS (sizeof(syscalls) / sizeof(syscalls[0]))
 
 static volatile sig_atomic_t stop;
 
@@ -26,13 +42,54 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: hook_floor [RAW_TRACEPOINT]\n"
-		"Attach an empty BPF program to RAW_TRACEPOINT (default sys_exit) and hold it\n"
-		"until SIGINT or SIGTERM; says \"hook_floor: attached to NAME\" on stderr once\n"
-		"it is. What any tracer on that hook pays before doing any work.\n\n"
+		"Usage: hook_floor [RAW_TRACEPOINT | --syscalls]\n"
+		"Attach an empty BPF program to RAW_TRACEPOINT (default sys_exit), or with\n"
+		"--syscalls to syscalls:sys_exit_NAME for each syscall sonde http reads (%zu of\n"
+		"them, needs tracefs), and hold it until SIGINT or SIGTERM; says\n"
+		"\"hook_floor: attached to ...\" on stderr once it is. What any tracer on that\n"
+		"hook pays before doing any work.\n\n"
 		"EXAMPLES\n"
 		"  hook_floor                 the hook of sonde http\n"
-		"  hook_floor sched_process_exec\n");
+		"  hook_floor --syscalls      one tracepoint per syscall instead\n"
+		"  hook_floor sched_process_exec\n", NSYSCALLS);
+}
+
+/* The empty program on syscalls:sys_exit_NAME: a perf event of the
+ * tracepoint, with the program attached through a BPF link. fds kept open
+ * until exit. 0, or -1 with the reason said. */
+static int attach_syscall_exit(int prog_fd, const char *name)
+{
+	struct perf_event_attr attr;
+	char path[256], idbuf[32];
+	FILE *f;
+	int pfd;
+
+	snprintf(path, sizeof(path), TRACEFS_EVENTS "/sys_exit_%s/id", name);
+	f = fopen(path, "r");
+	if (!f || !fgets(idbuf, sizeof(idbuf), f)) {
+		fprintf(stderr, "hook_floor: %s: %s\n", path, strerror(f ? EIO : errno));
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	fclose(f);
+	memset(&attr, 0, sizeof(attr));
+	attr.type = PERF_TYPE_TRACEPOINT;
+	attr.size = sizeof(attr);
+	attr.config = strtoull(idbuf, NULL, 10);
+	attr.sample_period = 1;
+	attr.wakeup_events = 1;
+	pfd = (int)syscall(SYS_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
+	if (pfd < 0) {
+		fprintf(stderr, "hook_floor: perf_event_open(sys_exit_%s): %s\n", name,
+			strerror(errno));
+		return -1;
+	}
+	if (bpf_link_create(prog_fd, pfd, BPF_PERF_EVENT, NULL) < 0) {
+		fprintf(stderr, "hook_floor: attaching to sys_exit_%s: %s\n", name, strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -44,7 +101,8 @@ int main(int argc, char **argv)
 	};
 	struct sigaction sa;
 	sigset_t block, wait_set;
-	int prog_fd, link_fd;
+	bool per_syscall;
+	int prog_fd, link_fd = -1;
 
 	if (argc > 2 || (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))) {
 		usage(argc > 2 ? stderr : stdout);
@@ -52,6 +110,7 @@ int main(int argc, char **argv)
 	}
 	if (argc == 2)
 		tp = argv[1];
+	per_syscall = !strcmp(tp, "--syscalls");
 	/* blocked until sigsuspend, so that a signal cannot slip in between
 	 * the check of stop and the wait */
 	memset(&sa, 0, sizeof(sa));
@@ -65,21 +124,28 @@ int main(int argc, char **argv)
 	sigdelset(&wait_set, SIGINT);
 	sigdelset(&wait_set, SIGTERM);
 
-	prog_fd = bpf_prog_load(BPF_PROG_TYPE_RAW_TRACEPOINT, PROG_NAME, "GPL", insns,
-				sizeof(insns) / sizeof(insns[0]), NULL);
+	prog_fd = bpf_prog_load(per_syscall ? BPF_PROG_TYPE_TRACEPOINT : BPF_PROG_TYPE_RAW_TRACEPOINT,
+				PROG_NAME, "GPL", insns, sizeof(insns) / sizeof(insns[0]), NULL);
 	if (prog_fd < 0) {
 		fprintf(stderr, "hook_floor: loading the program: %s\n", strerror(errno));
 		return 1;
 	}
-	link_fd = bpf_raw_tracepoint_open(tp, prog_fd);
-	if (link_fd < 0) {
-		fprintf(stderr, "hook_floor: attaching to %s: %s\n", tp, strerror(errno));
-		return 1;
+	if (per_syscall) {
+		for (size_t i = 0; i < NSYSCALLS; i++)
+			if (attach_syscall_exit(prog_fd, syscalls[i]))
+				return 1;
+		fprintf(stderr, "hook_floor: attached to syscalls:sys_exit_* of %zu syscalls\n",
+			NSYSCALLS);
+	} else {
+		link_fd = bpf_raw_tracepoint_open(tp, prog_fd);
+		if (link_fd < 0) {
+			fprintf(stderr, "hook_floor: attaching to %s: %s\n", tp, strerror(errno));
+			return 1;
+		}
+		fprintf(stderr, "hook_floor: attached to %s\n", tp);
 	}
-	fprintf(stderr, "hook_floor: attached to %s\n", tp);
 	while (!stop)
 		sigsuspend(&wait_set);
-	close(link_fd);
-	close(prog_fd);
+	/* the links and perf events go with the process */
 	return 0;
 }

@@ -18,7 +18,9 @@ Environment:
                           sonde-server-only, sonde-sharded (a ring buffer
                           per CPU: --ring-shards), bpftrace-peer, hook-floor
                           (an empty program on sonde's hook: what any tracer
-                          there pays before its own work); also
+                          there pays before its own work), hook-floor-syscalls
+                          (empty programs on the syscalls' own exit
+                          tracepoints: the other hook's floor); also
                           sonde-exported-hooks: --tls-hooks exported)
   BENCH_NGINX_CPU=N       pin nginx's worker to CPU N, -1 for none (default 0)
   BENCH_WRK_CPU=N         pin wrk to CPU N, -1 for none (default 1)
