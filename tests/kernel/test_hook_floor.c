@@ -1,0 +1,190 @@
+/* bench/hook_floor, the floors of bench-http (tracers hook-floor and
+ * hook-floor-syscalls), measured through the lab's own tracer API as
+ * bench_http does: on sys_exit its empty program runs at the exit of every
+ * syscall (getppid included); with --syscalls only at the exits of the
+ * syscalls sonde http reads (read, not getppid). A hook that did not attach,
+ * or counted the wrong syscalls, would make its floor a wrong figure. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kernel_test.h"
+#include "lab/tracer_proc.h"
+
+#define CALLS 20000
+#define ATTACH_TIMEOUT_S 10.0
+
+/* BUILD/tests/kernel/test_hook_floor -> BUILD/bench/hook_floor. */
+static const char *hook_floor_path(void)
+{
+	static char path[PATH_MAX];
+	char self[PATH_MAX - 32];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *cut;
+
+	if (n > 0) {
+		self[n] = '\0';
+		cut = strstr(self, "/tests/kernel/");
+		if (cut) {
+			*cut = '\0';
+			snprintf(path, sizeof(path), "%s/bench/hook_floor", self);
+			return path;
+		}
+	}
+	return "build/bench/hook_floor";
+}
+
+static int stats_fd = -1;
+
+static int setup(void **state)
+{
+	char err[256];
+
+	(void)state;
+	if (geteuid() != 0)
+		return 0;
+	stats_fd = lab_bpf_stats_enable(err, sizeof(err));
+	if (stats_fd < 0)
+		fprintf(stderr, "run-time statistics: %s\n", err);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	if (stats_fd >= 0)
+		close(stats_fd);
+	return 0;
+}
+
+struct counts {
+	uint64_t getppid_runs, read_runs;
+};
+
+/* Start hook_floor with arg (NULL: none), count its program's runs over
+ * CALLS getppid and then CALLS one-byte reads of /dev/zero, stop it. */
+static void measure(const char *arg, struct counts *c)
+{
+	char *argv[] = { (char *)hook_floor_path(), (char *)arg, NULL };
+	char out[] = "/tmp/sonde-test-floor-out.XXXXXX", err[] = "/tmp/sonde-test-floor-err.XXXXXX";
+	char reason[256], byte;
+	struct lab_tracer t;
+	uint64_t ns, runs;
+	int zero, fd;
+
+	KERNEL_TEST_REQUIRE_ROOT();
+	if (access(argv[0], X_OK))
+		fail_msg("%s not found: build it first (make test builds it)", argv[0]);
+	if (stats_fd < 0)
+		KERNEL_TEST_UNAVAILABLE("BPF run-time statistics cannot be enabled");
+	fd = mkstemp(out);
+	assert_true(fd >= 0);
+	close(fd);
+	fd = mkstemp(err);
+	assert_true(fd >= 0);
+	close(fd);
+	zero = open("/dev/zero", O_RDONLY);
+	assert_true(zero >= 0);
+
+	if (lab_tracer_start(&t, argv, out, err, reason, sizeof(reason)))
+		fail_msg("hook_floor did not start: %s", reason);
+	if (lab_tracer_wait_attached(&t, "hook_floor: attached", ATTACH_TIMEOUT_S, reason,
+				     sizeof(reason)) != 1) {
+		lab_tracer_stop(&t);
+		fail_msg("hook_floor did not attach one program: %s", reason);
+	}
+
+	lab_tracer_mark(&t);
+	for (int i = 0; i < CALLS; i++)
+		syscall(SYS_getppid);
+	lab_tracer_sample(&t);
+	lab_tracer_bpf_totals(&t, &ns, &runs);
+	c->getppid_runs = runs;
+
+	lab_tracer_mark(&t);
+	for (int i = 0; i < CALLS; i++)
+		assert_int_equal(read(zero, &byte, 1), 1);
+	lab_tracer_sample(&t);
+	lab_tracer_bpf_totals(&t, &ns, &runs);
+	c->read_runs = runs;
+
+	lab_tracer_stop(&t);
+	assert_int_equal(t.exit_code, 0);
+	close(zero);
+	unlink(out);
+	unlink(err);
+}
+
+static void test_sys_exit_runs_on_every_syscall(void **state)
+{
+	struct counts c;
+
+	(void)state;
+	measure(NULL, &c);
+	/* every syscall of the machine runs it: ours at least */
+	assert_true(c.getppid_runs >= CALLS);
+	assert_true(c.read_runs >= CALLS);
+}
+
+static void test_syscalls_run_only_on_the_syscalls_sonde_reads(void **state)
+{
+	struct counts c;
+
+	(void)state;
+	measure("--syscalls", &c);
+	/* getppid is not one of them: what ran meanwhile is the reads and
+	 * writes of other processes and the lab's own reads of /proc when it
+	 * samples the statistics (~550 here), far fewer than the calls */
+	assert_true(c.getppid_runs < CALLS / 4);
+	assert_true(c.read_runs >= CALLS);
+}
+
+static void test_unknown_tracepoint_is_one_line_error(void **state)
+{
+	char *argv[] = { (char *)hook_floor_path(), "no_such_tracepoint", NULL };
+	char err[] = "/tmp/sonde-test-floor-err.XXXXXX", buf[512];
+	int fd, status;
+	ssize_t n;
+	pid_t pid;
+
+	(void)state;
+	KERNEL_TEST_REQUIRE_ROOT();
+	fd = mkstemp(err);
+	assert_true(fd >= 0);
+	close(fd);
+	pid = lab_spawn_logged(argv, NULL, err);
+	assert_true(pid > 0);
+	assert_int_equal(lab_wait_exit(pid, 10000, &status, NULL), 0);
+	assert_int_equal(lab_exit_code(status), 1);
+	fd = open(err, O_RDONLY);
+	assert_true(fd >= 0);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	unlink(err);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_non_null(strstr(buf, "hook_floor: attaching to no_such_tracepoint: "));
+	assert_ptr_equal(strchr(buf, '\n'), buf + n - 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sys_exit_runs_on_every_syscall),
+		cmocka_unit_test(test_syscalls_run_only_on_the_syscalls_sonde_reads),
+		cmocka_unit_test(test_unknown_tracepoint_is_one_line_error),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
