@@ -87,6 +87,8 @@ enum call_kind {
 	CALL_IOV = 2,      /* readv/writev: an iovec array */
 	CALL_MSG = 3,      /* recvmsg/sendmsg: a msghdr and its iovec array */
 	CALL_SENDFILE = 4, /* bytes from a file: counted, never copied */
+	CALL_SPLICE = 5,   /* bytes between the socket and a pipe: counted, never
+			    * copied (they are in no user buffer) */
 };
 
 /* x86_64 syscall numbers seen by the one sys_exit program. */
@@ -106,6 +108,9 @@ enum call_kind {
 #define NR_dup2 33
 #define NR_dup3 292
 #define NR_close_range 436
+#define NR_splice 275
+#define NR_io_uring_setup 425
+#define NR_io_uring_enter 426
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 /* fds of a close_range looked at, at most (a process that closes more in
  * one call leaves their entries until an exec, the reuse of the fd by a
@@ -593,7 +598,7 @@ __noinline int sampled_request_start(__u64 buf, __u32 kind, long ret)
 	struct iovec v;
 	__u32 w = 0;
 
-	if (ret < 4 || kind == CALL_SENDFILE)
+	if (ret < 4 || kind == CALL_SENDFILE || kind == CALL_SPLICE)
 		return 0;
 	if (kind == CALL_MSG) {
 		if (bpf_probe_read_user(&m, sizeof(m), (void *)buf))
@@ -677,8 +682,8 @@ static __always_inline int segment_exit(__u32 fd, __u64 buf, __u64 iovcnt, __u32
 	e->tail_len = 0;
 	e->flags = tls ? HTTP_DATA_F_TLS : 0;
 	e->tid = (__u32)bpf_get_current_pid_tgid();
-	if (kind == CALL_SENDFILE) {
-		e->flags |= HTTP_DATA_F_SENDFILE;
+	if (kind == CALL_SENDFILE || kind == CALL_SPLICE) {
+		e->flags |= kind == CALL_SENDFILE ? HTTP_DATA_F_SENDFILE : HTTP_DATA_F_SPLICE;
 	} else if (state == CONN_HTTP &&
 		   bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA) >= shed_bytes) {
 		e->flags |= HTTP_DATA_F_SHED;
@@ -832,6 +837,39 @@ static __always_inline int close_range_exit(__u32 first, __u32 last)
 	return 0;
 }
 
+/* Processes whose use of io_uring was told (pid -> exec count then). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u32);
+} io_uring_told SEC(".maps");
+
+/* io_uring_setup or io_uring_enter returned in a traced process: counted,
+ * and the process told once per exec (HTTP_EV_IO_URING), since the socket
+ * I/O it submits there is not seen. A ring set up with SQPOLL before sonde
+ * started may never call either: that stays unseen, as docs say. */
+static __always_inline int io_uring_exit(void)
+{
+	struct http_io_uring_event ev = {};
+	__u32 pid = current_pid(), gen, *told;
+
+	if (!pid_traced(pid))
+		return 0;
+	stat_inc(STAT_UNSEEN_IO_URING);
+	gen = exec_gen();
+	told = bpf_map_lookup_elem(&io_uring_told, &pid);
+	if (told && *told == gen)
+		return 0;
+	bpf_map_update_elem(&io_uring_told, &pid, &gen, BPF_ANY);
+	ev.hdr.kind = HTTP_EV_IO_URING;
+	ev.hdr.pid = pid;
+	ev.hdr.ts_ns = bpf_ktime_get_ns();
+	bpf_get_current_comm(ev.comm, sizeof(ev.comm));
+	emit_event(&events, &ev, sizeof(ev));
+	return 0;
+}
+
 #define HOW(kind, dir) ((kind) | (dir) << 8)
 
 /* One program for the exit of every syscall: a switch on the syscall number
@@ -879,6 +917,18 @@ int BPF_PROG(sys_exit_any, struct pt_regs *regs, long ret)
 		if (ret <= 0)
 			return 0;
 		return data_exit(regs->di, 0, 0, HOW(CALL_SENDFILE, HTTP_DIR_EGRESS), ret);
+	case NR_splice:
+		/* splice(fd_in, off_in, fd_out, off_out, len, flags): one end
+		 * is a pipe, the other may be a traced socket, either way */
+		if (ret <= 0)
+			return 0;
+		data_exit(regs->dx, 0, 0, HOW(CALL_SPLICE, HTTP_DIR_EGRESS), ret);
+		return data_exit(regs->di, 0, 0, HOW(CALL_SPLICE, HTTP_DIR_INGRESS), ret);
+	case NR_io_uring_setup:
+	case NR_io_uring_enter:
+		if (ret < 0)
+			return 0;
+		return io_uring_exit();
 	case NR_accept:
 	case NR_accept4:
 		if (ret < 0)

@@ -23,6 +23,11 @@ enum http_event_kind {
 	HTTP_EV_OPEN = 1,   /* a connection starts to be traced */
 	HTTP_EV_DATA = 2,   /* bytes read or written on it */
 	HTTP_EV_CLOSE = 3,  /* the process closed it */
+	/* a traced process uses io_uring (its first io_uring_setup or
+	 * io_uring_enter seen): the socket I/O it submits there passes none of
+	 * the syscalls sonde reads, so its HTTP that way is not seen. Once per
+	 * process (per exec), conn_id 0. */
+	HTTP_EV_IO_URING = 4,
 };
 
 /* How sonde first saw the connection. */
@@ -45,6 +50,8 @@ enum http_dir {
 #define HTTP_DATA_F_READ_FAULT (1u << 1) /* the payload could not be read: cap is 0 */
 #define HTTP_DATA_F_SHED (1u << 2)       /* payload shed, the ring was filling up: cap is 0 */
 #define HTTP_DATA_F_TLS (1u << 3)        /* plaintext of an SSL_read/SSL_write */
+#define HTTP_DATA_F_SPLICE (1u << 4)     /* bytes spliced between the socket and a pipe:
+					  * in no user buffer, none captured */
 
 struct http_event_hdr {
 	__u32 kind;     /* enum http_event_kind */
@@ -84,6 +91,11 @@ struct http_close_event {
 	struct http_event_hdr hdr;
 	__u32 fd;
 	__u32 pad;
+};
+
+struct http_io_uring_event {
+	struct http_event_hdr hdr;
+	char comm[HTTP_COMM_LEN];
 };
 
 enum conn_state_kind {

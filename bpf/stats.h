@@ -15,6 +15,10 @@ enum sonde_stat {
 	 * budget sampled out (http only), by the side the process is on */
 	STAT_SAMPLED_OUT_SERVER,
 	STAT_SAMPLED_OUT_CLIENT,
+	/* not seen, counted (http only): io_uring_setup and io_uring_enter
+	 * calls of traced processes; the I/O they submit there passes none of
+	 * the syscalls sonde reads */
+	STAT_UNSEEN_IO_URING,
 	STAT_COUNT
 };
 

@@ -98,6 +98,16 @@ static void usage(FILE *f)
 		HTTP_RINGBUF_KB_DEFAULT, HTTP_RING_SHARDS_MAX);
 }
 
+/* Said once per process (and exec), on stderr: what sonde cannot see is
+ * never left silent. */
+static void on_io_uring(uint32_t pid, const char *comm, void *ctx)
+{
+	(void)ctx;
+	fprintf(stderr, "sonde http: pid %u (%s) uses io_uring: the socket I/O it submits there "
+			"passes no syscall sonde reads, so its HTTP that way is not seen "
+			"(stats: unseen.io_uring_calls)\n", pid, comm);
+}
+
 static void on_record(const struct http_record *r, void *ctx)
 {
 	struct http_cli *c = ctx;
@@ -380,6 +390,7 @@ int cmd_http(int argc, char **argv)
 	popts.comm = common.comm;
 	popts.evict_oldest = true;
 	popts.measure_delivery = true; /* live: kernel timestamps are now's clock */
+	popts.io_uring_fn = on_io_uring;
 
 	c.o = cli_output_new(common.json);
 	if (c.o)

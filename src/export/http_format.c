@@ -181,6 +181,7 @@ void http_pipeline_stats_json(const struct http_pipeline_stats *s, struct json_w
 #define FIELD(name, v) do { json_key(w, name); json_u64(w, v); } while (0)
 	FIELD("records", s->records);
 	FIELD("records_filtered", s->records_filtered);
+	FIELD("io_uring_processes", s->io_uring_processes);
 	FIELD("conns_opened", s->conns_opened);
 	FIELD("conns_closed", s->conns_closed);
 	FIELD("conns_gone", s->conns_gone);

@@ -165,6 +165,7 @@ const char *bpf_env_stat_name(enum sonde_stat s)
 	case STAT_DROP_TLS_NO_CONN: return "tls_no_conn";
 	case STAT_SAMPLED_OUT_SERVER: return "sampled_out_server";
 	case STAT_SAMPLED_OUT_CLIENT: return "sampled_out_client";
+	case STAT_UNSEEN_IO_URING: return "unseen_io_uring";
 	case STAT_COUNT: break;
 	}
 	return "unknown";

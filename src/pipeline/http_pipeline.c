@@ -332,6 +332,19 @@ static int event_dispatch(struct http_pipeline *p, const void *data, size_t size
 		return on_open(p, data);
 	case HTTP_EV_DATA:
 		return on_data(p, data, size);
+	case HTTP_EV_IO_URING:
+		if (size < sizeof(struct http_io_uring_event))
+			return -EINVAL;
+		p->stats.io_uring_processes++;
+		if (p->opts.io_uring_fn) {
+			const struct http_io_uring_event *u = data;
+			char comm[HTTP_COMM_LEN + 1];
+
+			memcpy(comm, u->comm, HTTP_COMM_LEN);
+			comm[HTTP_COMM_LEN] = '\0';
+			p->opts.io_uring_fn(h->pid, comm, p->ctx);
+		}
+		return 0;
 	case HTTP_EV_CLOSE:
 		if (size < sizeof(struct http_close_event))
 			return -EINVAL;

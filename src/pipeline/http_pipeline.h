@@ -73,6 +73,11 @@ struct http_pipeline_opts {
 	/* Clock for measure_delivery, in the kernel's time base; NULL:
 	 * CLOCK_MONOTONIC (tests set their own). */
 	uint64_t (*clock_ns)(void);
+	/* A traced process uses io_uring (HTTP_EV_IO_URING, once per process
+	 * and exec): its pid and comm, with the record function's ctx. The
+	 * socket I/O it submits there is not seen. NULL: only counted
+	 * (io_uring_processes). */
+	void (*io_uring_fn)(uint32_t pid, const char *comm, void *ctx);
 	uint32_t max_line_bufs;  /* 0: derived from max_conns (see above) */
 	uint32_t max_exchanges;  /* exchange slots; 0: derived from max_conns */
 };
@@ -90,6 +95,8 @@ struct http_pipeline_stats {
 	uint64_t events_no_conn;   /* data/close of a connection never opened here */
 	uint64_t records;          /* http records emitted */
 	uint64_t records_filtered; /* exchanges not shown: --side/--comm */
+	uint64_t io_uring_processes; /* seen using io_uring: their I/O there is
+				      * not seen (HTTP_EV_IO_URING) */
 	uint64_t memory_bytes;     /* held by the pipeline (http_pipeline_memory_bytes) */
 	uint64_t allocs;           /* allocations since http_pipeline_new: grows
 				    * only while the slabs warm up */

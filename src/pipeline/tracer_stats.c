@@ -88,6 +88,12 @@ void tracer_stats_json_fields(const struct tracer_stats *s, struct json_writer *
 		json_key(w, "client");
 		json_u64(w, s->kernel[STAT_SAMPLED_OUT_CLIENT]);
 		json_obj_end(w);
+		/* calls whose I/O sonde cannot see (not produced either) */
+		json_key(w, "unseen");
+		json_obj_begin(w);
+		json_key(w, "io_uring_calls");
+		json_u64(w, s->kernel[STAT_UNSEEN_IO_URING]);
+		json_obj_end(w);
 	}
 }
 

@@ -11,7 +11,10 @@
 #include <cmocka.h>
 
 #include <bpf/bpf.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <linux/io_uring.h>
+#include <sys/syscall.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/resource.h>
@@ -39,6 +42,8 @@
 #define HUGE_HEADER_BYTES (100u * 1024u)
 
 /* One record, copied out of the pipeline's callback. */
+#define IO_URING_PIDS_MAX 64
+
 struct rec {
 	uint64_t ts_ns, latency_ns, req_bytes, resp_bytes;
 	uint32_t pid, flags;
@@ -61,6 +66,8 @@ struct ctx {
 	size_t nrecs, cap;
 	bool stopped;
 	char self_comm[HTTP_COMM_LEN + 1]; /* comm of forked raw clients */
+	pid_t io_uring_pids[IO_URING_PIDS_MAX]; /* told by io_uring_fn, in order */
+	int n_io_uring;
 };
 
 /* ---- tracer and collector ---- */
@@ -168,9 +175,18 @@ static void trace_start(struct ctx *c, bool show_query)
 	trace_start_opts(c, show_query, &topts);
 }
 
+static void on_io_uring(uint32_t pid, const char *comm, void *arg)
+{
+	struct ctx *c = arg;
+
+	(void)comm;
+	if (c->n_io_uring < IO_URING_PIDS_MAX)
+		c->io_uring_pids[c->n_io_uring++] = (pid_t)pid;
+}
+
 static void trace_start_opts(struct ctx *c, bool show_query, const struct http_tracer_opts *topts)
 {
-	struct http_pipeline_opts popts = { .show_query = show_query };
+	struct http_pipeline_opts popts = { .show_query = show_query, .io_uring_fn = on_io_uring };
 	char err[256];
 	int ret;
 
@@ -1255,6 +1271,178 @@ static void test_chunked_writev_short_tail(void **state)
 	trace_stop(c);
 	/* the server record must end at the terminating chunk, not at close */
 	assert_whole_response(c, port, "/writev", &res, c->self_comm, HTTP1_EXCH_CHUNKED, 0);
+	assert_accounting(c);
+}
+
+/* A server that moves bodies with splice, never through user memory (as
+ * proxies do): the request body from the socket into a pipe, the response
+ * body from a pipe into the socket; heads with read and write. One request
+ * per connection. Runs in a forked child until killed. */
+#define SPLICE_REQ_BODY 20000
+#define SPLICE_RESP_BODY 100000
+
+static void splice_server(int port)
+{
+	static char chunk[16384];
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int one = 1, lfd = socket(AF_INET, SOCK_STREAM, 0);
+	char head[128];
+
+	memset(chunk, 'S', sizeof(chunk));
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(lfd, (struct sockaddr *)&a, sizeof(a)) || listen(lfd, 16))
+		_exit(1);
+	for (;;) {
+		int fd = accept(lfd, NULL, NULL), p[2];
+		char buf[4096];
+		size_t got = 0, body;
+		ssize_t n;
+		char *end = NULL;
+
+		if (fd < 0)
+			continue;
+		/* the head, byte by byte so that no body byte is read here */
+		while (got < sizeof(buf) - 1 && !end && read(fd, buf + got, 1) == 1) {
+			buf[++got] = '\0';
+			end = strstr(buf, "\r\n\r\n");
+		}
+		if (!end || pipe(p)) {
+			close(fd);
+			continue; /* the parent's probe: no request */
+		}
+		for (body = SPLICE_REQ_BODY; body > 0; body -= (size_t)n) {
+			n = splice(fd, NULL, p[1], NULL, body < sizeof(buf) ? body : sizeof(buf), 0);
+			if (n <= 0 || read(p[0], buf, (size_t)n) != n)
+				_exit(1);
+		}
+		n = snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n",
+			     SPLICE_RESP_BODY);
+		if (write(fd, head, (size_t)n) != n)
+			_exit(1);
+		for (body = SPLICE_RESP_BODY; body > 0;) {
+			size_t k = body < sizeof(chunk) ? body : sizeof(chunk);
+
+			if (write(p[1], chunk, k) != (ssize_t)k)
+				_exit(1);
+			while (k > 0) {
+				n = splice(p[0], NULL, fd, NULL, k, 0);
+				if (n <= 0)
+					_exit(1);
+				k -= (size_t)n;
+				body -= (size_t)n;
+			}
+		}
+		close(p[0]);
+		close(p[1]);
+		while (read(fd, buf, sizeof(buf)) > 0)
+			;
+		close(fd);
+	}
+}
+
+/* Bytes spliced between a socket and a pipe are in no user buffer: counted,
+ * never copied, on both sides of the exchange, so that the request and the
+ * response are framed whole (without, the request body would be read as
+ * the next request and the response would never end). */
+static void test_splice_bodies(void **state)
+{
+	static char req[256 + SPLICE_REQ_BODY];
+	struct ctx *c = *state;
+	struct raw_result res;
+	struct want_count w;
+	int port = env_free_port(false), n;
+	const struct rec *r;
+	pid_t pid;
+
+	assert_true(port > 0);
+	n = snprintf(req, sizeof(req), "POST /splice HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n",
+		     SPLICE_REQ_BODY);
+	memset(req + n, 'q', SPLICE_REQ_BODY);
+	req[n + SPLICE_REQ_BODY] = '\0';
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		env_child_init();
+		splice_server(port);
+		_exit(0);
+	}
+	env_track(&c->env, pid);
+	assert_true(env_wait_listening(pid, port, false));
+	keep_port(c, port);
+	trace_start(c, false);
+	struct one_req q = { port, false, req, 0 };
+
+	raw_request(c, &q, &res);
+	assert_int_equal(res.status, 200);
+	assert_int_equal(res.bytes - res.head_bytes, SPLICE_RESP_BODY);
+	w = (struct want_count){ port, 1, 1 };
+	poll_until(c, have_counts, &w);
+	trace_stop(c);
+	assert_whole_response(c, port, "/splice", &res, c->self_comm, 0, 0);
+	r = find_rec(c, HTTP_SIDE_SERVER, port, "/splice");
+	assert_string_equal(r->method, "POST");
+	assert_int_equal(r->req_bytes, strlen(req));
+	assert_accounting(c);
+}
+
+/* A process that uses io_uring is told, once, and its calls counted: what it
+ * submits there passes no syscall sonde reads. */
+struct io_uring_want {
+	pid_t pid;
+};
+
+static bool have_io_uring(const struct ctx *c, const void *arg)
+{
+	const struct io_uring_want *w = arg;
+
+	for (int i = 0; i < c->n_io_uring; i++)
+		if (c->io_uring_pids[i] == w->pid)
+			return true;
+	return false;
+}
+
+static void test_io_uring_said(void **state)
+{
+	struct ctx *c = *state;
+	struct io_uring_params params;
+	struct io_uring_want w;
+	struct http_pipeline_stats ps;
+	uint64_t k[STAT_COUNT] = { 0 };
+	int told = 0, st, fd;
+	pid_t pid;
+
+	/* the kernel lets this test use io_uring at all */
+	memset(&params, 0, sizeof(params));
+	fd = (int)syscall(__NR_io_uring_setup, 4, &params);
+	if (fd < 0)
+		KERNEL_TEST_UNAVAILABLE("io_uring_setup fails here (kernel.io_uring_disabled?)");
+	close(fd);
+	trace_start(c, false);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		memset(&params, 0, sizeof(params));
+		fd = (int)syscall(__NR_io_uring_setup, 4, &params);
+		if (fd < 0)
+			_exit(1);
+		for (int i = 0; i < 3; i++)
+			if (syscall(__NR_io_uring_enter, fd, 0, 0, 0, NULL, 0) < 0)
+				_exit(1);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	w.pid = pid;
+	assert_true(poll_until(c, have_io_uring, &w));
+	trace_stop(c);
+	for (int i = 0; i < c->n_io_uring; i++)
+		told += c->io_uring_pids[i] == pid;
+	assert_int_equal(told, 1);
+	assert_int_equal(http_tracer_kernel_stats(c->tracer, k), 0);
+	assert_true(k[STAT_UNSEEN_IO_URING] >= 4); /* setup + 3 enters, others' too */
+	http_pipeline_stats(c->pipeline, &ps);
+	assert_true(ps.io_uring_processes >= 1);
 	assert_accounting(c);
 }
 
@@ -2393,6 +2581,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pipelined_burst_past_capture, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chunked_node, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chunked_writev_short_tail, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_splice_bodies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_io_uring_said, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_body_1mb_sendfile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_body_1mb_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ipv6, setup, teardown),
