@@ -1241,25 +1241,32 @@ static void writev_server(int port)
 	}
 }
 
+/* serve(port) in a forked child, tracked, listening on port (whose records
+ * are kept) when this returns. */
+static void start_forked_server(struct ctx *c, void (*serve)(int port), int port)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		env_child_init();
+		serve(port);
+		_exit(0);
+	}
+	env_track(&c->env, pid);
+	assert_true(env_wait_listening(pid, port, false));
+	keep_port(c, port);
+}
+
 static void test_chunked_writev_short_tail(void **state)
 {
 	struct ctx *c = *state;
 	struct raw_result res;
 	struct want_count w;
 	int port = env_free_port(false);
-	pid_t pid;
 
 	assert_true(port > 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		env_child_init();
-		writev_server(port);
-		_exit(0);
-	}
-	env_track(&c->env, pid);
-	assert_true(env_wait_listening(pid, port, false));
-	keep_port(c, port);
+	start_forked_server(c, writev_server, port);
 	trace_start(c, false);
 	struct one_req q = { port, false, "GET /writev HTTP/1.1\r\nHost: t\r\n\r\n", 0 };
 
@@ -1353,23 +1360,13 @@ static void test_splice_bodies(void **state)
 	struct want_count w;
 	int port = env_free_port(false), n;
 	const struct rec *r;
-	pid_t pid;
 
 	assert_true(port > 0);
 	n = snprintf(req, sizeof(req), "POST /splice HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n",
 		     SPLICE_REQ_BODY);
 	memset(req + n, 'q', SPLICE_REQ_BODY);
 	req[n + SPLICE_REQ_BODY] = '\0';
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		env_child_init();
-		splice_server(port);
-		_exit(0);
-	}
-	env_track(&c->env, pid);
-	assert_true(env_wait_listening(pid, port, false));
-	keep_port(c, port);
+	start_forked_server(c, splice_server, port);
 	trace_start(c, false);
 	struct one_req q = { port, false, req, 0 };
 
