@@ -33,11 +33,13 @@ static __always_inline void stat_inc(__u32 idx)
 const volatile __u64 ringbuf_wakeup_bytes = 256 * 1024;
 
 /* Emit size bytes of data into ring buffer rb, counting the event as produced
- * and, if the buffer is full, as dropped. */
-static __always_inline int emit_event(void *rb, void *data, __u64 size)
+ * and, if the buffer is full, as dropped. waiting: bytes waiting in rb, as
+ * bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA) said a moment ago (a caller that
+ * asked already passes its answer: the query reads the reader's position,
+ * a line the other CPU writes). */
+static __always_inline int emit_event_waiting(void *rb, void *data, __u64 size, __u64 waiting)
 {
-	__u64 flags = bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA) >= ringbuf_wakeup_bytes
-			      ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	__u64 flags = waiting >= ringbuf_wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 	int err;
 
 	stat_inc(STAT_PRODUCED);
@@ -45,6 +47,11 @@ static __always_inline int emit_event(void *rb, void *data, __u64 size)
 	if (err)
 		stat_inc(STAT_DROP_RINGBUF_FULL);
 	return err;
+}
+
+static __always_inline int emit_event(void *rb, void *data, __u64 size)
+{
+	return emit_event_waiting(rb, data, size, bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA));
 }
 
 /* Count an event that could not even be built. */

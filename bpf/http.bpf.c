@@ -646,6 +646,7 @@ static __always_inline int segment_exit(__u32 fd, __u64 buf, __u64 iovcnt, __u32
 	struct http_data_event *e;
 	struct conn_state *st;
 	__u8 *stream, state;
+	__u64 waiting;
 	int verdict;
 	void *rb;
 
@@ -670,6 +671,7 @@ static __always_inline int segment_exit(__u32 fd, __u64 buf, __u64 iovcnt, __u32
 	if (!e)
 		return 0;
 	rb = conn_ring(st); /* the shed check and the record's ring */
+	waiting = bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA); /* for both too */
 	e->hdr.kind = HTTP_EV_DATA;
 	e->hdr.pid = key.pid;
 	e->hdr.conn_id = st->conn_id;
@@ -683,8 +685,7 @@ static __always_inline int segment_exit(__u32 fd, __u64 buf, __u64 iovcnt, __u32
 	e->tid = (__u32)bpf_get_current_pid_tgid();
 	if (kind == CALL_SENDFILE || kind == CALL_SPLICE) {
 		e->flags |= kind == CALL_SENDFILE ? HTTP_DATA_F_SENDFILE : HTTP_DATA_F_SPLICE;
-	} else if (state == CONN_HTTP &&
-		   bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA) >= shed_bytes) {
+	} else if (state == CONN_HTTP && waiting >= shed_bytes) {
 		e->flags |= HTTP_DATA_F_SHED;
 		stat_inc(STAT_PARTIAL_SHED);
 	} else {
@@ -741,7 +742,7 @@ static __always_inline int segment_exit(__u32 fd, __u64 buf, __u64 iovcnt, __u32
 
 		if (size > sizeof(*e))
 			size = sizeof(*e);
-		emit_event(rb, e, size);
+		emit_event_waiting(rb, e, size, waiting);
 	}
 	return 0;
 }
