@@ -788,7 +788,11 @@ static __always_inline void fd_released(__u32 pid, __u32 fd)
 	struct conn_state *st = bpf_map_lookup_elem(&conns, &key);
 
 	if (!st) {
-		bpf_map_delete_elem(&fd_skip, &key);
+		/* most closed fds are files that were never looked at (a
+		 * server's static file after sendfile): a lookup, lock-free,
+		 * instead of a delete, which locks the LRU bucket */
+		if (bpf_map_lookup_elem(&fd_skip, &key))
+			bpf_map_delete_elem(&fd_skip, &key);
 		return;
 	}
 	if ((__u64)file_tcp_sock(fd_file(fd)) == st->sk)
