@@ -1203,6 +1203,20 @@ static void test_chunked_node(void **state)
 	assert_accounting(c);
 }
 
+/* A listening socket on 127.0.0.1:port for a forked server; the child
+ * exits if it cannot have one. */
+static int child_listen(int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int one = 1, lfd = socket(AF_INET, SOCK_STREAM, 0);
+
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) || listen(lfd, 16))
+		_exit(1);
+	return lfd;
+}
+
 /* The smallest server that answers chunked with one writev whose last
  * entries are short (as node does: "\r\n", then "0\r\n\r\n"), past the
  * capture size. Runs in a forked child until killed. */
@@ -1212,15 +1226,10 @@ static void writev_server(int port)
 	static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
 				   "Transfer-Encoding: chunked\r\n\r\n3e8\r\n";
 	static const char crlf[] = "\r\n", last[] = "0\r\n\r\n";
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	int one = 1, lfd = socket(AF_INET, SOCK_STREAM, 0);
+	int lfd = child_listen(port);
 	char buf[4096];
 
 	memset(body, 'A', sizeof(body));
-	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(lfd, (struct sockaddr *)&a, sizeof(a)) || listen(lfd, 16))
-		_exit(1);
 	for (;;) {
 		int fd = accept(lfd, NULL, NULL);
 		struct iovec iov[4] = {
@@ -1291,15 +1300,10 @@ static void test_chunked_writev_short_tail(void **state)
 static void splice_server(int port)
 {
 	static char chunk[16384];
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	int one = 1, lfd = socket(AF_INET, SOCK_STREAM, 0);
+	int lfd = child_listen(port);
 	char head[128];
 
 	memset(chunk, 'S', sizeof(chunk));
-	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(lfd, (struct sockaddr *)&a, sizeof(a)) || listen(lfd, 16))
-		_exit(1);
 	for (;;) {
 		int fd = accept(lfd, NULL, NULL), p[2];
 		char buf[4096];
