@@ -376,15 +376,17 @@ __noinline int copy_buf(__u64 buf, __u64 len, __u64 want)
 		barrier_var(n);
 		if (n > HTTP_CAPTURE_BYTES_MAX + HTTP_READ_THROUGH_MAX)
 			return -1; /* unreachable (want <= the capture); for the verifier */
-		if (bpf_probe_read_user(e->data, n, (void *)buf))
-			return -1;
 		at = n - HTTP_TAIL_BYTES;
 		barrier_var(at);
 		if (at > SCRATCH_DATA_BYTES - HTTP_TAIL_BYTES)
 			return -1; /* unreachable, as above */
-		__builtin_memcpy(e->tail, e->data + at, HTTP_TAIL_BYTES);
-		e->tail_len = HTTP_TAIL_BYTES;
-		return 0;
+		/* a failed read may be of the bytes past the capture only: then
+		 * as below, the capture and the tail apart */
+		if (!bpf_probe_read_user(e->data, n, (void *)buf)) {
+			__builtin_memcpy(e->tail, e->data + at, HTTP_TAIL_BYTES);
+			e->tail_len = HTTP_TAIL_BYTES;
+			return 0;
+		}
 	}
 	if (want && bpf_probe_read_user(e->data, want, (void *)buf))
 		return -1;
