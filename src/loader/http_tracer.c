@@ -131,18 +131,19 @@ static int tls_plan(const struct http_tracer *t, const char *path,
 		    uint64_t offsets[HTTP_TLS_HOOK_COUNT], bool *workers)
 {
 	const char *names[HTTP_TLS_HOOK_COUNT];
-	uint64_t rd, wr;
+	uint64_t rd = 0, wr = 0;
+	int ret;
 
-	*workers = false;
-	if (!t->tls_exported_only && !tls_elf_ssl_workers(path, &rd, &wr)) {
-		for (size_t i = 0; i < HTTP_TLS_HOOK_COUNT; i++)
-			offsets[i] = worker_hook_offset(i, rd, wr);
-		*workers = true;
-		return 0;
-	}
 	for (size_t i = 0; i < HTTP_TLS_HOOK_COUNT; i++)
 		names[i] = http_tls_hooks[i].func;
-	return tls_elf_func_offsets(path, names, HTTP_TLS_HOOK_COUNT, offsets);
+	/* one pass over the symbol tables for both plans */
+	ret = tls_elf_ssl_funcs(path, names, HTTP_TLS_HOOK_COUNT, offsets,
+				t->tls_exported_only ? NULL : &rd, t->tls_exported_only ? NULL : &wr);
+	*workers = rd && wr;
+	if (*workers)
+		for (size_t i = 0; i < HTTP_TLS_HOOK_COUNT; i++)
+			offsets[i] = worker_hook_offset(i, rd, wr);
+	return *workers ? 0 : ret;
 }
 
 /* Must hook i be attached for the file to count as hooked? On the

@@ -169,27 +169,6 @@ static size_t elf_func_addrs(Elf *elf, const char *const names[], size_t n, uint
 	return found;
 }
 
-int tls_elf_func_offsets(const char *path, const char *const names[], size_t n,
-			 uint64_t offsets[])
-{
-	size_t found;
-	Elf *elf;
-	int fd, ret;
-
-	for (size_t k = 0; k < n; k++)
-		offsets[k] = 0;
-	ret = elf_open(path, &fd, &elf);
-	if (ret)
-		return ret;
-	found = elf_func_addrs(elf, names, n, offsets);
-	for (size_t k = 0; k < n; k++)
-		if (offsets[k])
-			offsets[k] = vaddr_to_offset(elf, offsets[k]);
-	elf_end(elf);
-	close(fd);
-	return found ? 0 : -ENOENT;
-}
-
 /* ---- OpenSSL's read and write workers ---- */
 
 /* Bytes of an instruction a wrapper may run before calling its worker that
@@ -266,25 +245,59 @@ static uint64_t worker_of(Elf *elf, int fd, uint64_t plain, uint64_t ex)
 	return vaddr_to_offset(elf, worker);
 }
 
+/* Where name is among names[0..n), its address in addrs (0: not there). */
+static uint64_t addr_of(const char *const names[], size_t n, const uint64_t addrs[],
+			const char *name)
+{
+	for (size_t k = 0; k < n; k++)
+		if (!strcmp(names[k], name))
+			return addrs[k];
+	return 0;
+}
+
+int tls_elf_ssl_funcs(const char *path, const char *const names[], size_t n, uint64_t offsets[],
+		      uint64_t *read_worker, uint64_t *write_worker)
+{
+	size_t found;
+	Elf *elf;
+	int fd, ret;
+
+	for (size_t k = 0; k < n; k++)
+		offsets[k] = 0;
+	if (read_worker)
+		*read_worker = *write_worker = 0;
+	ret = elf_open(path, &fd, &elf);
+	if (ret)
+		return ret;
+	found = elf_func_addrs(elf, names, n, offsets);
+	if (found && read_worker) {
+		*read_worker = worker_of(elf, fd, addr_of(names, n, offsets, "SSL_read"),
+					 addr_of(names, n, offsets, "SSL_read_ex"));
+		*write_worker = worker_of(elf, fd, addr_of(names, n, offsets, "SSL_write"),
+					  addr_of(names, n, offsets, "SSL_write_ex"));
+	}
+	for (size_t k = 0; k < n; k++)
+		if (offsets[k])
+			offsets[k] = vaddr_to_offset(elf, offsets[k]);
+	elf_end(elf);
+	close(fd);
+	return found ? 0 : -ENOENT;
+}
+
+int tls_elf_func_offsets(const char *path, const char *const names[], size_t n,
+			 uint64_t offsets[])
+{
+	return tls_elf_ssl_funcs(path, names, n, offsets, NULL, NULL);
+}
+
 int tls_elf_ssl_workers(const char *path, uint64_t *read_worker, uint64_t *write_worker)
 {
 	static const char *const names[] = { "SSL_read", "SSL_read_ex", "SSL_write",
 					     "SSL_write_ex" };
-	uint64_t a[4];
-	Elf *elf;
-	int fd, ret;
+	uint64_t offsets[4];
+	int ret = tls_elf_ssl_funcs(path, names, 4, offsets, read_worker, write_worker);
 
-	*read_worker = *write_worker = 0;
-	ret = elf_open(path, &fd, &elf);
-	if (ret)
-		return ret;
-	if (elf_func_addrs(elf, names, 4, a)) {
-		*read_worker = worker_of(elf, fd, a[0], a[1]);
-		*write_worker = worker_of(elf, fd, a[2], a[3]);
-	}
-	elf_end(elf);
-	close(fd);
-	return *read_worker && *write_worker ? 0 : -ENOENT;
+	return ret ? ret : *read_worker && *write_worker ? 0 : -ENOENT;
 }
 
 static struct tls_file *seen(struct tls_scan *s, const struct stat *st)
