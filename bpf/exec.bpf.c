@@ -74,23 +74,42 @@ static __always_inline bool comm_matches(const char *comm)
 	return true;
 }
 
-/* Fill the header from the current task; false if the filters reject it. */
-static __always_inline bool fill_hdr(struct exec_event_hdr *h, __u32 kind,
-				     struct task_struct *task)
+/* Whether the current task passes the filters (pid, uid, comm). */
+static __always_inline bool current_passes_filters(void)
 {
-	__u64 id = bpf_get_current_pid_tgid();
+	if (filter_pid && (bpf_get_current_pid_tgid() >> 32) != filter_pid)
+		return false;
+	if (filter_uid_on && (__u32)bpf_get_current_uid_gid() != filter_uid)
+		return false;
+	if (filter_comm_on) {
+		char comm[EXEC_COMM_LEN];
 
+		bpf_get_current_comm(comm, sizeof(comm));
+		return comm_matches(comm);
+	}
+	return true;
+}
+
+/* Fill the header from the current task (the filters are checked apart). */
+static __always_inline void fill_hdr_only(struct exec_event_hdr *h, __u32 kind,
+					  struct task_struct *task)
+{
 	h->kind = kind;
-	h->pid = id >> 32;
+	h->pid = bpf_get_current_pid_tgid() >> 32;
 	h->ppid = task->real_parent->tgid;
 	h->flags = 0;
 	h->ts_ns = bpf_ktime_get_ns();
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
-	if (filter_pid && h->pid != filter_pid)
+}
+
+/* Fill the header from the current task; false if the filters reject it. */
+static __always_inline bool fill_hdr(struct exec_event_hdr *h, __u32 kind,
+				     struct task_struct *task)
+{
+	if (!current_passes_filters())
 		return false;
-	if (filter_uid_on && (__u32)bpf_get_current_uid_gid() != filter_uid)
-		return false;
-	return comm_matches(h->comm);
+	fill_hdr_only(h, kind, task);
+	return true;
 }
 
 static __always_inline struct exec_event *scratch_event(void)
@@ -162,6 +181,85 @@ static __always_inline void emit_exec(struct exec_event *e)
 	emit_event(&events, e, EXEC_EVENT_HEAD_BYTES + len);
 }
 
+/* ---- exec records written straight into the ring ----
+ * The sched-tracepoint implementations know the argument bytes' length
+ * before reading them (mm->arg_start..arg_end), so they reserve the record
+ * in the ring and read the file name and argv into it: no per-CPU scratch
+ * and no copy. An exec runs on caches its own loading has just evicted, so
+ * every line touched is a miss; this halves the lines an exec record
+ * touches. The verifier wants a constant size per reserve, hence size
+ * classes; a record is at most EXEC_ARGS_CLASS_* - args_len bytes longer
+ * than its content (the reader goes by args_len). */
+#define EXEC_ARGS_CLASS_SMALL 256
+#define EXEC_ARGS_CLASS_MEDIUM 1024
+
+/* Fill and send a reserved record of room argument bytes; len <= room. */
+static __always_inline void exec_direct_fill(struct exec_event *e, __u64 room,
+					     struct task_struct *task, const char *kfilename,
+					     __u32 argc_total, unsigned long start, __u64 len,
+					     __u64 total, __u64 waiting)
+{
+	long n;
+
+	fill_hdr_only(&e->hdr, EXEC_EV_EXEC, task);
+	fill_exec_common(e);
+	e->argc_total = argc_total;
+	n = bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), kfilename);
+	set_filename_len(e, n);
+	e->args_total_bytes = total > 0xffffffffULL ? 0xffffffffU : (__u32)total;
+	if (total > len)
+		e->hdr.flags |= EXEC_F_ARGS_TRUNCATED;
+	e->args_len = 0;
+	if (len > room)
+		len = room; /* already so; for the verifier */
+	if (len && bpf_probe_read_user(e->args, len, (void *)start)) {
+		e->hdr.flags |= EXEC_F_ARGS_FAULT;
+		stat_inc(STAT_PARTIAL_READ_FAULT);
+		len = 0;
+	}
+	e->args_len = len;
+	stat_inc(STAT_PRODUCED);
+	bpf_ringbuf_submit(e, waiting >= ringbuf_wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+							       : BPF_RB_NO_WAKEUP);
+}
+
+/* The exec record of the current task, which has just exec'd: file name
+ * from kernel memory, argv from the new image. */
+static __always_inline int emit_exec_direct(struct task_struct *task, const char *kfilename,
+					    __u32 argc_total)
+{
+	struct mm_struct *mm = task->mm;
+	unsigned long start = mm ? mm->arg_start : 0;
+	unsigned long end = mm ? mm->arg_end : 0;
+	__u64 total = end > start ? end - start : 0;
+	__u64 len = total < EXEC_ARGS_BYTES_MAX ? total : EXEC_ARGS_BYTES_MAX;
+	__u64 waiting;
+	struct exec_event *e;
+
+	if (!current_passes_filters())
+		return 0;
+	waiting = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	if (len <= EXEC_ARGS_CLASS_SMALL) {
+		e = bpf_ringbuf_reserve(&events, EXEC_EVENT_HEAD_BYTES + EXEC_ARGS_CLASS_SMALL, 0);
+		if (e)
+			exec_direct_fill(e, EXEC_ARGS_CLASS_SMALL, task, kfilename, argc_total,
+					 start, len, total, waiting);
+	} else if (len <= EXEC_ARGS_CLASS_MEDIUM) {
+		e = bpf_ringbuf_reserve(&events, EXEC_EVENT_HEAD_BYTES + EXEC_ARGS_CLASS_MEDIUM, 0);
+		if (e)
+			exec_direct_fill(e, EXEC_ARGS_CLASS_MEDIUM, task, kfilename, argc_total,
+					 start, len, total, waiting);
+	} else {
+		e = bpf_ringbuf_reserve(&events, sizeof(struct exec_event), 0);
+		if (e)
+			exec_direct_fill(e, EXEC_ARGS_BYTES_MAX, task, kfilename, argc_total,
+					 start, len, total, waiting);
+	}
+	if (!e)
+		drop_event(STAT_DROP_RINGBUF_FULL);
+	return 0;
+}
+
 /* ---- exit and fork, shared by every implementation ---- */
 
 static __always_inline int handle_exit(struct task_struct *task, bool group_dead)
@@ -218,22 +316,9 @@ static __always_inline bool is_last_child(struct task_struct *parent, __u32 pid)
 SEC("tp/sched/sched_process_exec")
 int tp_sched_exec(struct trace_event_raw_sched_process_exec *ctx)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct exec_event *e = scratch_event();
-	__u32 off;
-	long n;
+	__u32 off = ctx->__data_loc_filename & 0xFFFF;
 
-	if (!e)
-		return 0;
-	if (!fill_hdr(&e->hdr, EXEC_EV_EXEC, task))
-		return 0;
-	fill_exec_common(e);
-	off = ctx->__data_loc_filename & 0xFFFF;
-	n = bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), (char *)ctx + off);
-	set_filename_len(e, n);
-	read_args_from_mm(e, task);
-	emit_exec(e);
-	return 0;
+	return emit_exec_direct(bpf_get_current_task_btf(), (char *)ctx + off, 0);
 }
 
 SEC("tp/sched/sched_process_fork")
@@ -263,23 +348,10 @@ SEC("raw_tp/sched_process_exec")
 int raw_sched_exec(struct bpf_raw_tracepoint_args *ctx)
 {
 	/* args[0] is current: its BTF pointer reads fields without helpers */
-	struct task_struct *task = bpf_get_current_task_btf();
 	struct linux_binprm *bprm = (void *)ctx->args[2];
-	struct exec_event *e = scratch_event();
-	long n;
 
-	if (!e)
-		return 0;
-	if (!fill_hdr(&e->hdr, EXEC_EV_EXEC, task))
-		return 0;
-	fill_exec_common(e);
-	e->argc_total = BPF_CORE_READ(bprm, argc);
-	n = bpf_probe_read_kernel_str(e->filename, sizeof(e->filename),
-				      BPF_CORE_READ(bprm, filename));
-	set_filename_len(e, n);
-	read_args_from_mm(e, task);
-	emit_exec(e);
-	return 0;
+	return emit_exec_direct(bpf_get_current_task_btf(), BPF_CORE_READ(bprm, filename),
+				BPF_CORE_READ(bprm, argc));
 }
 
 SEC("raw_tp/sched_process_fork")

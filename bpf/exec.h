@@ -1,6 +1,8 @@
 /* Events of the process tracer (`sonde exec`), shared by bpf/exec.bpf.c and
  * the loader. Fixed-width types only; records are variable-length: an exec
- * record ends with only the argument bytes that were captured. */
+ * record ends with the argument bytes that were captured (args_len), and
+ * may have unused bytes after them (the kernel side reserves in size
+ * classes); readers go by args_len, never by the record's size. */
 #ifndef SONDE_EXEC_H
 #define SONDE_EXEC_H
 

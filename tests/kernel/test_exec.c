@@ -336,6 +336,57 @@ static void check_long_argv(enum exec_impl impl)
 	free(c);
 }
 
+/* argv of sizes around the kernel side's record size classes (256, 1024
+ * and 4096 bytes of arguments): each comes back whole, not marked cut. */
+static void check_argv_sizes(enum exec_impl impl)
+{
+	static const size_t totals[] = { 256, 257, 1024, 1025, 4096 };
+	enum { N = sizeof(totals) / sizeof(totals[0]) };
+	struct collector *c = calloc(1, sizeof(*c));
+	struct exec_tracer *t;
+	char marker[96];
+	char *pad[N];
+	pid_t pids[N];
+
+	assert_non_null(c);
+	make_marker(marker, sizeof(marker), "sizes");
+	c->marker = marker;
+	t = open_tracer(impl, NULL, 0, c);
+	for (int i = 0; i < N; i++) {
+		/* "/bin/true\0" marker "\0" pad "\0" is totals[i] bytes */
+		size_t head = strlen("/bin/true") + 1 + strlen(marker) + 1;
+		size_t n = totals[i] - head - 1;
+
+		assert_true(totals[i] > head + 1);
+		pad[i] = malloc(n + 1);
+		assert_non_null(pad[i]);
+		memset(pad[i], 'a' + i, n);
+		pad[i][n] = '\0';
+		char *argv[] = { "/bin/true", marker, pad[i], NULL };
+
+		pids[i] = spawn("/bin/true", argv, -1);
+		c->pids[c->npids++] = pids[i];
+		assert_int_equal(WEXITSTATUS(wait_status(pids[i])), 0);
+	}
+	for (int i = 0; i < N; i++) {
+		const struct copied *r;
+		size_t off = strlen("/bin/true") + 1 + strlen(marker) + 1;
+
+		poll_until(t, c, have_exit_of, &pids[i]);
+		r = find(c, EXEC_EV_EXEC, pids[i]);
+		assert_non_null(r);
+		assert_false(r->args_truncated);
+		assert_int_equal(r->argc, 3);
+		assert_int_equal(r->args_len, totals[i]);
+		assert_string_equal(r->args + strlen("/bin/true") + 1, marker);
+		assert_string_equal(r->args + off, pad[i]);
+		free(pad[i]);
+	}
+	exec_tracer_stop(t);
+	exec_tracer_close(t);
+	free(c);
+}
+
 /* A failed exec: reported with its error by the syscalls implementation,
  * absent from the others (they only see execs that happened). */
 static void check_failed_exec(enum exec_impl impl)
@@ -460,6 +511,7 @@ static void check_storm(enum exec_impl impl, uint32_t ringbuf_kb, bool poll_duri
 	static void test_##name##_exit_code(void **st) { (void)st; KERNEL_TEST_REQUIRE_ROOT(); check_exit_code(impl); } \
 	static void test_##name##_signal_uid_hostile(void **st) { (void)st; KERNEL_TEST_REQUIRE_ROOT(); check_signal_uid_hostile(impl); } \
 	static void test_##name##_long_argv(void **st) { (void)st; KERNEL_TEST_REQUIRE_ROOT(); check_long_argv(impl); } \
+	static void test_##name##_argv_sizes(void **st) { (void)st; KERNEL_TEST_REQUIRE_ROOT(); check_argv_sizes(impl); } \
 	static void test_##name##_failed_exec(void **st) { (void)st; KERNEL_TEST_REQUIRE_ROOT(); check_failed_exec(impl); } \
 	static void test_##name##_storm(void **st) { (void)st; KERNEL_TEST_REQUIRE_ROOT(); check_storm(impl, 0, true); }
 
@@ -542,6 +594,7 @@ int main(void)
 	cmocka_unit_test(test_##name##_exit_code),                 \
 	cmocka_unit_test(test_##name##_signal_uid_hostile),        \
 	cmocka_unit_test(test_##name##_long_argv),                 \
+	cmocka_unit_test(test_##name##_argv_sizes),                \
 	cmocka_unit_test(test_##name##_failed_exec),               \
 	cmocka_unit_test(test_##name##_storm)
 	const struct CMUnitTest tests[] = {
