@@ -74,17 +74,41 @@ static __always_inline bool comm_matches(const char *comm)
 	return true;
 }
 
-/* Whether the current task passes the filters (pid, uid, comm). */
-static __always_inline bool current_passes_filters(void)
+/* Fields of the current task, read as plain loads through its BTF pointer
+ * rather than with helpers: a helper is a call and a return, and returns
+ * are dear where the kernel mitigates SRSO with "Safe RET" (AMD Zen, as
+ * here): at exec, the comm helper cost ~190 ns more than two loads, the
+ * uid helper ~70 ns more than one. Same values as bpf_get_current_comm(),
+ * bpf_get_current_uid_gid() (initial user namespace) and
+ * bpf_get_current_cgroup_id() (the default hierarchy's cgroup). */
+static __always_inline void task_comm(char *dst, struct task_struct *task)
 {
-	if (filter_pid && (bpf_get_current_pid_tgid() >> 32) != filter_pid)
+	/* task->comm is NUL-padded (set with strscpy_pad) */
+	*(__u64 *)&dst[0] = *(__u64 *)&task->comm[0];
+	*(__u64 *)&dst[8] = *(__u64 *)&task->comm[8];
+}
+
+static __always_inline __u32 task_uid(struct task_struct *task)
+{
+	return task->cred->uid.val;
+}
+
+static __always_inline __u64 task_cgroup_id(struct task_struct *task)
+{
+	return task->cgroups->dfl_cgrp->kn->id;
+}
+
+/* Whether the current task passes the filters (pid, uid, comm). */
+static __always_inline bool task_passes_filters(struct task_struct *task)
+{
+	if (filter_pid && task->tgid != filter_pid)
 		return false;
-	if (filter_uid_on && (__u32)bpf_get_current_uid_gid() != filter_uid)
+	if (filter_uid_on && task_uid(task) != filter_uid)
 		return false;
 	if (filter_comm_on) {
 		char comm[EXEC_COMM_LEN];
 
-		bpf_get_current_comm(comm, sizeof(comm));
+		task_comm(comm, task);
 		return comm_matches(comm);
 	}
 	return true;
@@ -95,18 +119,18 @@ static __always_inline void fill_hdr_only(struct exec_event_hdr *h, __u32 kind,
 					  struct task_struct *task)
 {
 	h->kind = kind;
-	h->pid = bpf_get_current_pid_tgid() >> 32;
+	h->pid = task->tgid;
 	h->ppid = task->real_parent->tgid;
 	h->flags = 0;
 	h->ts_ns = bpf_ktime_get_ns();
-	bpf_get_current_comm(h->comm, sizeof(h->comm));
+	task_comm(h->comm, task);
 }
 
 /* Fill the header from the current task; false if the filters reject it. */
 static __always_inline bool fill_hdr(struct exec_event_hdr *h, __u32 kind,
 				     struct task_struct *task)
 {
-	if (!current_passes_filters())
+	if (!task_passes_filters(task))
 		return false;
 	fill_hdr_only(h, kind, task);
 	return true;
@@ -147,11 +171,11 @@ static __always_inline void read_args_from_mm(struct exec_event *e, struct task_
 	e->args_len = len;
 }
 
-static __always_inline void fill_exec_common(struct exec_event *e)
+static __always_inline void fill_exec_common(struct exec_event *e, struct task_struct *task)
 {
-	e->uid = (__u32)bpf_get_current_uid_gid();
+	e->uid = task_uid(task);
 	e->retval = 0;
-	e->cgroup_id = bpf_get_current_cgroup_id();
+	e->cgroup_id = task_cgroup_id(task);
 	e->argc_total = 0;
 }
 
@@ -202,7 +226,7 @@ static __always_inline void exec_direct_fill(struct exec_event *e, __u64 room,
 	long n;
 
 	fill_hdr_only(&e->hdr, EXEC_EV_EXEC, task);
-	fill_exec_common(e);
+	fill_exec_common(e, task);
 	e->argc_total = argc_total;
 	n = bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), kfilename);
 	set_filename_len(e, n);
@@ -236,7 +260,7 @@ static __always_inline int emit_exec_direct(struct task_struct *task, const char
 	__u64 waiting;
 	struct exec_event *e;
 
-	if (!current_passes_filters())
+	if (!task_passes_filters(task))
 		return 0;
 	waiting = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 	if (len <= EXEC_ARGS_CLASS_SMALL) {
@@ -466,7 +490,7 @@ static __always_inline int exec_call_end(long ret)
 	e = scratch_event();
 	if (!e || !fill_hdr(&e->hdr, EXEC_EV_EXEC, task))
 		goto out;
-	fill_exec_common(e);
+	fill_exec_common(e, task);
 	e->retval = ret;
 	if (ret < 0) {
 		e->hdr.flags |= EXEC_F_FAILED;
@@ -544,7 +568,7 @@ int BPF_KRETPROBE(krp_bprm_execve, int ret)
 	e = scratch_event();
 	if (!e || !fill_hdr(&e->hdr, EXEC_EV_EXEC, task))
 		return 0;
-	fill_exec_common(e);
+	fill_exec_common(e, task);
 	e->retval = ret;
 	e->argc_total = BPF_CORE_READ(bprm, argc);
 	n = bpf_probe_read_kernel_str(e->filename, sizeof(e->filename),

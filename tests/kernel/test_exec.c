@@ -124,17 +124,52 @@ static uint64_t now_ms(void)
 
 /* Fork, optionally change uid, exec path with argv. The child exits 99 if
  * the exec fails. */
-static pid_t spawn(const char *path, char *const argv[], int uid)
+static pid_t spawn_in(const char *path, char *const argv[], int uid, const char *cgroup_procs)
 {
 	pid_t pid = fork();
 
 	if (pid == 0) {
+		if (cgroup_procs) {
+			/* "0" moves the writer itself */
+			int fd = open(cgroup_procs, O_WRONLY);
+
+			if (fd < 0 || write(fd, "0", 1) != 1)
+				_exit(97);
+			close(fd);
+		}
 		if (uid >= 0 && setresuid((uid_t)uid, (uid_t)uid, (uid_t)uid))
 			_exit(98);
 		execv(path, argv);
 		_exit(99);
 	}
 	return pid;
+}
+
+static pid_t spawn(const char *path, char *const argv[], int uid)
+{
+	return spawn_in(path, argv, uid, NULL);
+}
+
+/* Where the cgroup v2 hierarchy is mounted; false if it is not. */
+static bool cgroup2_mount(char *buf, size_t size)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	char line[1024];
+	bool found = false;
+
+	while (f && !found && fgets(line, sizeof(line), f)) {
+		char mnt[512], fstype[64];
+		const char *sep = strstr(line, " - ");
+
+		if (sep && sscanf(line, "%*s %*s %*s %*s %511s", mnt) == 1 &&
+		    sscanf(sep + 3, "%63s", fstype) == 1 && !strcmp(fstype, "cgroup2")) {
+			snprintf(buf, size, "%s", mnt);
+			found = true;
+		}
+	}
+	if (f)
+		fclose(f);
+	return found;
 }
 
 static int wait_status(pid_t pid)
@@ -216,8 +251,9 @@ static void check_exit_code(enum exec_impl impl)
 {
 	struct collector *c = calloc(1, sizeof(*c));
 	struct exec_tracer *t;
-	char marker[96];
+	char marker[96], cg[600], procs[700];
 	const struct copied *r;
+	uint64_t cg_id = 0;
 	pid_t pid;
 
 	assert_non_null(c);
@@ -226,9 +262,24 @@ static void check_exit_code(enum exec_impl impl)
 	t = open_tracer(impl, NULL, 0, c);
 	char *argv[] = { "/bin/sh", "-c", "exit 7", marker, NULL };
 
-	pid = spawn("/bin/sh", argv, -1);
+	/* the child runs in a cgroup of its own: its id is that directory's
+	 * inode number */
+	if (cgroup2_mount(cg, sizeof(cg))) {
+		struct stat sb;
+
+		snprintf(cg + strlen(cg), sizeof(cg) - strlen(cg), "/%s", marker);
+		assert_int_equal(mkdir(cg, 0755), 0);
+		assert_int_equal(stat(cg, &sb), 0);
+		cg_id = sb.st_ino;
+		snprintf(procs, sizeof(procs), "%s/cgroup.procs", cg);
+	} else {
+		print_message("  no cgroup v2 mount: the cgroup id is only checked non-zero\n");
+	}
+	pid = spawn_in("/bin/sh", argv, -1, cg_id ? procs : NULL);
 	c->pids[c->npids++] = pid;
 	assert_int_equal(WEXITSTATUS(wait_status(pid)), 7);
+	if (cg_id)
+		assert_int_equal(rmdir(cg), 0);
 	poll_until(t, c, have_exit_of, &pid);
 
 	r = find(c, EXEC_EV_FORK, pid);
@@ -244,6 +295,8 @@ static void check_exit_code(enum exec_impl impl)
 	assert_false(r->args_truncated);
 	assert_int_equal(r->retval, 0);
 	assert_true(r->cgroup_id > 0);
+	if (cg_id)
+		assert_int_equal(r->cgroup_id, cg_id);
 	assert_args(r, argv);
 
 	r = find(c, EXEC_EV_EXIT, pid);
