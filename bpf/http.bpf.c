@@ -155,11 +155,23 @@ static __always_inline bool pid_traced(__u32 pid)
 	return pid != self_pid && (!filter_pid || pid == filter_pid);
 }
 
-/* The file behind fd of the current task, or NULL. The syscall that just
- * returned used this slot of the fd table: it is in cache. */
-static __always_inline struct file *fd_file(__u32 fd)
+/* The current task, or NULL when it is in a 32-bit syscall: its syscall
+ * numbers are another table (its 3 is read, our 3 is close), and those are
+ * not traced. Asked only by the syscalls sonde handles, and once per exit:
+ * the task's fields are then plain loads through its BTF pointer, where
+ * helpers (pid_tgid, another current_task) would each be a call and a
+ * return, and returns are dear under SRSO "Safe RET" (AMD Zen, as here). */
+static __always_inline struct task_struct *native_task(void)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
+
+	return task->thread_info.status & TS_COMPAT ? NULL : task;
+}
+
+/* The file behind fd of task (current), or NULL. The syscall that just
+ * returned used this slot of the fd table: it is in cache. */
+static __always_inline struct file *fd_file(struct task_struct *task, __u32 fd)
+{
 	struct fdtable *fdt = task->files->fdt;
 	struct file *file = NULL;
 	__u64 slot;
@@ -175,9 +187,9 @@ static __always_inline struct file *fd_file(__u32 fd)
 /* The exec count of the current process: an exec closes the CLOEXEC
  * sockets with no close() and leaves their fds free for whatever the new
  * program opens. What was learnt of an fd holds for one exec count. */
-static __always_inline __u32 exec_gen(void)
+static __always_inline __u32 exec_gen(struct task_struct *task)
 {
-	return (__u32)bpf_get_current_task_btf()->self_exec_id;
+	return (__u32)task->self_exec_id;
 }
 
 /* The TCP socket of file, or NULL. */
@@ -252,7 +264,8 @@ static __always_inline bool conn_sampled_in(__u64 conn_id)
 
 /* Start tracking a TCP socket; returns its state, or NULL (map full). A
  * stale entry for the same fd (closed without us seeing it) is closed. */
-static __always_inline struct conn_state *conn_track(struct conn_key *key, struct sock *sk,
+static __always_inline struct conn_state *conn_track(struct task_struct *task,
+						     struct conn_key *key, struct sock *sk,
 						     __u8 origin)
 {
 	struct conn_state st = {}, *old;
@@ -262,7 +275,7 @@ static __always_inline struct conn_state *conn_track(struct conn_key *key, struc
 		emit_close(key, old);
 	st.conn_id = __sync_fetch_and_add(&next_conn_id, 1) + 1;
 	st.sk = (__u64)sk;
-	st.exec_gen = exec_gen();
+	st.exec_gen = exec_gen(task);
 	st.origin = origin;
 	if (ring_shards > 1)
 		st.shard = bpf_get_smp_processor_id() % ring_shards;
@@ -518,10 +531,11 @@ __noinline int copy_iov(__u64 iov_ptr, __u64 iovcnt, __u64 len, __u64 want)
  * it is a TCP socket sonde had not seen (opened before it started): one
  * lookup for a known socket; for an unknown fd a second one, and the socket
  * check only the first time. NULL: not a TCP socket, or the map is full. */
-static __always_inline struct conn_state *conn_of_fd(struct conn_key *key)
+static __always_inline struct conn_state *conn_of_fd(struct task_struct *task,
+						     struct conn_key *key)
 {
 	struct conn_state *st = bpf_map_lookup_elem(&conns, key);
-	__u32 gen = exec_gen(), *skip;
+	__u32 gen = exec_gen(task), *skip;
 	struct sock *sk;
 
 	if (st) {
@@ -535,12 +549,12 @@ static __always_inline struct conn_state *conn_of_fd(struct conn_key *key)
 		if (skip && *skip == gen)
 			return NULL;
 	}
-	sk = file_tcp_sock(fd_file(key->fd));
+	sk = file_tcp_sock(fd_file(task, key->fd));
 	if (!sk) {
 		bpf_map_update_elem(&fd_skip, key, &gen, BPF_ANY);
 		return NULL;
 	}
-	return conn_track(key, sk, HTTP_ORIGIN_EXISTING);
+	return conn_track(task, key, sk, HTTP_ORIGIN_EXISTING);
 }
 
 /* ---- TLS: the plaintext of SSL_read/SSL_write, through uprobes ---- */
@@ -668,7 +682,8 @@ static __always_inline void count_sampled_out(struct conn_state *st, __u64 buf, 
 static __always_inline int segment_exit(__u32 fd, __u64 buf, __u64 iovcnt, __u32 how, long ret,
 					const bool tls)
 {
-	struct conn_key key = { .pid = current_pid(), .fd = fd };
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct conn_key key = { .pid = task->tgid, .fd = fd };
 	__u32 kind = how & 0xff;
 	struct http_data_event *e;
 	struct conn_state *st;
@@ -677,9 +692,11 @@ static __always_inline int segment_exit(__u32 fd, __u64 buf, __u64 iovcnt, __u32
 	int verdict;
 	void *rb;
 
+	if (!tls && (task->thread_info.status & TS_COMPAT))
+		return 0; /* see native_task() */
 	if (!pid_traced(key.pid))
 		return 0;
-	st = conn_of_fd(&key);
+	st = conn_of_fd(task, &key);
 	if (!st)
 		return 0;
 	if (!tls && tls_on && st->state != CONN_HTTP && tls_socket_io(&key, st, (how >> 8) & 0xff))
@@ -709,7 +726,7 @@ static __always_inline int segment_exit(__u32 fd, __u64 buf, __u64 iovcnt, __u32
 	e->dir = (how >> 8) & 0xff;
 	e->tail_len = 0;
 	e->flags = tls ? HTTP_DATA_F_TLS : 0;
-	e->tid = (__u32)bpf_get_current_pid_tgid();
+	e->tid = task->pid;
 	if (kind == CALL_SENDFILE || kind == CALL_SPLICE) {
 		e->flags |= kind == CALL_SENDFILE ? HTTP_DATA_F_SENDFILE : HTTP_DATA_F_SPLICE;
 	} else if (state == CONN_HTTP && waiting >= shed_bytes) {
@@ -790,14 +807,18 @@ __noinline int tls_data_exit(__u32 fd, __u64 buf, long ret, __u32 dir)
  * connect(fd) succeeded or is under way (the process is the client). */
 static __always_inline int open_exit(__u32 fd, __u8 origin)
 {
-	struct conn_key key = { .pid = current_pid(), .fd = fd };
+	struct task_struct *task = native_task();
+	struct conn_key key = { .fd = fd };
 	struct sock *sk;
 
+	if (!task)
+		return 0;
+	key.pid = task->tgid;
 	if (!pid_traced(key.pid))
 		return 0;
-	sk = file_tcp_sock(fd_file(key.fd));
+	sk = file_tcp_sock(fd_file(task, key.fd));
 	if (sk)
-		conn_track(&key, sk, origin);
+		conn_track(task, &key, sk, origin);
 	return 0;
 }
 
@@ -809,9 +830,9 @@ static __always_inline int open_exit(__u32 fd, __u8 origin)
  * (conn_track sends the old one's close). Seen at exit, not entry, so that
  * no syscall tracepoint is enabled: one makes every syscall of every
  * process go through the tracepoint's filter. */
-static __always_inline void fd_released(__u32 pid, __u32 fd)
+static __always_inline void fd_released(struct task_struct *task, __u32 fd)
 {
-	struct conn_key key = { .pid = pid, .fd = fd };
+	struct conn_key key = { .pid = task->tgid, .fd = fd };
 	struct conn_state *st = bpf_map_lookup_elem(&conns, &key);
 
 	if (!st) {
@@ -822,7 +843,7 @@ static __always_inline void fd_released(__u32 pid, __u32 fd)
 			bpf_map_delete_elem(&fd_skip, &key);
 		return;
 	}
-	if ((__u64)file_tcp_sock(fd_file(fd)) == st->sk)
+	if ((__u64)file_tcp_sock(fd_file(task, fd)) == st->sk)
 		return; /* the fd's next connection, tracked already */
 	emit_close(&key, st);
 	bpf_map_delete_elem(&conns, &key);
@@ -830,17 +851,16 @@ static __always_inline void fd_released(__u32 pid, __u32 fd)
 
 static __always_inline int close_exit(__u32 fd)
 {
-	__u32 pid = current_pid();
+	struct task_struct *task = native_task();
 
-	if (pid_traced(pid))
-		fd_released(pid, fd);
+	if (task && pid_traced(task->tgid))
+		fd_released(task, fd);
 	return 0;
 }
 
 /* close_range(first, last, 0): each fd of the range the process had, up to
  * CLOSE_RANGE_SCAN_MAX of them (a bpf_loop callback: verified once). */
 struct range_walk {
-	__u32 pid;
 	__u32 first;
 };
 
@@ -848,16 +868,20 @@ static long range_step(__u64 i, void *ctx)
 {
 	struct range_walk *w = ctx;
 
-	fd_released(w->pid, w->first + (__u32)i);
+	fd_released(bpf_get_current_task_btf(), w->first + (__u32)i);
 	return 0;
 }
 
 static __always_inline int close_range_exit(__u32 first, __u32 last)
 {
-	struct range_walk w = { .pid = current_pid(), .first = first };
-	__u32 max_fds = bpf_get_current_task_btf()->files->fdt->max_fds, n;
+	struct task_struct *task = native_task();
+	struct range_walk w = { .first = first };
+	__u32 max_fds, n;
 
-	if (!pid_traced(w.pid) || first >= max_fds)
+	if (!task || !pid_traced(task->tgid))
+		return 0;
+	max_fds = task->files->fdt->max_fds;
+	if (first >= max_fds)
 		return 0;
 	if (last >= max_fds)
 		last = max_fds - 1;
@@ -882,13 +906,17 @@ struct {
  * started may never call either: that stays unseen, as docs say. */
 static __always_inline int io_uring_exit(void)
 {
+	struct task_struct *task = native_task();
 	struct http_io_uring_event ev = {};
-	__u32 pid = current_pid(), gen, *told;
+	__u32 pid, gen, *told;
 
+	if (!task)
+		return 0;
+	pid = task->tgid;
 	if (!pid_traced(pid))
 		return 0;
 	stat_inc(STAT_UNSEEN_IO_URING);
-	gen = exec_gen();
+	gen = exec_gen(task);
 	told = bpf_map_lookup_elem(&io_uring_told, &pid);
 	if (told && *told == gen)
 		return 0;
@@ -912,10 +940,9 @@ int BPF_PROG(sys_exit_any, struct pt_regs *regs, long ret)
 {
 	long nr = regs->orig_ax;
 
-	/* a 32-bit process's syscall numbers are another table (its 3 is
-	 * read, our 3 is close): those are not traced */
-	if (bpf_get_current_task_btf()->thread_info.status & TS_COMPAT)
-		return 0;
+	/* each handler asks whether the call was a 32-bit one (its numbers
+	 * are another table): the syscalls sonde does not read cost only
+	 * this switch */
 	switch (nr) {
 	case NR_read:
 	case NR_recvfrom:
