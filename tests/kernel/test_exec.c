@@ -440,6 +440,64 @@ static void check_argv_sizes(enum exec_impl impl)
 	free(c);
 }
 
+/* The file name as exec was given it: whole below the bound; cut to the
+ * bound and marked so above it. */
+static void check_long_filename(enum exec_impl impl)
+{
+	static const size_t lens[] = { 200, 300 };
+	enum { N = sizeof(lens) / sizeof(lens[0]) };
+	struct collector *c = calloc(1, sizeof(*c));
+	struct exec_tracer *t;
+	char marker[96], top[64], dir[200], path[N][400];
+	pid_t pids[N];
+
+	assert_non_null(c);
+	make_marker(marker, sizeof(marker), "fname");
+	c->marker = marker;
+	/* a directory with a 100-byte name, for paths longer than NAME_MAX */
+	snprintf(top, sizeof(top), "/tmp/sonde-test-fn-%d", getpid());
+	assert_int_equal(mkdir(top, 0755), 0);
+	snprintf(dir, sizeof(dir), "%s/%0100d", top, 0);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	t = open_tracer(impl, NULL, 0, c);
+	for (int i = 0; i < N; i++) {
+		/* dir + "/" + a link name of the length that makes lens[i] */
+		size_t name = lens[i] - strlen(dir) - 1;
+
+		assert_true(name < 255);
+		snprintf(path[i], sizeof(path[i]), "%s/", dir);
+		memset(path[i] + strlen(dir) + 1, 'a' + i, name);
+		path[i][lens[i]] = '\0';
+		assert_int_equal(symlink("/bin/true", path[i]), 0);
+		char *argv[] = { path[i], marker, NULL };
+
+		pids[i] = spawn(path[i], argv, -1);
+		c->pids[c->npids++] = pids[i];
+		assert_int_equal(WEXITSTATUS(wait_status(pids[i])), 0);
+	}
+	for (int i = 0; i < N; i++) {
+		const struct copied *r;
+
+		poll_until(t, c, have_exit_of, &pids[i]);
+		r = find(c, EXEC_EV_EXEC, pids[i]);
+		assert_non_null(r);
+		if (lens[i] < EXEC_FILENAME_BYTES_MAX) {
+			assert_string_equal(r->filename, path[i]);
+			assert_false(r->flags & EXEC_F_FILENAME_TRUNCATED);
+		} else {
+			assert_int_equal(strlen(r->filename), EXEC_FILENAME_BYTES_MAX - 1);
+			assert_memory_equal(r->filename, path[i], EXEC_FILENAME_BYTES_MAX - 1);
+			assert_true(r->flags & EXEC_F_FILENAME_TRUNCATED);
+		}
+		unlink(path[i]);
+	}
+	rmdir(dir);
+	rmdir(top);
+	exec_tracer_stop(t);
+	exec_tracer_close(t);
+	free(c);
+}
+
 /* A failed exec: reported with its error by the syscalls implementation,
  * absent from the others (they only see execs that happened). */
 static void check_failed_exec(enum exec_impl impl)
@@ -565,6 +623,7 @@ static void check_storm(enum exec_impl impl, uint32_t ringbuf_kb, bool poll_duri
 	static void test_##name##_signal_uid_hostile(void **st) { (void)st; KERNEL_TEST_REQUIRE_ROOT(); check_signal_uid_hostile(impl); } \
 	static void test_##name##_long_argv(void **st) { (void)st; KERNEL_TEST_REQUIRE_ROOT(); check_long_argv(impl); } \
 	static void test_##name##_argv_sizes(void **st) { (void)st; KERNEL_TEST_REQUIRE_ROOT(); check_argv_sizes(impl); } \
+	static void test_##name##_long_filename(void **st) { (void)st; KERNEL_TEST_REQUIRE_ROOT(); check_long_filename(impl); } \
 	static void test_##name##_failed_exec(void **st) { (void)st; KERNEL_TEST_REQUIRE_ROOT(); check_failed_exec(impl); } \
 	static void test_##name##_storm(void **st) { (void)st; KERNEL_TEST_REQUIRE_ROOT(); check_storm(impl, 0, true); }
 
@@ -648,6 +707,7 @@ int main(void)
 	cmocka_unit_test(test_##name##_signal_uid_hostile),        \
 	cmocka_unit_test(test_##name##_long_argv),                 \
 	cmocka_unit_test(test_##name##_argv_sizes),                \
+	cmocka_unit_test(test_##name##_long_filename),             \
 	cmocka_unit_test(test_##name##_failed_exec),               \
 	cmocka_unit_test(test_##name##_storm)
 	const struct CMUnitTest tests[] = {
