@@ -143,11 +143,6 @@ struct {
 /* Source of conn_id: a counter, so ids are never reused within a run. */
 __u64 next_conn_id = 0;
 
-static __always_inline __u32 current_pid(void)
-{
-	return bpf_get_current_pid_tgid() >> 32;
-}
-
 /* sonde's own output must not become input (a terminal over ssh is a TCP
  * socket one process away), and --pid narrows to one process. */
 static __always_inline bool pid_traced(__u32 pid)
@@ -581,9 +576,9 @@ struct {
 	__type(value, struct ssl_call);
 } ssl_calls SEC(".maps");
 
-static __always_inline struct ssl_call *ssl_call_get(bool create)
+static __always_inline struct ssl_call *ssl_call_get(struct task_struct *task, bool create)
 {
-	return bpf_task_storage_get(&ssl_calls, bpf_get_current_task_btf(), 0,
+	return bpf_task_storage_get(&ssl_calls, task, 0,
 				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
 }
 
@@ -611,11 +606,11 @@ struct {
  * on; the call learns its socket, and the bytes are not HTTP. Outside, a
  * read on a TLS socket is remembered for the memory-BIO case. true: the
  * caller stops here. */
-static __always_inline bool tls_socket_io(struct conn_key *key, struct conn_state *st, __u8 dir)
+static __always_inline bool tls_socket_io(struct task_struct *task, struct conn_key *key,
+					  struct conn_state *st, __u8 dir)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct ssl_call *c = ssl_call_get(false);
-	__u32 tid = (__u32)id;
+	struct ssl_call *c = ssl_call_get(task, false);
+	__u32 tid = task->pid;
 	__s32 fd = key->fd;
 
 	if (c && c->active) {
@@ -699,7 +694,7 @@ static __always_inline int segment_exit(__u32 fd, __u64 buf, __u64 iovcnt, __u32
 	st = conn_of_fd(task, &key);
 	if (!st)
 		return 0;
-	if (!tls && tls_on && st->state != CONN_HTTP && tls_socket_io(&key, st, (how >> 8) & 0xff))
+	if (!tls && tls_on && st->state != CONN_HTTP && tls_socket_io(task, &key, st, (how >> 8) & 0xff))
 		return 0;
 	/* the state of the stream these bytes belong to: on the socket, or
 	 * the plaintext of its SSL calls */
@@ -1019,11 +1014,12 @@ int BPF_PROG(sys_exit_any, struct pt_regs *regs, long ret)
 /* Entry of SSL_read/SSL_write and their _ex forms. */
 static __always_inline int ssl_enter(__u64 ssl, __u64 buf, __u64 nbytes_ptr, __u8 dir)
 {
+	struct task_struct *task = bpf_get_current_task_btf();
 	struct ssl_call *c;
 
-	if (!pid_traced(current_pid()))
+	if (!pid_traced(task->tgid))
 		return 0;
-	c = ssl_call_get(true);
+	c = ssl_call_get(task, true);
 	if (!c) {
 		drop_event(STAT_DROP_MAP_FULL);
 		return 0;
@@ -1047,11 +1043,11 @@ static __always_inline int ssl_enter(__u64 ssl, __u64 buf, __u64 nbytes_ptr, __u
  * byte count through nbytes_ptr. */
 static __always_inline int ssl_exit(long rc, bool ex)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct ssl_key sk = { .pid = id >> 32 };
-	struct ssl_call *c = ssl_call_get(false);
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct ssl_key sk = { .pid = task->tgid };
+	struct ssl_call *c = ssl_call_get(task, false);
 	struct ssl_call call;
-	__u32 tid = (__u32)id;
+	__u32 tid = task->pid;
 	__s32 *known;
 	__u64 n = 0;
 
