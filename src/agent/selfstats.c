@@ -242,6 +242,19 @@ int agent_metrics_self(struct strbuf *b, const struct agent_snapshot *s)
 			err = prom_sample_u64(b, "sonde_events_dropped_total", e, 2,
 					      s->otlp_spans_dropped_export);
 	}
+	if (!err && s->tracer[AGENT_TRACER_HTTP].enabled) {
+		err = prom_header(b, "sonde_unseen_io_uring_calls_total", "counter",
+				  "io_uring_setup and io_uring_enter calls of traced processes: the socket I/O submitted there is not traced.");
+		if (!err)
+			err = prom_sample_u64(b, "sonde_unseen_io_uring_calls_total", NULL, 0,
+					      s->tracer[AGENT_TRACER_HTTP].kernel[STAT_UNSEEN_IO_URING]);
+		if (!err)
+			err = prom_header(b, "sonde_io_uring_processes_total", "counter",
+					  "Traced processes seen using io_uring (once per process and exec).");
+		if (!err)
+			err = prom_sample_u64(b, "sonde_io_uring_processes_total", NULL, 0,
+					      s->io_uring_processes);
+	}
 	if (!err)
 		err = prom_header(b, "sonde_bpf_run_time_seconds_total", "counter",
 				  "Time the kernel spent in the agent's BPF programs (0 unless bpf_stats is on).");

@@ -51,6 +51,7 @@ struct agent_snapshot {
 	struct series_stats series;
 	struct proc_cache_stats procs;
 	uint64_t records_incomplete; /* http exchanges without their end */
+	uint64_t io_uring_processes; /* traced processes seen using io_uring */
 	/* the budget (agent/budget.h): its step and what it measured */
 	struct {
 		bool enforced;

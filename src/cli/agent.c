@@ -73,6 +73,7 @@ struct agent {
 	uint64_t rng;                  /* span and trace ids */
 	bool http_up, exec_up;
 	uint64_t exec_delivered;
+	uint32_t io_uring_told;        /* io_uring notices written to stderr */
 };
 
 static void usage(FILE *f)
@@ -222,6 +223,26 @@ static int on_http_raw(const void *data, size_t size, void *ctx)
 	return http_pipeline_event(a->pipeline, data, size);
 }
 
+/* A traced process uses io_uring: said on stderr for the first
+ * IO_URING_NOTICES_MAX processes (once each per exec, the kernel sees to
+ * that), then only counted (sonde_io_uring_processes_total and
+ * sonde_unseen_io_uring_calls_total). */
+#define IO_URING_NOTICES_MAX 20
+
+static void on_io_uring(uint32_t pid, const char *comm, void *ctx)
+{
+	struct agent *a = ctx;
+
+	if (a->io_uring_told >= IO_URING_NOTICES_MAX)
+		return;
+	a->io_uring_told++;
+	fprintf(stderr,
+		"sonde agent: pid %u (%s) uses io_uring: the socket I/O it submits there is not traced "
+		"(metric sonde_unseen_io_uring_calls_total)%s\n",
+		pid, comm,
+		a->io_uring_told == IO_URING_NOTICES_MAX ? "; further processes are only counted" : "");
+}
+
 static void on_conn_gone(uint64_t conn_id, void *ctx)
 {
 	struct agent *a = ctx;
@@ -330,6 +351,7 @@ static void take_snapshot(struct agent *a)
 	if (a->pipeline) {
 		http_pipeline_stats(a->pipeline, &ps);
 		s.records_incomplete = ps.http.incomplete;
+		s.io_uring_processes = ps.io_uring_processes;
 	}
 	if (a->otlp) {
 		struct otlp_push_stats os;
@@ -413,7 +435,8 @@ static int open_tracers(struct agent *a, bool verbose)
 					  .tls = a->cfg.tls,
 					  .tls_exported_only = a->cfg.tls_exported_hooks };
 	struct http_pipeline_opts popts = { .max_conns = a->cfg.max_conns,
-					    .evict_oldest = true };
+					    .evict_oldest = true,
+					    .io_uring_fn = on_io_uring };
 	struct exec_tracer_opts eopts = { .impl = EXEC_IMPL_TRACEPOINT,
 					  .ringbuf_kb = a->cfg.exec_ringbuf_kb };
 	char err[256];

@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <linux/io_uring.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -33,6 +34,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -550,6 +552,36 @@ static double prometheus_query(uint16_t port, const char *query)
 	return v;
 }
 
+/* A child that sets up an io_uring and enters it twice (3 calls); its pid,
+ * or -1 where io_uring_setup fails (kernel.io_uring_disabled). */
+static pid_t io_uring_child(void)
+{
+	struct io_uring_params params;
+	pid_t pid;
+	int fd, st;
+
+	memset(&params, 0, sizeof(params));
+	fd = (int)syscall(__NR_io_uring_setup, 4, &params);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		memset(&params, 0, sizeof(params));
+		fd = (int)syscall(__NR_io_uring_setup, 4, &params);
+		if (fd < 0)
+			_exit(1);
+		for (int i = 0; i < 2; i++)
+			if (syscall(__NR_io_uring_enter, fd, 0, 0, 0, NULL, 0) < 0)
+				_exit(1);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	return pid;
+}
+
 static void test_agent_end_to_end(void **st)
 {
 	struct agent_run a = { 0 };
@@ -562,6 +594,7 @@ static void test_agent_end_to_end(void **st)
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	char reply[256];
 	ssize_t got;
+	pid_t io_uring_pid;
 
 	(void)st;
 	KERNEL_TEST_REQUIRE_ROOT();
@@ -610,6 +643,16 @@ static void test_agent_end_to_end(void **st)
 	assert_non_null(strstr(page, "sonde_bpf_run_time_seconds_total{program=\""));
 	assert_null(strstr(page, "secret"));
 	free(page);
+
+	/* a process using io_uring: counted (its I/O there is unseen) and
+	 * told on stderr, once */
+	io_uring_pid = io_uring_child();
+	if (io_uring_pid > 0) {
+		assert_true(wait_sample(&a, "sonde_io_uring_processes_total", 1) >= 1);
+		assert_true(wait_sample(&a, "sonde_unseen_io_uring_calls_total", 3) >= 3);
+	} else {
+		print_message("  io_uring_setup fails here: the agent's io_uring counters not checked\n");
+	}
 
 	/* malformed requests, a refused method and an unknown path: answered,
 	 * and tracing goes on counting */
@@ -703,14 +746,20 @@ static void test_agent_end_to_end(void **st)
 	assert_true(took < 3000);
 	{
 		FILE *f = fopen(a.err_path, "r");
-		char line[512];
+		char line[512], told[64];
 		bool stopped = false;
+		int io_uring_lines = 0;
 
+		snprintf(told, sizeof(told), "sonde agent: pid %d (", (int)io_uring_pid);
 		assert_non_null(f);
-		while (fgets(line, sizeof(line), f))
+		while (fgets(line, sizeof(line), f)) {
 			stopped |= strstr(line, "sonde agent: stopped;") != NULL;
+			io_uring_lines += strstr(line, told) && strstr(line, "uses io_uring");
+		}
 		fclose(f);
 		assert_true(stopped);
+		if (io_uring_pid > 0)
+			assert_int_equal(io_uring_lines, 1);
 	}
 	lab_nginx_stop(&n);
 	agent_cleanup(&a);

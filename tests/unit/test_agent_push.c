@@ -248,6 +248,8 @@ static void test_health_and_self_metrics(void **state)
 	s.tracer[AGENT_TRACER_HTTP] = (struct agent_tracer_snap){ .enabled = true, .attached = true,
 								  .delivered = 10 };
 	s.tracer[AGENT_TRACER_HTTP].kernel[STAT_DROP_RINGBUF_FULL] = 3;
+	s.tracer[AGENT_TRACER_HTTP].kernel[STAT_UNSEEN_IO_URING] = 6;
+	s.io_uring_processes = 2;
 	s.tracer[AGENT_TRACER_EXEC] = (struct agent_tracer_snap){ .enabled = true, .attached = true };
 	s.drops_last_minute = 3;
 	s.series.series = 2;
@@ -290,6 +292,8 @@ static void test_health_and_self_metrics(void **state)
 	assert_null(strstr(b.buf, "sonde_events_total{tracer=\"exec\"}"));
 	assert_non_null(strstr(b.buf, "\nsonde_events_dropped_total{tracer=\"http\",reason=\"ringbuf_full\"} 3\n"));
 	assert_non_null(strstr(b.buf, "\nsonde_sampled_out_requests_total{side=\"server\"} 5\n"));
+	assert_non_null(strstr(b.buf, "\nsonde_unseen_io_uring_calls_total 6\n"));
+	assert_non_null(strstr(b.buf, "\nsonde_io_uring_processes_total 2\n"));
 	assert_non_null(strstr(b.buf, "\nsonde_sampled_out_requests_total{side=\"client\"} 2\n"));
 	assert_non_null(strstr(b.buf, "\nsonde_budget_state{state=\"sampling\"} 1\n"));
 	assert_non_null(strstr(b.buf, "\nsonde_budget_state{state=\"normal\"} 0\n"));
