@@ -32,6 +32,12 @@ static __always_inline void stat_inc(__u32 idx)
  * within OUTPUT_POLL_INTERVAL_MS. */
 const volatile __u64 ringbuf_wakeup_bytes = 256 * 1024;
 
+/* Whether to wake the reader, waiting bytes being in the ring. */
+static __always_inline __u64 wakeup_flags(__u64 waiting)
+{
+	return waiting >= ringbuf_wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
 /* Emit size bytes of data into ring buffer rb, counting the event as produced
  * and, if the buffer is full, as dropped. waiting: bytes waiting in rb, as
  * bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA) said a moment ago (a caller that
@@ -39,11 +45,10 @@ const volatile __u64 ringbuf_wakeup_bytes = 256 * 1024;
  * a line the other CPU writes). */
 static __always_inline int emit_event_waiting(void *rb, void *data, __u64 size, __u64 waiting)
 {
-	__u64 flags = waiting >= ringbuf_wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 	int err;
 
 	stat_inc(STAT_PRODUCED);
-	err = bpf_ringbuf_output(rb, data, size, flags);
+	err = bpf_ringbuf_output(rb, data, size, wakeup_flags(waiting));
 	if (err)
 		stat_inc(STAT_DROP_RINGBUF_FULL);
 	return err;
@@ -52,6 +57,15 @@ static __always_inline int emit_event_waiting(void *rb, void *data, __u64 size, 
 static __always_inline int emit_event(void *rb, void *data, __u64 size)
 {
 	return emit_event_waiting(rb, data, size, bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA));
+}
+
+/* Send a record built in the ring itself (bpf_ringbuf_reserve: no copy, no
+ * scratch), counted as produced; waiting as for emit_event_waiting, asked
+ * before the reserve. A failed reserve is drop_event(STAT_DROP_RINGBUF_FULL). */
+static __always_inline void submit_event(void *rec, __u64 waiting)
+{
+	stat_inc(STAT_PRODUCED);
+	bpf_ringbuf_submit(rec, wakeup_flags(waiting));
 }
 
 /* Count an event that could not even be built. */

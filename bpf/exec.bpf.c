@@ -242,9 +242,7 @@ static __always_inline void exec_direct_fill(struct exec_event *e, __u64 room,
 		len = 0;
 	}
 	e->args_len = len;
-	stat_inc(STAT_PRODUCED);
-	bpf_ringbuf_submit(e, waiting >= ringbuf_wakeup_bytes ? BPF_RB_FORCE_WAKEUP
-							       : BPF_RB_NO_WAKEUP);
+	submit_event(e, waiting);
 }
 
 /* The exec record of the current task, which has just exec'd: file name
@@ -288,19 +286,29 @@ static __always_inline int emit_exec_direct(struct task_struct *task, const char
 
 static __always_inline int handle_exit(struct task_struct *task, bool group_dead)
 {
-	struct exec_exit_event ev = {};
+	struct exec_exit_event *ev;
+	__u64 waiting;
 
 	if (!group_dead)
 		return 0; /* a thread, or not the last one of its process */
-	if (!fill_hdr(&ev.hdr, EXEC_EV_EXIT, task))
+	if (!task_passes_filters(task))
 		return 0;
+	/* built in the ring, as exec records are */
+	waiting = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		drop_event(STAT_DROP_RINGBUF_FULL);
+		return 0;
+	}
+	fill_hdr_only(&ev->hdr, EXEC_EV_EXIT, task);
 	/* since fork: the loader knows the exec time from the exec record and
 	 * makes it "since exec"; keeping it here would cost a map update per
 	 * exec (~0.8 us measured) */
-	ev.duration_ns = ev.hdr.ts_ns - task->start_time;
-	ev.hdr.flags |= EXIT_F_SINCE_FORK;
-	ev.exit_status = task->exit_code;
-	emit_event(&events, &ev, sizeof(ev));
+	ev->duration_ns = ev->hdr.ts_ns - task->start_time;
+	ev->hdr.flags |= EXIT_F_SINCE_FORK;
+	ev->exit_status = task->exit_code;
+	ev->pad = 0;
+	submit_event(ev, waiting);
 	return 0;
 }
 
