@@ -110,6 +110,9 @@ struct run {
 	char progs_text[REASON_BYTES];
 	char top_prog[BPF_OBJ_NAME_LEN]; /* the program with the most run time */
 	double top_prog_ns_per_exec;
+	/* sonde: BPF ns per exec of the programs that build the exec record
+	 * (named *exec*), the exit and fork records' left out; NAN if unknown */
+	double exec_record_ns;
 	uint64_t run_time_ns, run_cnt;
 	double ns_per_exec; /* NAN if unknown */
 	double cpu_total_ms, cpu_storm_ms;
@@ -322,7 +325,7 @@ static void run_one(struct run *r)
 	r->ok = true;
 	r->drops = r->lost = r->produced = r->delivered = -1;
 	r->invariant = -1;
-	r->ns_per_exec = r->extra_wall_us = NAN;
+	r->ns_per_exec = r->extra_wall_us = r->exec_record_ns = NAN;
 	r->exit_code = 0;
 	run_path(out_path, sizeof(out_path), r, "out");
 	run_path(err_path, sizeof(err_path), r, "err");
@@ -373,6 +376,9 @@ static void run_one(struct run *r)
 				int w;
 
 				lab_tracer_prog_delta(&lt, i, &prt, &pcnt);
+				if (tracers[r->tracer_idx].is_sonde && strstr(lt.after[i].name, "exec"))
+					r->exec_record_ns = (isnan(r->exec_record_ns) ? 0 : r->exec_record_ns) +
+							    (double)prt / (double)r->spawned;
 				if ((double)prt / (double)r->spawned > r->top_prog_ns_per_exec) {
 					r->top_prog_ns_per_exec = (double)prt / (double)r->spawned;
 					snprintf(r->top_prog, sizeof(r->top_prog), "%s", lt.after[i].name);
@@ -667,13 +673,14 @@ struct summary {
 	double wall_med_us, wall_p99_us, extra_wall_us, attach_s;
 	double achieved_min; /* lowest exec rate exec_storm reached in a round */
 	double wall_min_us, wall_max_us; /* spread of the per-round medians */
+	double exec_record_ns; /* median of the runs' exec_record_ns */
 	bool complete; /* every round ran and captured every exec, no drops */
 	char progs[REASON_BYTES];
 };
 
 static void summarize(int ti, int ri, struct summary *s)
 {
-	double v[12][ROUNDS_MAX];
+	double v[13][ROUNDS_MAX];
 	int n = 0;
 
 	memset(s, 0, sizeof(*s));
@@ -703,6 +710,7 @@ static void summarize(int ti, int ri, struct summary *s)
 		v[9][n] = tracers[ti].fmt == FMT_NONE ? NAN : r->cpu_total_ms;
 		v[10][n] = r->wall_med_us;
 		v[11][n] = r->extra_wall_us;
+		v[12][n] = r->exec_record_ns;
 		if (n == 0 || r->wall_med_us < s->wall_min_us)
 			s->wall_min_us = r->wall_med_us;
 		if (n == 0 || r->wall_med_us > s->wall_max_us)
@@ -729,6 +737,7 @@ static void summarize(int ti, int ri, struct summary *s)
 		s->achieved = s->expected = s->captured = s->capture_pct = s->drops = s->lost = NAN;
 		s->ns_per_exec = s->runs_per_exec = s->cpu_storm_ms = s->cpu_total_ms = NAN;
 		s->wall_med_us = s->wall_p99_us = s->extra_wall_us = s->ns_min = s->ns_max = NAN;
+		s->exec_record_ns = NAN;
 		return;
 	}
 	s->attach_s /= n;
@@ -744,6 +753,7 @@ static void summarize(int ti, int ri, struct summary *s)
 	s->cpu_total_ms = lab_median(v[9], n);
 	s->wall_med_us = lab_median(v[10], n);
 	s->extra_wall_us = lab_median(v[11], n);
+	s->exec_record_ns = lab_median(v[12], n);
 	if (!s->ns_min && !s->ns_max)
 		s->ns_min = s->ns_max = NAN;
 }
@@ -759,6 +769,7 @@ struct candidate {
 	double capture_min, ns, cpu, extra_wall;
 	bool ns_met, capture_met, capture_measured;
 	double ns_worst;
+	double exec_record_worst; /* the exec record's programs alone, worst rate */
 	int tier; /* 0: cheapest in the kernel or not clearly dearer; 1: clearly dearer */
 	int cpu_tier; /* within tier 0, the same against the lowest CPU */
 	bool cheapest, cpu_lowest;
@@ -868,6 +879,7 @@ static int build_candidates(struct candidate *c)
 		c[n].complete = true;
 		c[n].capture_min = NAN;
 		c[n].ns_worst = NAN;
+		c[n].exec_record_worst = NAN;
 		c[n].ns_met = true;
 		for (int ri = 0; ri < cfg.nrates; ri++) {
 			summarize(ti, ri, &s);
@@ -887,6 +899,9 @@ static int build_candidates(struct candidate *c)
 				c[n].ns_met = false;
 			else if (isnan(c[n].ns_worst) || s.ns_per_exec > c[n].ns_worst)
 				c[n].ns_worst = s.ns_per_exec;
+			if (!isnan(s.exec_record_ns) &&
+			    (isnan(c[n].exec_record_worst) || s.exec_record_ns > c[n].exec_record_worst))
+				c[n].exec_record_worst = s.exec_record_ns;
 		}
 		if (!isnan(c[n].ns_worst) && c[n].ns_worst > TARGET_NS_PER_EXEC)
 			c[n].ns_met = false;
@@ -995,7 +1010,7 @@ static void write_results_json(const char *path, const struct candidate *c, int 
 				   "\"drops\":%s,\"lost\":%s,\"ns_per_exec\":%s,\"ns_per_exec_min\":%s,"
 				   "\"ns_per_exec_max\":%s,\"bpf_runs_per_exec\":%s,"
 				   "\"cpu_storm_ms\":%s,\"cpu_total_ms\":%s,\"exec_wall_median_us\":%s,"
-				   "\"extra_wall_us\":%s,\"attach_s\":%s}",
+				   "\"extra_wall_us\":%s,\"attach_s\":%s,\"exec_record_ns\":%s}",
 				first ? "" : ",", tracers[ti].name, cfg.rates[ri], s.runs, s.ok,
 				lab_json_num_or_null(s.achieved, 1), lab_json_num_or_null(s.expected, 0),
 				lab_json_num_or_null(s.captured, 0), lab_json_num_or_null(s.capture_pct, 3),
@@ -1005,7 +1020,8 @@ static void write_results_json(const char *path, const struct candidate *c, int 
 				lab_json_num_or_null(s.ns_max, 1), lab_json_num_or_null(s.runs_per_exec, 2),
 				lab_json_num_or_null(s.cpu_storm_ms, 1), lab_json_num_or_null(s.cpu_total_ms, 1),
 				lab_json_num_or_null(s.wall_med_us, 1), lab_json_num_or_null(s.extra_wall_us, 1),
-				lab_json_num_or_null(s.ok ? s.attach_s : NAN, 2));
+				lab_json_num_or_null(s.ok ? s.attach_s : NAN, 2),
+				lab_json_num_or_null(s.exec_record_ns, 1));
 			first = 0;
 		}
 	}
@@ -1253,11 +1269,13 @@ static void write_report(const char *path, const struct candidate *c, int nc)
 	fprintf(f, "1. 100 %% of exec events captured at %d exec/s, no drops, in every round.\n",
 		TARGET_CAPTURE_RATE);
 	fprintf(f, "2. In-kernel cost at most %.1f µs (%.0f ns) per exec event, at every rate "
-		   "(all of the tracer's programs per exec).\n\n",
+		   "(all of the tracer's programs per exec: its exit record's too; the programs "
+		   "that build the exec record are also shown alone).\n\n",
 		TARGET_NS_PER_EXEC / 1000, TARGET_NS_PER_EXEC);
 	fprintf(f, "| implementation | worst capture %% at %d/s | lowest exec/s reached | "
-		   "ns/exec (worst rate) | target 1 | target 2 |\n", TARGET_CAPTURE_RATE);
-	fprintf(f, "|---|---|---|---|---|---|\n");
+		   "ns/exec (worst rate) | of which the exec record (worst rate) | target 1 | "
+		   "target 2 |\n", TARGET_CAPTURE_RATE);
+	fprintf(f, "|---|---|---|---|---|---|---|\n");
 	for (int i = 0; i < nc; i++) {
 		struct summary s;
 
@@ -1265,15 +1283,16 @@ static void write_report(const char *path, const struct candidate *c, int nc)
 		s.achieved_min = NAN;
 		if (tgt >= 0)
 			summarize(c[i].ti, tgt, &s);
-		fprintf(f, "| %s | %s | %s | %s | %s | %s |\n", tracers[c[i].ti].name,
+		fprintf(f, "| %s | %s | %s | %s | %s | %s | %s |\n", tracers[c[i].ti].name,
 			tgt < 0 ? "not measured" :
 				  (s.ok ? lab_fmt_num(s.capture_min_pct, 2) : "no run succeeded"),
 			lab_fmt_num(s.achieved_min, 0), lab_fmt_num(c[i].ns_worst, 0),
+			lab_fmt_num(c[i].exec_record_worst, 0),
 			tgt < 0 ? "not measured (rate not in the list)" : yes_no(c[i].capture_met),
 			yes_no(c[i].ns_met));
 	}
 	if (!nc)
-		fprintf(f, "| (no sonde implementation ran) | | | | | |\n");
+		fprintf(f, "| (no sonde implementation ran) | | | | | | |\n");
 	for (int i = 0; i < nc && tgt >= 0; i++) {
 		struct summary s;
 
