@@ -86,6 +86,8 @@ enum tracer_kind {
 	T_FLOOR_SYSCALLS, /* hook_floor --syscalls: empty programs on the exit
 			   * tracepoints of the syscalls sonde reads, the
 			   * other hook */
+	T_FLOOR_TLS,   /* hook_floor --tls: sys_exit's empty program and empty
+			* uprobes on the SSL functions sonde hooks (https run) */
 };
 
 struct tracer {
@@ -620,10 +622,13 @@ static int tracers_setup(void)
 			kind = T_FLOOR;
 		else if (!strcmp(tok, "hook-floor-syscalls"))
 			kind = T_FLOOR_SYSCALLS;
+		else if (!strcmp(tok, "hook-floor-tls"))
+			kind = T_FLOOR_TLS;
 		else {
 			fprintf(stderr, "bench_http: unknown tracer '%s' (none, sonde, "
 					"sonde-server-only, sonde-sharded, sonde-exported-hooks, "
-					"bpftrace-peer, hook-floor, hook-floor-syscalls)\n", tok);
+					"bpftrace-peer, hook-floor, hook-floor-syscalls, "
+					"hook-floor-tls)\n", tok);
 			return -EINVAL;
 		}
 		t = tracer_add(tok, kind);
@@ -655,11 +660,13 @@ static int tracers_setup(void)
 				snprintf(t->reason, sizeof(t->reason), "%.200s not found (make all)", sonde);
 			}
 		}
-		if (kind == T_FLOOR || kind == T_FLOOR_SYSCALLS) {
+		if (kind == T_FLOOR || kind == T_FLOOR_SYSCALLS || kind == T_FLOOR_TLS) {
 			snprintf(floor_bin, sizeof(floor_bin), "%s/bench/hook_floor", cfg.build);
 			t->argv[0] = floor_bin;
 			if (kind == T_FLOOR_SYSCALLS)
 				t->argv[1] = "--syscalls";
+			if (kind == T_FLOOR_TLS)
+				t->argv[1] = "--tls";
 			t->ready_stderr = "hook_floor: attached";
 			if (access(floor_bin, X_OK)) {
 				t->available = false;
@@ -671,6 +678,10 @@ static int tracers_setup(void)
 				snprintf(t->reason, sizeof(t->reason), "no syscall tracepoints: tracefs is "
 					 "not mounted at /sys/kernel/tracing (mount -t tracefs nodev "
 					 "/sys/kernel/tracing)");
+			} else if (kind == T_FLOOR_TLS && !cfg.tls) {
+				t->available = false;
+				snprintf(t->reason, sizeof(t->reason), "only in the https run (--tls): "
+					 "over plain HTTP no SSL call runs its uprobes");
 			}
 		}
 		if (kind == T_BPFTRACE) {
@@ -835,13 +846,19 @@ static int summarize_progs(int ti, struct prog_summary *ps, int max)
 	return n;
 }
 
-/* The hook-floor tracer, -1 when it did not run. */
-static int floor_tracer(void)
+/* The tracer of that kind (T_FLOOR: hook-floor; T_FLOOR_TLS), -1 when it
+ * did not run. */
+static int kind_tracer(enum tracer_kind kind)
 {
 	for (int ti = 0; ti < ntracers; ti++)
-		if (tracers[ti].kind == T_FLOOR && tracers[ti].available)
+		if (tracers[ti].kind == kind && tracers[ti].available)
 			return ti;
 	return -1;
+}
+
+static int floor_tracer(void)
+{
+	return kind_tracer(T_FLOOR);
 }
 
 /* Tracer ti's figure f over the floor's (tracer fl) of the same round,
@@ -881,7 +898,8 @@ static bool is_sonde(int ti)
 
 static bool is_floor(int ti)
 {
-	return tracers[ti].kind == T_FLOOR || tracers[ti].kind == T_FLOOR_SYSCALLS;
+	return tracers[ti].kind == T_FLOOR || tracers[ti].kind == T_FLOOR_SYSCALLS ||
+	       tracers[ti].kind == T_FLOOR_TLS;
 }
 
 /* Targets of one sonde variant. */
@@ -975,18 +993,21 @@ static void write_results_json(const char *path)
 			struct prog_summary ps[RUN_PROGS_MAX];
 			int np = summarize_progs(ti, ps, RUN_PROGS_MAX);
 
-			int fl = floor_tracer();
+			int fl = floor_tracer(), tfl = kind_tracer(T_FLOOR_TLS);
 
 			fprintf(f, ",\"complete_every_round\":%s,\"stats_invariant_held\":%d,"
 				   "\"stats_invariant_checked\":%d,\"targets_met\":{\"completeness\":%s,"
 				   "\"throughput_loss\":%s,\"bpf_ns_per_request\":%s},"
 				   "\"over_floor\":{\"throughput_loss_pct\":%s,\"bpf_ns_per_request\":%s},"
-				   "\"programs\":[",
+				   "\"over_tls_floor\":{\"throughput_loss_pct\":%s,"
+				   "\"bpf_ns_per_request\":%s},\"programs\":[",
 				s.complete_every_round ? "true" : "false", s.invariant_held,
 				s.invariant_checked, v.complete ? "true" : "false",
 				v.loss ? "true" : "false", v.ns ? "true" : "false",
 				lab_json_num_or_null(over_floor(ti, fl, F_LOSS), 2),
-				lab_json_num_or_null(over_floor(ti, fl, F_NS_REQ), 1));
+				lab_json_num_or_null(over_floor(ti, fl, F_NS_REQ), 1),
+				lab_json_num_or_null(over_floor(ti, tfl, F_LOSS), 2),
+				lab_json_num_or_null(over_floor(ti, tfl, F_NS_REQ), 1));
 			for (int p = 0; p < np; p++)
 				fprintf(f, "%s{\"name\":\"%s\",\"runs_per_request\":%s,\"ns_per_run\":%s,"
 					   "\"ns_per_request\":%s}", p ? "," : "", ps[p].name,
@@ -1058,8 +1079,26 @@ static const char *mmm(const struct summary *s, enum field f, int prec)
 /* The hooks' floors, and each sonde variant over the floor of its hook. */
 static void write_floor(FILE *f)
 {
-	int fl = floor_tracer();
+	int fl = floor_tracer(), tfl = kind_tracer(T_FLOOR_TLS);
 	struct summary s;
+
+	if (tfl >= 0) {
+		summarize(tfl, &s);
+		fprintf(f, "\n**The TLS hooks' floor** (`%s`: the empty program on sys_exit, and "
+			   "empty uprobes at the entry and the return of the SSL functions sonde http "
+			   "hooks in the system's libssl, planned as sonde plans them): throughput "
+			   "loss %s %%, %s ns per request in BPF (%s runs per request; the uprobes' "
+			   "traps are not BPF time, they show in the loss). Each sonde variant over it, "
+			   "per round (median):\n\n", tracers[tfl].name, mmm(&s, F_LOSS, 1),
+			mmm(&s, F_NS_REQ, 0), lab_fmt_num(s.med[F_RUNS_REQ], 2));
+		fprintf(f, "| tracer | loss %% over the TLS floor | ns/req over the TLS floor |\n"
+			   "|---|---|---|\n");
+		for (int ti = 0; ti < ntracers; ti++)
+			if (is_sonde(ti) && tracers[ti].available)
+				fprintf(f, "| %s | %s | %s |\n", tracers[ti].name,
+					lab_fmt_num(over_floor(ti, tfl, F_LOSS), 1),
+					lab_fmt_num(over_floor(ti, tfl, F_NS_REQ), 0));
+	}
 
 	for (int ti = 0; ti < ntracers; ti++) {
 		if (tracers[ti].kind != T_FLOOR_SYSCALLS || !tracers[ti].available)
@@ -1368,7 +1407,9 @@ static const char usage_text[] =
 	"                      hook-floor,hook-floor-syscalls (sonde-sharded: --ring-shards\n"
 	"                      <CPUs online>, a ring per CPU; hook-floor: an empty program on\n"
 	"                      sonde's hook, its floor; hook-floor-syscalls: empty programs on\n"
-	"                      the syscalls' own exit tracepoints; also sonde-exported-hooks:\n"
+	"                      the syscalls' own exit tracepoints; with --tls also\n"
+	"                      hook-floor-tls: hook-floor and empty uprobes on the SSL\n"
+	"                      functions sonde hooks; also sonde-exported-hooks:\n"
 	"                      --tls-hooks exported)\n"
 	"  --nginx-cpu N       pin nginx's worker to CPU N, -1 for none (default 0)\n"
 	"  --wrk-cpu N         pin wrk to CPU N, -1 for none (default 1)\n"
@@ -1402,6 +1443,7 @@ static int parse_args(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN), v;
+	bool tracers_given = false;
 	int c;
 
 	cfg.rounds = DEFAULT_ROUNDS;
@@ -1443,6 +1485,7 @@ static int parse_args(int argc, char **argv)
 			break;
 		case 't':
 			snprintf(cfg.tracer_list, sizeof(cfg.tracer_list), "%s", optarg);
+			tracers_given = true;
 			break;
 		case 'N':
 		case 'W':
@@ -1483,6 +1526,10 @@ static int parse_args(int argc, char **argv)
 		fprintf(stderr, "bench_http: --build and --out are required; see --help\n");
 		return -EINVAL;
 	}
+	/* the https run's default list has the TLS hooks' floor too */
+	if (cfg.tls && !tracers_given)
+		snprintf(cfg.tracer_list + strlen(cfg.tracer_list),
+			 sizeof(cfg.tracer_list) - strlen(cfg.tracer_list), ",hook-floor-tls");
 	return 0;
 }
 

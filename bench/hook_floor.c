@@ -6,7 +6,10 @@
  * run a program, through perf's syscall tracepoints), and holds it until
  * SIGINT or SIGTERM. bench-http runs it as the tracers `hook-floor` and
  * `hook-floor-syscalls`: their throughput loss and BPF time per request are
- * what any tracer on that hook pays, sonde's share is the rest. The program
+ * what any tracer on that hook pays, sonde's share is the rest. With --tls,
+ * sys_exit's empty program and empty uprobes at the entry and the return of
+ * the SSL functions sonde http hooks in the system's libssl, planned as it
+ * plans them (bench-http's `hook-floor-tls`, in its https run). The program
  * is written as raw instructions: no clang, no object file. */
 #include <errno.h>
 #include <stdbool.h>
@@ -20,6 +23,9 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+
+#include "loader/bpf_env.h"
+#include "loader/tls_scan.h"
 
 #define PROG_NAME "floor_hook"
 #define TRACEFS_EVENTS "/sys/kernel/tracing/events/syscalls"
@@ -42,15 +48,18 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: hook_floor [RAW_TRACEPOINT | --syscalls]\n"
+		"Usage: hook_floor [RAW_TRACEPOINT | --syscalls | --tls [FILE]]\n"
 		"Attach an empty BPF program to RAW_TRACEPOINT (default sys_exit), or with\n"
 		"--syscalls to syscalls:sys_exit_NAME for each syscall sonde http reads (%zu of\n"
-		"them, needs tracefs), and hold it until SIGINT or SIGTERM; says\n"
-		"\"hook_floor: attached to ...\" on stderr once it is. What any tracer on that\n"
-		"hook pays before doing any work.\n\n"
+		"them, needs tracefs), or with --tls to sys_exit and, as uprobes, to the entry\n"
+		"and the return of the SSL functions sonde http hooks in FILE (default: the\n"
+		"system's libssl; needs uprobe-multi links), and hold it until SIGINT or\n"
+		"SIGTERM; says \"hook_floor: attached to ...\" on stderr once it is. What any\n"
+		"tracer on that hook pays before doing any work.\n\n"
 		"EXAMPLES\n"
 		"  hook_floor                 the hook of sonde http\n"
 		"  hook_floor --syscalls      one tracepoint per syscall instead\n"
+		"  hook_floor --tls           sonde http's hooks over HTTPS\n"
 		"  hook_floor sched_process_exec\n", NSYSCALLS);
 }
 
@@ -92,6 +101,57 @@ static int attach_syscall_exit(int prog_fd, const char *name)
 	return 0;
 }
 
+/* Empty programs at the entry and the return of the SSL functions sonde
+ * http hooks in the file at path, where it hooks them: OpenSSL's internal
+ * read and write workers when recognised, else the exported SSL_read,
+ * SSL_read_ex, SSL_write and SSL_write_ex (loader/http_tracer.c, tls_plan).
+ * Links kept open until exit. 0, or -1 with the reason said. */
+static int attach_tls(const struct bpf_insn *insns, size_t ninsns, const char *path)
+{
+	static const char *const names[] = { "SSL_read", "SSL_read_ex", "SSL_write",
+					     "SSL_write_ex" };
+	LIBBPF_OPTS(bpf_prog_load_opts, o,
+		    .expected_attach_type = (enum bpf_attach_type)BPF_ENV_TRACE_UPROBE_MULTI);
+	uint64_t offsets[4] = { 0 }, plan[4], rd = 0, wr = 0;
+	size_t n = 0;
+	int prog_fd, ret;
+
+	if (bpf_env_uprobe_multi_supported() != 1) {
+		fprintf(stderr, "hook_floor: uprobe-multi links are not available on this kernel\n");
+		return -1;
+	}
+	ret = tls_elf_ssl_funcs(path, names, 4, offsets, &rd, &wr);
+	if (rd && wr) {
+		plan[n++] = rd;
+		plan[n++] = wr;
+	} else {
+		for (size_t i = 0; i < 4; i++)
+			if (offsets[i])
+				plan[n++] = offsets[i];
+	}
+	if (!n) {
+		fprintf(stderr, "hook_floor: no SSL function found in %s: %s\n", path,
+			strerror(ret ? -ret : ENOENT));
+		return -1;
+	}
+	prog_fd = bpf_prog_load(BPF_PROG_TYPE_KPROBE, PROG_NAME, "GPL", insns, ninsns, &o);
+	if (prog_fd < 0) {
+		fprintf(stderr, "hook_floor: loading the uprobe program: %s\n", strerror(errno));
+		return -1;
+	}
+	for (int ret_probe = 0; ret_probe < 2; ret_probe++) {
+		ret = bpf_env_uprobe_multi_attach(prog_fd, path, plan, n, ret_probe, 0);
+		if (ret < 0) {
+			fprintf(stderr, "hook_floor: attaching uprobes to %s: %s\n", path,
+				strerror(-ret));
+			return -1;
+		}
+	}
+	fprintf(stderr, "hook_floor: uprobes at the entry and the return of %zu functions of %s "
+			"(%s)\n", n, path, rd && wr ? "OpenSSL's workers" : "the exported SSL_* ones");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *tp = "sys_exit";
@@ -101,15 +161,25 @@ int main(int argc, char **argv)
 	};
 	struct sigaction sa;
 	sigset_t block, wait_set;
-	bool per_syscall;
+	bool per_syscall, tls;
+	const char *tls_path = NULL;
 	int prog_fd, link_fd = -1;
 
-	if (argc > 2 || (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))) {
+	tls = argc >= 2 && !strcmp(argv[1], "--tls");
+	if (argc > (tls ? 3 : 2) ||
+	    (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))) {
 		usage(argc > 2 ? stderr : stdout);
 		return argc > 2 ? 2 : 0;
 	}
-	if (argc == 2)
+	if (tls) {
+		tls_path = argc == 3 ? argv[2] : tls_system_libssl();
+		if (!tls_path) {
+			fprintf(stderr, "hook_floor: no libssl found where distributions install it\n");
+			return 1;
+		}
+	} else if (argc == 2) {
 		tp = argv[1];
+	}
 	per_syscall = !strcmp(tp, "--syscalls");
 	/* blocked until sigsuspend, so that a signal cannot slip in between
 	 * the check of stop and the wait */
@@ -142,7 +212,9 @@ int main(int argc, char **argv)
 			fprintf(stderr, "hook_floor: attaching to %s: %s\n", tp, strerror(errno));
 			return 1;
 		}
-		fprintf(stderr, "hook_floor: attached to %s\n", tp);
+		if (tls && attach_tls(insns, sizeof(insns) / sizeof(insns[0]), tls_path))
+			return 1;
+		fprintf(stderr, "hook_floor: attached to %s%s\n", tp, tls ? " and the SSL uprobes" : "");
 	}
 	while (!stop)
 		sigsuspend(&wait_set);

@@ -20,7 +20,9 @@ Environment:
                           (an empty program on sonde's hook: what any tracer
                           there pays before its own work), hook-floor-syscalls
                           (empty programs on the syscalls' own exit
-                          tracepoints: the other hook's floor); also
+                          tracepoints: the other hook's floor); the https
+                          run adds hook-floor-tls (hook-floor and empty
+                          uprobes on the SSL functions sonde hooks); also
                           sonde-exported-hooks: --tls-hooks exported)
   BENCH_NGINX_CPU=N       pin nginx's worker to CPU N, -1 for none (default 0)
   BENCH_WRK_CPU=N         pin wrk to CPU N, -1 for none (default 1)

@@ -1,9 +1,11 @@
-/* bench/hook_floor, the floors of bench-http (tracers hook-floor and
- * hook-floor-syscalls), measured through the lab's own tracer API as
- * bench_http does: on sys_exit its empty program runs at the exit of every
- * syscall (getppid included); with --syscalls only at the exits of the
- * syscalls sonde http reads (read, not getppid). A hook that did not attach,
- * or counted the wrong syscalls, would make its floor a wrong figure. */
+/* bench/hook_floor, the floors of bench-http (tracers hook-floor,
+ * hook-floor-syscalls and hook-floor-tls), measured through the lab's own
+ * tracer API as bench_http does: on sys_exit its empty program runs at the
+ * exit of every syscall (getppid included); with --syscalls only at the
+ * exits of the syscalls sonde http reads (read, not getppid); with --tls,
+ * also as uprobes at the SSL calls of an HTTPS exchange (nginx and curl). A
+ * hook that did not attach, or counted the wrong calls, would make its
+ * floor a wrong figure. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -19,7 +21,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <linux/bpf.h>
+
 #include "kernel_test.h"
+#include "lab/nginx.h"
 #include "lab/tracer_proc.h"
 
 #define CALLS 20000
@@ -178,12 +183,82 @@ static void test_unknown_tracepoint_is_one_line_error(void **state)
 	assert_ptr_equal(strchr(buf, '\n'), buf + n - 1);
 }
 
+/* --tls: sys_exit's program and the uprobe program (a kprobe-type one),
+ * the latter run at the entry and the return of each SSL call: an HTTPS
+ * exchange makes at least a read and a write on each side. */
+static void test_tls_uprobes_run_at_ssl_calls(void **state)
+{
+	char *argv[] = { (char *)hook_floor_path(), "--tls", NULL };
+	char out[] = "/tmp/sonde-test-floor-out.XXXXXX", err[] = "/tmp/sonde-test-floor-err.XXXXXX";
+	struct lab_nginx_opts o = { .cpu = -1, .tls = true };
+	enum { REQUESTS = 5 };
+	char reason[256], url[64];
+	struct lab_nginx n;
+	struct lab_tracer t;
+	uint64_t uprobe_runs = 0;
+	int fd, progs, uprobe_progs = 0;
+
+	(void)state;
+	KERNEL_TEST_REQUIRE_ROOT();
+	if (stats_fd < 0)
+		KERNEL_TEST_UNAVAILABLE("BPF run-time statistics cannot be enabled");
+	if (lab_nginx_start(&o, &n, reason, sizeof(reason)))
+		fail_msg("nginx over TLS did not start: %s", reason);
+	fd = mkstemp(out);
+	assert_true(fd >= 0);
+	close(fd);
+	fd = mkstemp(err);
+	assert_true(fd >= 0);
+	close(fd);
+	if (lab_tracer_start(&t, argv, out, err, reason, sizeof(reason)))
+		fail_msg("hook_floor --tls did not start: %s", reason);
+	progs = lab_tracer_wait_attached(&t, "hook_floor: attached", ATTACH_TIMEOUT_S, reason,
+					 sizeof(reason));
+	if (progs != 2) {
+		lab_tracer_stop(&t);
+		fail_msg("hook_floor --tls: %d programs attached, want 2: %s", progs, reason);
+	}
+	lab_tracer_mark(&t);
+	snprintf(url, sizeof(url), "https://127.0.0.1:%u/", n.port);
+	for (int i = 0; i < REQUESTS; i++) {
+		char *curl[] = { "curl", "-sk", "-o", "/dev/null", "--noproxy", "*", url, NULL };
+		pid_t pid = lab_spawn_logged(curl, NULL, NULL);
+		int status;
+
+		assert_true(pid > 0);
+		assert_int_equal(lab_wait_exit(pid, 10000, &status, NULL), 0);
+		assert_int_equal(lab_exit_code(status), 0);
+	}
+	assert_true(lab_nginx_wait_requests(&n, REQUESTS, 5000) >= REQUESTS);
+	lab_tracer_sample(&t);
+	for (int i = 0; i < t.nafter; i++) {
+		uint64_t ns, runs;
+
+		if (t.after[i].type != BPF_PROG_TYPE_KPROBE)
+			continue;
+		uprobe_progs++;
+		lab_tracer_prog_delta(&t, i, &ns, &runs);
+		uprobe_runs += runs;
+	}
+	lab_tracer_stop(&t);
+	assert_int_equal(t.exit_code, 0);
+	lab_nginx_stop(&n);
+	unlink(out);
+	unlink(err);
+	print_message("  %d uprobe program, %llu runs for %d HTTPS requests\n", uprobe_progs,
+		      (unsigned long long)uprobe_runs, REQUESTS);
+	assert_int_equal(uprobe_progs, 1);
+	/* entry and return of a read and a write, nginx's and curl's */
+	assert_true(uprobe_runs >= 8 * REQUESTS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sys_exit_runs_on_every_syscall),
 		cmocka_unit_test(test_syscalls_run_only_on_the_syscalls_sonde_reads),
 		cmocka_unit_test(test_unknown_tracepoint_is_one_line_error),
+		cmocka_unit_test(test_tls_uprobes_run_at_ssl_calls),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
