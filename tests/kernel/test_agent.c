@@ -22,7 +22,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <linux/io_uring.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -41,6 +40,7 @@
 
 #include "http.h"
 #include "kernel/agent_http.h"
+#include "kernel/io_uring_child.h"
 #include "kernel_test.h"
 #include "lab/nginx.h"
 #include "loader/http_tracer.h"
@@ -552,36 +552,6 @@ static double prometheus_query(uint16_t port, const char *query)
 	return v;
 }
 
-/* A child that sets up an io_uring and enters it twice (3 calls); its pid,
- * or -1 where io_uring_setup fails (kernel.io_uring_disabled). */
-static pid_t io_uring_child(void)
-{
-	struct io_uring_params params;
-	pid_t pid;
-	int fd, st;
-
-	memset(&params, 0, sizeof(params));
-	fd = (int)syscall(__NR_io_uring_setup, 4, &params);
-	if (fd < 0)
-		return -1;
-	close(fd);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		memset(&params, 0, sizeof(params));
-		fd = (int)syscall(__NR_io_uring_setup, 4, &params);
-		if (fd < 0)
-			_exit(1);
-		for (int i = 0; i < 2; i++)
-			if (syscall(__NR_io_uring_enter, fd, 0, 0, 0, NULL, 0) < 0)
-				_exit(1);
-		_exit(0);
-	}
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	return pid;
-}
-
 static void test_agent_end_to_end(void **st)
 {
 	struct agent_run a = { 0 };
@@ -646,7 +616,7 @@ static void test_agent_end_to_end(void **st)
 
 	/* a process using io_uring: counted (its I/O there is unseen) and
 	 * told on stderr, once */
-	io_uring_pid = io_uring_child();
+	io_uring_pid = io_uring_usable() ? io_uring_child_run(2) : -1;
 	if (io_uring_pid > 0) {
 		assert_true(wait_sample(&a, "sonde_io_uring_processes_total", 1) >= 1);
 		assert_true(wait_sample(&a, "sonde_unseen_io_uring_calls_total", 3) >= 3);

@@ -77,38 +77,50 @@ struct counts {
 	uint64_t getppid_runs, read_runs;
 };
 
-/* Start hook_floor with arg (NULL: none), count its program's runs over
- * CALLS getppid and then CALLS one-byte reads of /dev/zero, stop it. */
-static void measure(const char *arg, struct counts *c)
+/* Start hook_floor with arg (NULL: none), its output in out and err
+ * (mkstemp templates, filled in), and wait until its programs are
+ * attached: want of them, or the test fails. */
+static void floor_start(const char *arg, char *out, char *err, struct lab_tracer *t, int want)
 {
 	char *argv[] = { (char *)hook_floor_path(), (char *)arg, NULL };
-	char out[] = "/tmp/sonde-test-floor-out.XXXXXX", err[] = "/tmp/sonde-test-floor-err.XXXXXX";
-	char reason[256], byte;
-	struct lab_tracer t;
-	uint64_t ns, runs;
-	int zero, fd;
+	char reason[256];
+	int fd, progs;
 
-	KERNEL_TEST_REQUIRE_ROOT();
 	if (access(argv[0], X_OK))
 		fail_msg("%s not found: build it first (make test builds it)", argv[0]);
-	if (stats_fd < 0)
-		KERNEL_TEST_UNAVAILABLE("BPF run-time statistics cannot be enabled");
 	fd = mkstemp(out);
 	assert_true(fd >= 0);
 	close(fd);
 	fd = mkstemp(err);
 	assert_true(fd >= 0);
 	close(fd);
+	if (lab_tracer_start(t, argv, out, err, reason, sizeof(reason)))
+		fail_msg("hook_floor %s did not start: %s", arg ? arg : "", reason);
+	progs = lab_tracer_wait_attached(t, "hook_floor: attached", ATTACH_TIMEOUT_S, reason,
+					 sizeof(reason));
+	if (progs != want) {
+		lab_tracer_stop(t);
+		fail_msg("hook_floor %s: %d programs attached, want %d: %s", arg ? arg : "", progs,
+			 want, reason);
+	}
+}
+
+/* Start hook_floor with arg (NULL: none), count its program's runs over
+ * CALLS getppid and then CALLS one-byte reads of /dev/zero, stop it. */
+static void measure(const char *arg, struct counts *c)
+{
+	char out[] = "/tmp/sonde-test-floor-out.XXXXXX", err[] = "/tmp/sonde-test-floor-err.XXXXXX";
+	char byte;
+	struct lab_tracer t;
+	uint64_t ns, runs;
+	int zero;
+
+	KERNEL_TEST_REQUIRE_ROOT();
+	if (stats_fd < 0)
+		KERNEL_TEST_UNAVAILABLE("BPF run-time statistics cannot be enabled");
 	zero = open("/dev/zero", O_RDONLY);
 	assert_true(zero >= 0);
-
-	if (lab_tracer_start(&t, argv, out, err, reason, sizeof(reason)))
-		fail_msg("hook_floor did not start: %s", reason);
-	if (lab_tracer_wait_attached(&t, "hook_floor: attached", ATTACH_TIMEOUT_S, reason,
-				     sizeof(reason)) != 1) {
-		lab_tracer_stop(&t);
-		fail_msg("hook_floor did not attach one program: %s", reason);
-	}
+	floor_start(arg, out, err, &t, 1);
 
 	lab_tracer_mark(&t);
 	for (int i = 0; i < CALLS; i++)
@@ -188,7 +200,6 @@ static void test_unknown_tracepoint_is_one_line_error(void **state)
  * exchange makes at least a read and a write on each side. */
 static void test_tls_uprobes_run_at_ssl_calls(void **state)
 {
-	char *argv[] = { (char *)hook_floor_path(), "--tls", NULL };
 	char out[] = "/tmp/sonde-test-floor-out.XXXXXX", err[] = "/tmp/sonde-test-floor-err.XXXXXX";
 	struct lab_nginx_opts o = { .cpu = -1, .tls = true };
 	enum { REQUESTS = 5 };
@@ -196,7 +207,7 @@ static void test_tls_uprobes_run_at_ssl_calls(void **state)
 	struct lab_nginx n;
 	struct lab_tracer t;
 	uint64_t uprobe_runs = 0;
-	int fd, progs, uprobe_progs = 0;
+	int uprobe_progs = 0;
 
 	(void)state;
 	KERNEL_TEST_REQUIRE_ROOT();
@@ -204,20 +215,7 @@ static void test_tls_uprobes_run_at_ssl_calls(void **state)
 		KERNEL_TEST_UNAVAILABLE("BPF run-time statistics cannot be enabled");
 	if (lab_nginx_start(&o, &n, reason, sizeof(reason)))
 		fail_msg("nginx over TLS did not start: %s", reason);
-	fd = mkstemp(out);
-	assert_true(fd >= 0);
-	close(fd);
-	fd = mkstemp(err);
-	assert_true(fd >= 0);
-	close(fd);
-	if (lab_tracer_start(&t, argv, out, err, reason, sizeof(reason)))
-		fail_msg("hook_floor --tls did not start: %s", reason);
-	progs = lab_tracer_wait_attached(&t, "hook_floor: attached", ATTACH_TIMEOUT_S, reason,
-					 sizeof(reason));
-	if (progs != 2) {
-		lab_tracer_stop(&t);
-		fail_msg("hook_floor --tls: %d programs attached, want 2: %s", progs, reason);
-	}
+	floor_start("--tls", out, err, &t, 2);
 	lab_tracer_mark(&t);
 	snprintf(url, sizeof(url), "https://127.0.0.1:%u/", n.port);
 	for (int i = 0; i < REQUESTS; i++) {

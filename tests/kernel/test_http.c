@@ -13,7 +13,6 @@
 #include <bpf/bpf.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <linux/io_uring.h>
 #include <sys/syscall.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -21,6 +20,7 @@
 #include <sys/uio.h>
 
 #include "kernel/http_test_env.h"
+#include "kernel/io_uring_child.h"
 #include "kernel/kernel_test.h"
 #include "loader/bpf_env.h"
 #include "loader/http_tracer.h"
@@ -1406,34 +1406,17 @@ static bool have_io_uring(const struct ctx *c, const void *arg)
 static void test_io_uring_said(void **state)
 {
 	struct ctx *c = *state;
-	struct io_uring_params params;
 	struct io_uring_want w;
 	struct http_pipeline_stats ps;
 	uint64_t k[STAT_COUNT] = { 0 };
-	int told = 0, st, fd;
+	int told = 0;
 	pid_t pid;
 
 	/* the kernel lets this test use io_uring at all */
-	memset(&params, 0, sizeof(params));
-	fd = (int)syscall(__NR_io_uring_setup, 4, &params);
-	if (fd < 0)
+	if (!io_uring_usable())
 		KERNEL_TEST_UNAVAILABLE("io_uring_setup fails here (kernel.io_uring_disabled?)");
-	close(fd);
 	trace_start(c, false);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		memset(&params, 0, sizeof(params));
-		fd = (int)syscall(__NR_io_uring_setup, 4, &params);
-		if (fd < 0)
-			_exit(1);
-		for (int i = 0; i < 3; i++)
-			if (syscall(__NR_io_uring_enter, fd, 0, 0, 0, NULL, 0) < 0)
-				_exit(1);
-		_exit(0);
-	}
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	pid = io_uring_child_run(3);
 	w.pid = pid;
 	assert_true(poll_until(c, have_io_uring, &w));
 	trace_stop(c);
