@@ -1290,6 +1290,74 @@ static void test_chunked_writev_short_tail(void **state)
 	assert_accounting(c);
 }
 
+/* A 32-bit syscall's number is another table's: 20 is getpid there and
+ * writev here. A server makes one with int $0x80 from a 64-bit process,
+ * registers set as for writev(fd, iov, 1) of a bogus response, before it
+ * writes the real one: sonde must not read it as a writev. */
+static long compat_getpid_as_writev(int fd, const struct iovec *iov)
+{
+	register long rdi __asm__("rdi") = fd;
+	register long rsi __asm__("rsi") = (long)iov;
+	register long rdx __asm__("rdx") = 1;
+	long r;
+
+	__asm__ volatile("int $0x80"
+			 : "=a"(r)
+			 : "a"(20L), "r"(rdi), "r"(rsi), "r"(rdx)
+			 : "memory", "r8", "r9", "r10", "r11");
+	return r;
+}
+
+static void compat_server(int port)
+{
+	static const char bogus[] = "HTTP/1.1 599 Bogus\r\nContent-Length: 0\r\n\r\n";
+	static const char real[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+	struct iovec iov = { (void *)bogus, sizeof(bogus) - 1 };
+	int lfd = child_listen(port);
+	char buf[4096];
+
+	for (;;) {
+		int fd = accept(lfd, NULL, NULL);
+
+		if (fd < 0)
+			continue;
+		if (read(fd, buf, sizeof(buf)) > 0) {
+			if (compat_getpid_as_writev(fd, &iov) != getpid())
+				_exit(1);
+			if (write(fd, real, sizeof(real) - 1) != (ssize_t)sizeof(real) - 1)
+				_exit(1);
+			while (read(fd, buf, sizeof(buf)) > 0)
+				;
+		}
+		close(fd);
+	}
+}
+
+static void test_compat_syscall_not_read(void **state)
+{
+	struct ctx *c = *state;
+	struct raw_result res;
+	struct want_count w;
+	const struct rec *r;
+	int port = env_free_port(false);
+
+	assert_true(port > 0);
+	start_forked_server(c, compat_server, port);
+	trace_start(c, false);
+	struct one_req q = { port, false, "GET /compat HTTP/1.1\r\nHost: t\r\n\r\n", 0 };
+
+	raw_request(c, &q, &res);
+	assert_int_equal(res.status, 200);
+	w = (struct want_count){ port, 1, 1 };
+	poll_until(c, have_counts, &w);
+	trace_stop(c);
+	r = find_rec(c, HTTP_SIDE_SERVER, port, "/compat");
+	assert_non_null(r);
+	assert_int_equal(r->status, 200);
+	assert_int_equal(r->resp_bytes, 40);
+	assert_accounting(c);
+}
+
 /* A server that moves bodies with splice, never through user memory (as
  * proxies do): the request body from the socket into a pipe, the response
  * body from a pipe into the socket; heads with read and write. One request
@@ -2567,6 +2635,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_chunked_writev_short_tail, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_splice_bodies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_io_uring_said, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_compat_syscall_not_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_body_1mb_sendfile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_body_1mb_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ipv6, setup, teardown),
