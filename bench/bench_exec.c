@@ -42,6 +42,7 @@
 #define RATES_MAX 8
 #define TRACERS_MAX 12
 #define ROUNDS_MAX 100
+#define RUN_PROGS_MAX 16 /* programs of one tracer shown in the report */
 #define REASON_BYTES LAB_REASON_BYTES
 #define PATH_BYTES LAB_PATH_BYTES
 #define DIR_BYTES 512 /* --build and --out: leaves room for file names */
@@ -110,6 +111,12 @@ struct run {
 	char progs_text[REASON_BYTES];
 	char top_prog[BPF_OBJ_NAME_LEN]; /* the program with the most run time */
 	double top_prog_ns_per_exec;
+	/* each program of the tracer, in load order: runs per exec, ns per run */
+	struct run_prog {
+		char name[BPF_OBJ_NAME_LEN];
+		double runs_per_exec, ns_per_run;
+	} progs[RUN_PROGS_MAX];
+	int nprogs_seen;
 	/* sonde: BPF ns per exec of the programs that build the exec record
 	 * (named *exec*), the exit and fork records' left out; NAN if unknown */
 	double exec_record_ns;
@@ -387,6 +394,13 @@ static void run_one(struct run *r)
 				w = snprintf(p, left, "%s%s %.2fx %.0fns", i ? ", " : "", lt.after[i].name,
 					     (double)pcnt / (double)r->spawned,
 					     pcnt ? (double)prt / (double)pcnt : 0.0);
+				if (r->nprogs_seen < RUN_PROGS_MAX) {
+					struct run_prog *rp = &r->progs[r->nprogs_seen++];
+
+					snprintf(rp->name, sizeof(rp->name), "%s", lt.after[i].name);
+					rp->runs_per_exec = (double)pcnt / (double)r->spawned;
+					rp->ns_per_run = pcnt ? (double)prt / (double)pcnt : NAN;
+				}
 				if (w > 0 && (size_t)w < left) {
 					p += w;
 					left -= (size_t)w;
@@ -1076,22 +1090,81 @@ static const char *yes_no(bool v)
 	return v ? "**met**" : "**not met**";
 }
 
+/* One line of "Where the in-kernel time goes": tracer ti's programs at rate
+ * ri, each a median over the rounds whose program list matches the first
+ * round's (load order: the same names at the same places). */
+static void write_prog_costs(FILE *f, int ti, int ri)
+{
+	const struct run *first = NULL;
+	bool any = false;
+	int rounds = 0;
+
+	for (int i = 0; i < nruns && !first; i++)
+		if (runs[i].ok && runs[i].tracer_idx == ti && runs[i].rate_idx == ri &&
+		    runs[i].nprogs_seen)
+			first = &runs[i];
+	if (!first)
+		return;
+	for (int p = 0; p < first->nprogs_seen; p++) {
+		double rpe[ROUNDS_MAX], npr[ROUNDS_MAX];
+		int n = 0;
+
+		for (int i = 0; i < nruns; i++) {
+			const struct run *r = &runs[i];
+
+			if (!r->ok || r->tracer_idx != ti || r->rate_idx != ri ||
+			    r->nprogs_seen != first->nprogs_seen ||
+			    strcmp(r->progs[p].name, first->progs[p].name) || n == ROUNDS_MAX)
+				continue;
+			rpe[n] = r->progs[p].runs_per_exec;
+			npr[n] = r->progs[p].ns_per_run;
+			n++;
+		}
+		if (n > rounds)
+			rounds = n;
+		if (!any)
+			fprintf(f, "- **%s** at %ld exec/s:", tracers[ti].name, cfg.rates[ri]);
+		if (isnan(lab_max(npr, n)))
+			fprintf(f, "%s %s never ran", any ? "," : "", first->progs[p].name);
+		else
+			fprintf(f, "%s %s %.2fx %s ns (%s–%s)", any ? "," : "", first->progs[p].name,
+				lab_median(rpe, n), lab_fmt_num(lab_median(npr, n), 0),
+				lab_fmt_num(lab_min(npr, n), 0), lab_fmt_num(lab_max(npr, n), 0));
+		any = true;
+	}
+	if (any)
+		fprintf(f, " (%d rounds)\n", rounds);
+}
+
 /* When the in-kernel target is missed, say where the cost is, from the
  * calibration and the per-program figures of the recommended implementation. */
 static void write_cost_hints(FILE *f, const struct candidate *w, int top)
 {
 	double wake = calibs[CALIB_RINGBUF_WAKEUP].ns - calibs[CALIB_RINGBUF_QUIET].ns;
-	const struct run *last = NULL;
+	double top_ns[ROUNDS_MAX], share[ROUNDS_MAX];
+	const char *top_prog = NULL;
+	int n = 0;
 
-	for (int i = 0; i < nruns; i++)
-		if (runs[i].ok && runs[i].tracer_idx == w->ti && runs[i].rate_idx == top &&
-		    runs[i].top_prog[0])
-			last = &runs[i];
+	/* the dearest program of the first round, over the rounds where it was
+	 * the dearest too */
+	for (int i = 0; i < nruns && n < ROUNDS_MAX; i++) {
+		const struct run *r = &runs[i];
+
+		if (!r->ok || r->tracer_idx != w->ti || r->rate_idx != top || !r->top_prog[0])
+			continue;
+		if (!top_prog)
+			top_prog = r->top_prog;
+		if (strcmp(r->top_prog, top_prog))
+			continue;
+		top_ns[n] = r->top_prog_ns_per_exec;
+		share[n] = 100.0 * r->top_prog_ns_per_exec / r->ns_per_exec;
+		n++;
+	}
 	fprintf(f, "\nWhere the cost is:");
-	if (last)
+	if (top_prog)
 		fprintf(f, " its dearest program is %s, %.0f ns per exec (%.0f %% of the total, "
-			   "last round at %ld exec/s).", last->top_prog, last->top_prog_ns_per_exec,
-			100.0 * last->top_prog_ns_per_exec / last->ns_per_exec, cfg.rates[top]);
+			   "medians over %d rounds at %ld exec/s).", top_prog, lab_median(top_ns, n),
+			lab_median(share, n), n, cfg.rates[top]);
 	if (!isnan(calibs[CALIB_EMPTY].ns))
 		fprintf(f, " The floor here is %.0f ns per program run (empty program)",
 			calibs[CALIB_EMPTY].ns);
@@ -1233,18 +1306,11 @@ static void write_report(const char *path, const struct candidate *c, int nc)
 	}
 
 	fprintf(f, "\n## Where the in-kernel time goes\n\n"
-		   "Per BPF program of each tracer at %ld exec/s (last round that ran): runs per "
-		   "exec and ns per run.\n\n", cfg.rates[top]);
-	for (int ti = 0; ti < ntracers; ti++) {
-		const struct run *last = NULL;
-
-		for (int i = 0; i < nruns; i++)
-			if (runs[i].ok && runs[i].tracer_idx == ti && runs[i].rate_idx == top &&
-			    runs[i].progs_text[0])
-				last = &runs[i];
-		if (last)
-			fprintf(f, "- **%s**: %s\n", tracers[ti].name, last->progs_text);
-	}
+		   "Per BPF program of each tracer at each rate: runs per exec and ns per run, "
+		   "medians over the rounds that ran (min–max of ns per run).\n\n");
+	for (int ti = 0; ti < ntracers; ti++)
+		for (int ri = 0; ri < cfg.nrates; ri++)
+			write_prog_costs(f, ti, ri);
 	{
 		int checked = 0, held = 0;
 
