@@ -156,11 +156,16 @@ static __always_inline bool pid_traced(__u32 pid)
  * the task's fields are then plain loads through its BTF pointer, where
  * helpers (pid_tgid, another current_task) would each be a call and a
  * return, and returns are dear under SRSO "Safe RET" (AMD Zen, as here). */
+static __always_inline bool in_compat_syscall(struct task_struct *task)
+{
+	return task->thread_info.status & TS_COMPAT;
+}
+
 static __always_inline struct task_struct *native_task(void)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 
-	return task->thread_info.status & TS_COMPAT ? NULL : task;
+	return in_compat_syscall(task) ? NULL : task;
 }
 
 /* The file behind fd of task (current), or NULL. The syscall that just
@@ -687,7 +692,7 @@ static __always_inline int segment_exit(__u32 fd, __u64 buf, __u64 iovcnt, __u32
 	int verdict;
 	void *rb;
 
-	if (!tls && (task->thread_info.status & TS_COMPAT))
+	if (!tls && in_compat_syscall(task))
 		return 0; /* see native_task() */
 	if (!pid_traced(key.pid))
 		return 0;
@@ -825,9 +830,9 @@ static __always_inline int open_exit(__u32 fd, __u8 origin)
  * (conn_track sends the old one's close). Seen at exit, not entry, so that
  * no syscall tracepoint is enabled: one makes every syscall of every
  * process go through the tracepoint's filter. */
-static __always_inline void fd_released(struct task_struct *task, __u32 fd)
+static __always_inline void fd_released(__u32 pid, __u32 fd)
 {
-	struct conn_key key = { .pid = task->tgid, .fd = fd };
+	struct conn_key key = { .pid = pid, .fd = fd };
 	struct conn_state *st = bpf_map_lookup_elem(&conns, &key);
 
 	if (!st) {
@@ -838,7 +843,8 @@ static __always_inline void fd_released(struct task_struct *task, __u32 fd)
 			bpf_map_delete_elem(&fd_skip, &key);
 		return;
 	}
-	if ((__u64)file_tcp_sock(fd_file(task, fd)) == st->sk)
+	/* the task is asked only here: close_range walks thousands of fds */
+	if ((__u64)file_tcp_sock(fd_file(bpf_get_current_task_btf(), fd)) == st->sk)
 		return; /* the fd's next connection, tracked already */
 	emit_close(&key, st);
 	bpf_map_delete_elem(&conns, &key);
@@ -849,13 +855,14 @@ static __always_inline int close_exit(__u32 fd)
 	struct task_struct *task = native_task();
 
 	if (task && pid_traced(task->tgid))
-		fd_released(task, fd);
+		fd_released(task->tgid, fd);
 	return 0;
 }
 
 /* close_range(first, last, 0): each fd of the range the process had, up to
  * CLOSE_RANGE_SCAN_MAX of them (a bpf_loop callback: verified once). */
 struct range_walk {
+	__u32 pid;
 	__u32 first;
 };
 
@@ -863,7 +870,7 @@ static long range_step(__u64 i, void *ctx)
 {
 	struct range_walk *w = ctx;
 
-	fd_released(bpf_get_current_task_btf(), w->first + (__u32)i);
+	fd_released(w->pid, w->first + (__u32)i);
 	return 0;
 }
 
@@ -875,6 +882,7 @@ static __always_inline int close_range_exit(__u32 first, __u32 last)
 
 	if (!task || !pid_traced(task->tgid))
 		return 0;
+	w.pid = task->tgid;
 	max_fds = task->files->fdt->max_fds;
 	if (first >= max_fds)
 		return 0;
