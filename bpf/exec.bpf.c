@@ -144,24 +144,35 @@ static __always_inline struct exec_event *scratch_event(void)
 	return s ? &s->ev : NULL;
 }
 
-/* Argument bytes of the current (already exec'd) process, from its mm. */
-static __always_inline void read_args_from_mm(struct exec_event *e, struct task_struct *task)
+/* Where the current (already exec'd) process's argument bytes are: the
+ * start, and the size (what the return says). */
+static __always_inline __u64 mm_args(struct task_struct *task, unsigned long *start)
 {
 	struct mm_struct *mm = task->mm;
-	unsigned long start = mm ? mm->arg_start : 0;
 	unsigned long end = mm ? mm->arg_end : 0;
-	__u64 len = end > start ? end - start : 0;
 
-	e->args_total_bytes = len > 0xffffffffULL ? 0xffffffffU : (__u32)len;
+	*start = mm ? mm->arg_start : 0;
+	return end > *start ? end - *start : 0;
+}
+
+/* total argument bytes at start into e->args, at most room of them (a
+ * constant, <= EXEC_ARGS_BYTES_MAX: what e has room for); marked cut when
+ * there were more, or unread on a fault. */
+static __always_inline void read_args(struct exec_event *e, unsigned long start, __u64 total,
+				      __u64 room)
+{
+	__u64 len = total;
+
+	e->args_total_bytes = total > 0xffffffffULL ? 0xffffffffU : (__u32)total;
 	e->args_len = 0;
-	if (len > EXEC_ARGS_BYTES_MAX) {
-		len = EXEC_ARGS_BYTES_MAX;
+	if (len > room) {
+		len = room;
 		e->hdr.flags |= EXEC_F_ARGS_TRUNCATED;
 	}
 	/* re-check after a barrier so the verifier sees the bound on the
 	 * register that is passed as the size */
 	barrier_var(len);
-	if (len == 0 || len > EXEC_ARGS_BYTES_MAX)
+	if (len == 0 || len > room)
 		return;
 	if (bpf_probe_read_user(e->args, len, (void *)start)) {
 		e->hdr.flags |= EXEC_F_ARGS_FAULT;
@@ -169,6 +180,14 @@ static __always_inline void read_args_from_mm(struct exec_event *e, struct task_
 		return;
 	}
 	e->args_len = len;
+}
+
+static __always_inline void read_args_from_mm(struct exec_event *e, struct task_struct *task)
+{
+	unsigned long start;
+	__u64 total = mm_args(task, &start);
+
+	read_args(e, start, total, EXEC_ARGS_BYTES_MAX);
 }
 
 static __always_inline void fill_exec_common(struct exec_event *e, struct task_struct *task)
@@ -218,11 +237,12 @@ static __always_inline void emit_exec(struct exec_event *e)
 #define EXEC_ARGS_CLASS_SMALL 256
 #define EXEC_ARGS_CLASS_MEDIUM 1024
 
-/* Fill and send a reserved record of room argument bytes; len <= room. */
+/* Fill and send a reserved record of room argument bytes (a size class:
+ * the whole argv fits, or room is EXEC_ARGS_BYTES_MAX). */
 static __always_inline void exec_direct_fill(struct exec_event *e, __u64 room,
 					     struct task_struct *task, const char *kfilename,
-					     __u32 argc_total, unsigned long start, __u64 len,
-					     __u64 total, __u64 waiting)
+					     __u32 argc_total, unsigned long start, __u64 total,
+					     __u64 waiting)
 {
 	long n;
 
@@ -231,17 +251,7 @@ static __always_inline void exec_direct_fill(struct exec_event *e, __u64 room,
 	e->argc_total = argc_total;
 	n = bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), kfilename);
 	set_filename_len(e, n);
-	e->args_total_bytes = total > 0xffffffffULL ? 0xffffffffU : (__u32)total;
-	if (total > len)
-		e->hdr.flags |= EXEC_F_ARGS_TRUNCATED;
-	if (len > room)
-		len = room; /* already so; for the verifier */
-	if (len && bpf_probe_read_user(e->args, len, (void *)start)) {
-		e->hdr.flags |= EXEC_F_ARGS_FAULT;
-		stat_inc(STAT_PARTIAL_READ_FAULT);
-		len = 0;
-	}
-	e->args_len = len;
+	read_args(e, start, total, room);
 	submit_event(e, waiting);
 }
 
@@ -250,32 +260,28 @@ static __always_inline void exec_direct_fill(struct exec_event *e, __u64 room,
 static __always_inline int emit_exec_direct(struct task_struct *task, const char *kfilename,
 					    __u32 argc_total)
 {
-	struct mm_struct *mm = task->mm;
-	unsigned long start = mm ? mm->arg_start : 0;
-	unsigned long end = mm ? mm->arg_end : 0;
-	__u64 total = end > start ? end - start : 0;
-	__u64 len = total < EXEC_ARGS_BYTES_MAX ? total : EXEC_ARGS_BYTES_MAX;
-	__u64 waiting;
+	unsigned long start;
+	__u64 total = mm_args(task, &start), waiting;
 	struct exec_event *e;
 
 	if (!task_passes_filters(task))
 		return 0;
 	waiting = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-	if (len <= EXEC_ARGS_CLASS_SMALL) {
+	if (total <= EXEC_ARGS_CLASS_SMALL) {
 		e = bpf_ringbuf_reserve(&events, EXEC_EVENT_HEAD_BYTES + EXEC_ARGS_CLASS_SMALL, 0);
 		if (e)
 			exec_direct_fill(e, EXEC_ARGS_CLASS_SMALL, task, kfilename, argc_total,
-					 start, len, total, waiting);
-	} else if (len <= EXEC_ARGS_CLASS_MEDIUM) {
+					 start, total, waiting);
+	} else if (total <= EXEC_ARGS_CLASS_MEDIUM) {
 		e = bpf_ringbuf_reserve(&events, EXEC_EVENT_HEAD_BYTES + EXEC_ARGS_CLASS_MEDIUM, 0);
 		if (e)
 			exec_direct_fill(e, EXEC_ARGS_CLASS_MEDIUM, task, kfilename, argc_total,
-					 start, len, total, waiting);
+					 start, total, waiting);
 	} else {
 		e = bpf_ringbuf_reserve(&events, sizeof(struct exec_event), 0);
 		if (e)
 			exec_direct_fill(e, EXEC_ARGS_BYTES_MAX, task, kfilename, argc_total,
-					 start, len, total, waiting);
+					 start, total, waiting);
 	}
 	if (!e)
 		drop_event(STAT_DROP_RINGBUF_FULL);
