@@ -1217,37 +1217,51 @@ static int child_listen(int port)
 	return lfd;
 }
 
-/* The smallest server that answers chunked with one writev whose last
- * entries are short (as node does: "\r\n", then "0\r\n\r\n"), past the
- * capture size. Runs in a forked child until killed. */
-static void writev_server(int port)
+/* A forked server's loop: one request per connection (a read), answered
+ * by respond(fd), which exits the child when it fails; then the connection
+ * is read to its end. The parent's probe of the port sends nothing and is
+ * not answered. Until killed. */
+static void serve_one_per_conn(int port, void (*respond)(int fd))
 {
-	static char body[1000];
-	static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
-				   "Transfer-Encoding: chunked\r\n\r\n3e8\r\n";
-	static const char crlf[] = "\r\n", last[] = "0\r\n\r\n";
 	int lfd = child_listen(port);
 	char buf[4096];
 
-	memset(body, 'A', sizeof(body));
 	for (;;) {
 		int fd = accept(lfd, NULL, NULL);
-		struct iovec iov[4] = {
-			{ (void *)head, sizeof(head) - 1 }, { body, sizeof(body) },
-			{ (void *)crlf, 2 }, { (void *)last, 5 },
-		};
 
 		if (fd < 0)
 			continue;
-		/* one request per connection; the probe of the parent sends none */
 		if (read(fd, buf, sizeof(buf)) > 0) {
-			if (writev(fd, iov, 4) < 0)
-				_exit(1);
+			respond(fd);
 			while (read(fd, buf, sizeof(buf)) > 0)
 				;
 		}
 		close(fd);
 	}
+}
+
+/* The smallest server that answers chunked with one writev whose last
+ * entries are short (as node does: "\r\n", then "0\r\n\r\n"), past the
+ * capture size. */
+static void writev_respond(int fd)
+{
+	static char body[1000];
+	static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+				   "Transfer-Encoding: chunked\r\n\r\n3e8\r\n";
+	static const char crlf[] = "\r\n", last[] = "0\r\n\r\n";
+	struct iovec iov[4] = {
+		{ (void *)head, sizeof(head) - 1 }, { body, sizeof(body) },
+		{ (void *)crlf, 2 }, { (void *)last, 5 },
+	};
+
+	memset(body, 'A', sizeof(body));
+	if (writev(fd, iov, 4) < 0)
+		_exit(1);
+}
+
+static void writev_server(int port)
+{
+	serve_one_per_conn(port, writev_respond);
 }
 
 /* serve(port) in a forked child, tracked, listening on port (whose records
@@ -1308,29 +1322,21 @@ static long compat_getpid_as_writev(int fd, const struct iovec *iov)
 	return r;
 }
 
-static void compat_server(int port)
+static void compat_respond(int fd)
 {
 	static const char bogus[] = "HTTP/1.1 599 Bogus\r\nContent-Length: 0\r\n\r\n";
 	static const char real[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 	struct iovec iov = { (void *)bogus, sizeof(bogus) - 1 };
-	int lfd = child_listen(port);
-	char buf[4096];
 
-	for (;;) {
-		int fd = accept(lfd, NULL, NULL);
+	if (compat_getpid_as_writev(fd, &iov) != getpid())
+		_exit(1);
+	if (write(fd, real, sizeof(real) - 1) != (ssize_t)sizeof(real) - 1)
+		_exit(1);
+}
 
-		if (fd < 0)
-			continue;
-		if (read(fd, buf, sizeof(buf)) > 0) {
-			if (compat_getpid_as_writev(fd, &iov) != getpid())
-				_exit(1);
-			if (write(fd, real, sizeof(real) - 1) != (ssize_t)sizeof(real) - 1)
-				_exit(1);
-			while (read(fd, buf, sizeof(buf)) > 0)
-				;
-		}
-		close(fd);
-	}
+static void compat_server(int port)
+{
+	serve_one_per_conn(port, compat_respond);
 }
 
 static void test_compat_syscall_not_read(void **state)
