@@ -379,27 +379,31 @@ static void run_one(struct run *r)
 			size_t left = sizeof(r->progs_text);
 
 			for (int i = 0; i < lt.nafter; i++) {
+				const char *name = lt.after[i].name;
+				double ns_per_exec, runs_per_exec, ns_per_run;
 				uint64_t prt, pcnt;
 				int w;
 
 				lab_tracer_prog_delta(&lt, i, &prt, &pcnt);
-				if (tracers[r->tracer_idx].is_sonde && strstr(lt.after[i].name, "exec"))
+				ns_per_exec = (double)prt / (double)r->spawned;
+				runs_per_exec = (double)pcnt / (double)r->spawned;
+				ns_per_run = pcnt ? (double)prt / (double)pcnt : NAN;
+				if (tracers[r->tracer_idx].is_sonde && strstr(name, "exec"))
 					r->exec_record_ns = (isnan(r->exec_record_ns) ? 0 : r->exec_record_ns) +
-							    (double)prt / (double)r->spawned;
-				if ((double)prt / (double)r->spawned > r->top_prog_ns_per_exec) {
-					r->top_prog_ns_per_exec = (double)prt / (double)r->spawned;
-					snprintf(r->top_prog, sizeof(r->top_prog), "%s", lt.after[i].name);
+							    ns_per_exec;
+				if (ns_per_exec > r->top_prog_ns_per_exec) {
+					r->top_prog_ns_per_exec = ns_per_exec;
+					snprintf(r->top_prog, sizeof(r->top_prog), "%s", name);
 				}
 				/* Per program: name, runs per exec, ns per run. */
-				w = snprintf(p, left, "%s%s %.2fx %.0fns", i ? ", " : "", lt.after[i].name,
-					     (double)pcnt / (double)r->spawned,
-					     pcnt ? (double)prt / (double)pcnt : 0.0);
+				w = snprintf(p, left, "%s%s %.2fx %.0fns", i ? ", " : "", name, runs_per_exec,
+					     pcnt ? ns_per_run : 0.0);
 				if (r->nprogs_seen < RUN_PROGS_MAX) {
 					struct run_prog *rp = &r->progs[r->nprogs_seen++];
 
-					snprintf(rp->name, sizeof(rp->name), "%s", lt.after[i].name);
-					rp->runs_per_exec = (double)pcnt / (double)r->spawned;
-					rp->ns_per_run = pcnt ? (double)prt / (double)pcnt : NAN;
+					snprintf(rp->name, sizeof(rp->name), "%s", name);
+					rp->runs_per_exec = runs_per_exec;
+					rp->ns_per_run = ns_per_run;
 				}
 				if (w > 0 && (size_t)w < left) {
 					p += w;
