@@ -11,7 +11,9 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -27,9 +29,12 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
 #include <linux/bpf.h>
 
 #include "cli/cli_common.h"
+#include "cli/output.h"
 #include "lab/bench.h"
 #include "lab/report_text.h"
 #include "lab/stats.h"
@@ -175,6 +180,28 @@ static struct calib calibs[CALIB_COUNT] = {
 				   NAN, 0, "" },
 };
 #define CALIB_RECORD_BYTES 64
+/* Argument bytes the record floor's argv variant reads: sonde's smallest
+ * exec record class (bpf/exec.bpf.c), exec_storm's argv fits in it. */
+#define CALIB_ARGV_BYTES 256
+/* The start of a calibration storm's marker (argv[1] of its processes). */
+#define CALIB_MARKER "sbcalib"
+/* The floor of an exec tracer on the ring buffer, at each rate: a
+ * CALIB_RECORD_BYTES record reserved and submitted (BPF_RB_NO_WAKEUP) on
+ * sched_process_exec and another on sched_process_exit, nothing read into
+ * either, and a thread reading them as sonde exec does, in every round before
+ * the tracers' runs at that rate; then again with the
+ * exec side reading argv into its record. What any tracer that sends an
+ * exec and an exit record through the ring pays per process before it
+ * reads a field, and with the one field it cannot do without: an exec runs on caches its own loading has just
+ * evicted, so the same record costs more there than at the exit. */
+struct record_floor {
+	/* ns per run in each round (NAN if not measured), and their medians */
+	double exec_r[ROUNDS_MAX], exec_argv_r[ROUNDS_MAX], exit_r[ROUNDS_MAX];
+	double exec_ns, exec_argv_ns, exit_ns; /* exec_argv: the exec side reading argv */
+	int rounds;
+	char error[REASON_BYTES];
+};
+static struct record_floor record_floors[RATES_MAX];
 /* Room for every calibration record of a storm without a consumer. */
 #define CALIB_RINGBUF_BYTES (64u << 20)
 
@@ -440,48 +467,89 @@ static void run_one(struct run *r)
 	}
 }
 
-/* Run one calibration program (see enum calib_kind) under a storm. The
- * programs are written as raw instructions: no clang, no object file. */
-static void calibrate(enum calib_kind kind, int rate_idx)
-{
-	struct calib *c = &calibs[kind];
-	uint64_t flags = kind == CALIB_RINGBUF_QUIET ? BPF_RB_NO_WAKEUP : BPF_RB_FORCE_WAKEUP;
-	struct bpf_insn insns[16];
-	struct lab_prog_stat before, after;
-	struct bpf_prog_info info;
-	uint32_t len = sizeof(info);
-	int n = 0, map_fd = -1, prog_fd = -1, link_fd = -1;
-	struct run r;
+/* Where the exec's argv is, for a calibration program that reads it: byte
+ * offsets of task_struct.mm and of mm_struct.arg_start and .arg_end, from
+ * the kernel's BTF. */
+struct argv_offsets {
+	uint32_t task_mm, arg_start, arg_end;
+};
 
-	if (stats_fd < 0) {
-		snprintf(c->error, sizeof(c->error), "%s", stats_error);
-		return;
-	}
+/* Load a calibration program, written as raw instructions (no clang, no
+ * object file): empty when map_fd < 0, else a reserve + submit of
+ * CALIB_RECORD_BYTES into the ring map_fd with these submit flags; with
+ * argv, the record has CALIB_ARGV_BYTES more room and the current task's
+ * argument bytes, at most that many, are read into it from its image (as an
+ * exec tracer must: bpf_probe_read_user from mm->arg_start). Its fd, or -1
+ * with err set. */
+static int calib_load(int map_fd, uint64_t flags, const struct argv_offsets *argv, char *err,
+		      size_t errlen)
+{
+	int size = CALIB_RECORD_BYTES + (argv ? CALIB_ARGV_BYTES : 0);
+	struct bpf_insn insns[40];
+	int n = 0, fd;
+
 	memset(insns, 0, sizeof(insns));
-	if (kind != CALIB_EMPTY) {
-		map_fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "sb_calib_rb", 0, 0,
-					CALIB_RINGBUF_BYTES, NULL);
-		if (map_fd < 0) {
-			snprintf(c->error, sizeof(c->error), "creating a ring buffer: %s",
-				 strerror(errno));
-			return;
-		}
+	if (argv) {
+		/* r0 = bpf_get_current_task_btf(); r7 = r0->mm; if (!r7) r8 = r9
+		 * = 0 else r8 = r7->arg_start, r9 = r7->arg_end */
+		insns[n++] = (struct bpf_insn){ .code = BPF_JMP | BPF_CALL,
+						.imm = BPF_FUNC_get_current_task_btf };
+		insns[n++] = (struct bpf_insn){ .code = BPF_LDX | BPF_MEM | BPF_DW, .dst_reg = BPF_REG_7,
+						.src_reg = BPF_REG_0, .off = (int16_t)argv->task_mm };
+		insns[n++] = (struct bpf_insn){ .code = BPF_ALU64 | BPF_MOV | BPF_K,
+						.dst_reg = BPF_REG_8, .imm = 0 };
+		insns[n++] = (struct bpf_insn){ .code = BPF_ALU64 | BPF_MOV | BPF_K,
+						.dst_reg = BPF_REG_9, .imm = 0 };
+		insns[n++] = (struct bpf_insn){ .code = BPF_JMP | BPF_JEQ | BPF_K,
+						.dst_reg = BPF_REG_7, .off = 2, .imm = 0 };
+		insns[n++] = (struct bpf_insn){ .code = BPF_LDX | BPF_MEM | BPF_DW, .dst_reg = BPF_REG_8,
+						.src_reg = BPF_REG_7, .off = (int16_t)argv->arg_start };
+		insns[n++] = (struct bpf_insn){ .code = BPF_LDX | BPF_MEM | BPF_DW, .dst_reg = BPF_REG_9,
+						.src_reg = BPF_REG_7, .off = (int16_t)argv->arg_end };
+		/* r9 = arg_end - arg_start, the bytes to read */
+		insns[n++] = (struct bpf_insn){ .code = BPF_ALU64 | BPF_SUB | BPF_X,
+						.dst_reg = BPF_REG_9, .src_reg = BPF_REG_8 };
+	}
+	if (map_fd >= 0) {
 		/* r1 = map; r2 = size; r3 = 0; r0 = bpf_ringbuf_reserve(r1, r2, r3) */
 		insns[n++] = (struct bpf_insn){ .code = BPF_LD | BPF_DW | BPF_IMM, .dst_reg = BPF_REG_1,
 						.src_reg = BPF_PSEUDO_MAP_FD, .imm = map_fd };
 		insns[n++] = (struct bpf_insn){ 0 };
 		insns[n++] = (struct bpf_insn){ .code = BPF_ALU64 | BPF_MOV | BPF_K,
-						.dst_reg = BPF_REG_2, .imm = CALIB_RECORD_BYTES };
+						.dst_reg = BPF_REG_2, .imm = size };
 		insns[n++] = (struct bpf_insn){ .code = BPF_ALU64 | BPF_MOV | BPF_K,
 						.dst_reg = BPF_REG_3, .imm = 0 };
 		insns[n++] = (struct bpf_insn){ .code = BPF_JMP | BPF_CALL,
 						.imm = BPF_FUNC_ringbuf_reserve };
-		/* if (!r0) skip the submit */
+		/* if (!r0) skip the rest; r6 = r0 */
 		insns[n++] = (struct bpf_insn){ .code = BPF_JMP | BPF_JEQ | BPF_K,
-						.dst_reg = BPF_REG_0, .off = 3, .imm = 0 };
-		/* bpf_ringbuf_submit(r0, flags) */
+						.dst_reg = BPF_REG_0, .off = argv ? 12 : 4, .imm = 0 };
 		insns[n++] = (struct bpf_insn){ .code = BPF_ALU64 | BPF_MOV | BPF_X,
-						.dst_reg = BPF_REG_1, .src_reg = BPF_REG_0 };
+						.dst_reg = BPF_REG_6, .src_reg = BPF_REG_0 };
+		if (argv) {
+			/* r2 = min(r9, CALIB_ARGV_BYTES); if (r2) bpf_probe_read_user(
+			 * r6 + CALIB_RECORD_BYTES, r2, r8) */
+			insns[n++] = (struct bpf_insn){ .code = BPF_ALU64 | BPF_MOV | BPF_X,
+							.dst_reg = BPF_REG_2, .src_reg = BPF_REG_9 };
+			insns[n++] = (struct bpf_insn){ .code = BPF_JMP | BPF_JLE | BPF_K,
+							.dst_reg = BPF_REG_2, .off = 1,
+							.imm = CALIB_ARGV_BYTES };
+			insns[n++] = (struct bpf_insn){ .code = BPF_ALU64 | BPF_MOV | BPF_K,
+							.dst_reg = BPF_REG_2, .imm = CALIB_ARGV_BYTES };
+			insns[n++] = (struct bpf_insn){ .code = BPF_JMP | BPF_JEQ | BPF_K,
+							.dst_reg = BPF_REG_2, .off = 4, .imm = 0 };
+			insns[n++] = (struct bpf_insn){ .code = BPF_ALU64 | BPF_MOV | BPF_X,
+							.dst_reg = BPF_REG_1, .src_reg = BPF_REG_6 };
+			insns[n++] = (struct bpf_insn){ .code = BPF_ALU64 | BPF_ADD | BPF_K,
+							.dst_reg = BPF_REG_1, .imm = CALIB_RECORD_BYTES };
+			insns[n++] = (struct bpf_insn){ .code = BPF_ALU64 | BPF_MOV | BPF_X,
+							.dst_reg = BPF_REG_3, .src_reg = BPF_REG_8 };
+			insns[n++] = (struct bpf_insn){ .code = BPF_JMP | BPF_CALL,
+							.imm = BPF_FUNC_probe_read_user };
+		}
+		/* bpf_ringbuf_submit(r6, flags) */
+		insns[n++] = (struct bpf_insn){ .code = BPF_ALU64 | BPF_MOV | BPF_X,
+						.dst_reg = BPF_REG_1, .src_reg = BPF_REG_6 };
 		insns[n++] = (struct bpf_insn){ .code = BPF_ALU64 | BPF_MOV | BPF_K,
 						.dst_reg = BPF_REG_2, .imm = (int32_t)flags };
 		insns[n++] = (struct bpf_insn){ .code = BPF_JMP | BPF_CALL,
@@ -491,36 +559,103 @@ static void calibrate(enum calib_kind kind, int rate_idx)
 					.imm = 0 };
 	insns[n++] = (struct bpf_insn){ .code = BPF_JMP | BPF_EXIT };
 
-	prog_fd = bpf_prog_load(BPF_PROG_TYPE_RAW_TRACEPOINT, "sb_calib", "GPL", insns,
-				(size_t)n, NULL);
-	if (prog_fd < 0) {
-		snprintf(c->error, sizeof(c->error), "loading the program: %s", strerror(errno));
-		goto out;
-	}
-	link_fd = bpf_raw_tracepoint_open("sched_process_exec", prog_fd);
+	fd = bpf_prog_load(BPF_PROG_TYPE_RAW_TRACEPOINT, "sb_calib", "GPL", insns, (size_t)n, NULL);
+	if (fd < 0)
+		snprintf(err, errlen, "loading the program: %s", strerror(errno));
+	return fd;
+}
+
+/* Attach prog_fd to the raw tracepoint tp and take its id: the link's fd,
+ * or -1 with err set. */
+static int calib_attach(int prog_fd, const char *tp, uint32_t *id, char *err, size_t errlen)
+{
+	struct bpf_prog_info info;
+	uint32_t len = sizeof(info);
+	int link_fd = bpf_raw_tracepoint_open(tp, prog_fd);
+
 	if (link_fd < 0) {
-		snprintf(c->error, sizeof(c->error), "attaching to sched_process_exec: %s",
-			 strerror(errno));
-		goto out;
+		snprintf(err, errlen, "attaching to %s: %s", tp, strerror(errno));
+		return -1;
 	}
 	memset(&info, 0, sizeof(info));
 	if (bpf_obj_get_info_by_fd(prog_fd, &info, &len)) {
-		snprintf(c->error, sizeof(c->error), "reading its id: %s", strerror(errno));
-		goto out;
+		snprintf(err, errlen, "reading its id: %s", strerror(errno));
+		close(link_fd);
+		return -1;
 	}
+	*id = info.id;
+	return link_fd;
+}
+
+/* A storm at rate_idx labelled label; 0, or -1 with err set. */
+static int calib_storm(int rate_idx, const char *label, char *err, size_t errlen)
+{
+	struct run r;
+
 	memset(&r, 0, sizeof(r));
 	r.rate_idx = rate_idx;
-	snprintf(r.label, sizeof(r.label), "calib-%d", (int)kind);
-	snprintf(r.marker, sizeof(r.marker), "sbcalib%08x", (unsigned)rand());
-	if (lab_prog_stat_read(info.id, &before) || storm_run(&r) || lab_prog_stat_read(info.id, &after)) {
-		snprintf(c->error, sizeof(c->error), "%s",
-			 r.reason[0] ? r.reason : "reading its run-time statistics failed");
-	} else if (after.run_cnt > before.run_cnt) {
-		c->runs = (long)(after.run_cnt - before.run_cnt);
-		c->ns = (double)(after.run_time_ns - before.run_time_ns) / (double)c->runs;
-	} else {
-		snprintf(c->error, sizeof(c->error), "the program never ran");
+	snprintf(r.label, sizeof(r.label), "%s", label);
+	snprintf(r.marker, sizeof(r.marker), CALIB_MARKER "%08x", (unsigned)rand());
+	if (!storm_run(&r))
+		return 0;
+	snprintf(err, errlen, "%s", r.reason[0] ? r.reason : "the storm failed");
+	return -1;
+}
+
+/* ns per run between two readings, NAN with err set if it never ran. */
+static double calib_ns(const struct lab_prog_stat *before, const struct lab_prog_stat *after,
+		       long *run_cnt, char *err, size_t errlen)
+{
+	if (after->run_cnt <= before->run_cnt) {
+		snprintf(err, errlen, "the program never ran");
+		return NAN;
 	}
+	if (run_cnt)
+		*run_cnt = (long)(after->run_cnt - before->run_cnt);
+	return (double)(after->run_time_ns - before->run_time_ns) /
+	       (double)(after->run_cnt - before->run_cnt);
+}
+
+/* Run one calibration program (see enum calib_kind) under a storm. */
+static void calibrate(enum calib_kind kind, int rate_idx)
+{
+	struct calib *c = &calibs[kind];
+	uint64_t flags = kind == CALIB_RINGBUF_QUIET ? BPF_RB_NO_WAKEUP : BPF_RB_FORCE_WAKEUP;
+	struct lab_prog_stat before, after;
+	int map_fd = -1, prog_fd = -1, link_fd = -1;
+	char label[32];
+	uint32_t id;
+
+	if (stats_fd < 0) {
+		snprintf(c->error, sizeof(c->error), "%s", stats_error);
+		return;
+	}
+	if (kind != CALIB_EMPTY) {
+		map_fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "sb_calib_rb", 0, 0,
+					CALIB_RINGBUF_BYTES, NULL);
+		if (map_fd < 0) {
+			snprintf(c->error, sizeof(c->error), "creating a ring buffer: %s",
+				 strerror(errno));
+			return;
+		}
+	}
+	prog_fd = calib_load(map_fd, flags, NULL, c->error, sizeof(c->error));
+	if (prog_fd < 0)
+		goto out;
+	link_fd = calib_attach(prog_fd, "sched_process_exec", &id, c->error, sizeof(c->error));
+	if (link_fd < 0)
+		goto out;
+	snprintf(label, sizeof(label), "calib-%d", (int)kind);
+	if (lab_prog_stat_read(id, &before)) {
+		snprintf(c->error, sizeof(c->error), "reading its run-time statistics failed");
+		goto out;
+	}
+	if (calib_storm(rate_idx, label, c->error, sizeof(c->error)))
+		goto out;
+	if (lab_prog_stat_read(id, &after))
+		snprintf(c->error, sizeof(c->error), "reading its run-time statistics failed");
+	else
+		c->ns = calib_ns(&before, &after, &c->runs, c->error, sizeof(c->error));
 out:
 	if (link_fd >= 0)
 		close(link_fd);
@@ -528,6 +663,194 @@ out:
 		close(prog_fd);
 	if (map_fd >= 0)
 		close(map_fd);
+}
+
+/* The byte offset of member name in struct sname of the kernel's BTF,
+ * looking into anonymous structs and unions; -1 if not found. */
+static long btf_member_off(const struct btf *btf, int type_id, const char *name)
+{
+	const struct btf_type *t = btf__type_by_id(btf, (uint32_t)type_id);
+	const struct btf_member *m;
+
+	if (!t || (!btf_is_struct(t) && !btf_is_union(t)))
+		return -1;
+	m = btf_members(t);
+	for (int i = 0; i < btf_vlen(t); i++, m++) {
+		const char *mname = btf__name_by_offset(btf, m->name_off);
+		long inner;
+
+		if (mname && !strcmp(mname, name))
+			return (long)(btf_member_bit_offset(t, (uint32_t)i) / 8);
+		if (mname && *mname)
+			continue;
+		inner = btf_member_off(btf, (int)btf__resolve_type(btf, m->type), name);
+		if (inner >= 0)
+			return (long)(btf_member_bit_offset(t, (uint32_t)i) / 8) + inner;
+	}
+	return -1;
+}
+
+static int argv_offsets_find(struct argv_offsets *o, char *err, size_t errlen)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	long mm = -1, start = -1, end = -1;
+	int task_id, mm_id;
+
+	if (!btf) {
+		snprintf(err, errlen, "reading the kernel's BTF: %s", strerror(errno));
+		return -1;
+	}
+	task_id = btf__find_by_name_kind(btf, "task_struct", BTF_KIND_STRUCT);
+	mm_id = btf__find_by_name_kind(btf, "mm_struct", BTF_KIND_STRUCT);
+	if (task_id > 0 && mm_id > 0) {
+		mm = btf_member_off(btf, task_id, "mm");
+		start = btf_member_off(btf, mm_id, "arg_start");
+		end = btf_member_off(btf, mm_id, "arg_end");
+	}
+	btf__free(btf);
+	if (mm < 0 || start < 0 || end < 0 || mm > INT16_MAX || end > INT16_MAX) {
+		snprintf(err, errlen, "task_struct.mm or mm_struct.arg_start/arg_end not in the "
+			 "kernel's BTF");
+		return -1;
+	}
+	o->task_mm = (uint32_t)mm;
+	o->arg_start = (uint32_t)start;
+	o->arg_end = (uint32_t)end;
+	return 0;
+}
+
+/* The reader of the record floor's ring: polls as sonde exec does. */
+struct floor_reader {
+	struct ring_buffer *rb;
+	atomic_bool stop;
+	long records;
+	long with_argv; /* records carrying argument bytes (the argv variant) */
+};
+
+static int floor_count(void *ctx, void *data, size_t size)
+{
+	struct floor_reader *fr = ctx;
+
+	fr->records++;
+	/* exec_storm's argv holds the storm's marker (calib_storm) */
+	if (size > CALIB_RECORD_BYTES && memmem((const char *)data + CALIB_RECORD_BYTES,
+						size - CALIB_RECORD_BYTES, CALIB_MARKER,
+						strlen(CALIB_MARKER)))
+		fr->with_argv++;
+	return 0;
+}
+
+static void *floor_read(void *arg)
+{
+	struct floor_reader *fr = arg;
+
+	while (!atomic_load(&fr->stop))
+		ring_buffer__poll(fr->rb, OUTPUT_POLL_INTERVAL_MS);
+	ring_buffer__consume(fr->rb);
+	return NULL;
+}
+
+/* The record floor at rate_idx (see struct record_floor): with argv, its
+ * exec side reads the exec's argv too. */
+static void calibrate_record_floor(int rate_idx, bool argv)
+{
+	static const char *const tps[2] = { "sched_process_exec", "sched_process_exit" };
+	struct record_floor *rf = &record_floors[rate_idx];
+	struct lab_prog_stat before[2], after[2];
+	struct floor_reader fr = { 0 };
+	int map_fd, prog_fd[2] = { -1, -1 }, link_fd[2] = { -1, -1 };
+	struct argv_offsets off;
+	bool reading = false;
+	pthread_t reader;
+	char label[32];
+	uint32_t id[2];
+
+	if (stats_fd < 0) {
+		snprintf(rf->error, sizeof(rf->error), "%s", stats_error);
+		return;
+	}
+	if (argv && argv_offsets_find(&off, rf->error, sizeof(rf->error)))
+		return;
+	map_fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "sb_floor_rb", 0, 0, CALIB_RINGBUF_BYTES, NULL);
+	if (map_fd < 0) {
+		snprintf(rf->error, sizeof(rf->error), "creating a ring buffer: %s", strerror(errno));
+		return;
+	}
+	fr.rb = ring_buffer__new(map_fd, floor_count, &fr, NULL);
+	if (!fr.rb) {
+		snprintf(rf->error, sizeof(rf->error), "reading the ring buffer: %s", strerror(errno));
+		goto out;
+	}
+	for (int i = 0; i < 2; i++) {
+		prog_fd[i] = calib_load(map_fd, BPF_RB_NO_WAKEUP, argv && !i ? &off : NULL,
+					rf->error, sizeof(rf->error));
+		if (prog_fd[i] < 0)
+			goto out;
+		link_fd[i] = calib_attach(prog_fd[i], tps[i], &id[i], rf->error, sizeof(rf->error));
+		if (link_fd[i] < 0)
+			goto out;
+	}
+	if (pthread_create(&reader, NULL, floor_read, &fr)) {
+		snprintf(rf->error, sizeof(rf->error), "starting the reader thread failed");
+		goto out;
+	}
+	reading = true;
+	snprintf(label, sizeof(label), "floor%s-%ld", argv ? "-argv" : "", cfg.rates[rate_idx]);
+	if (lab_prog_stat_read(id[0], &before[0]) || lab_prog_stat_read(id[1], &before[1])) {
+		snprintf(rf->error, sizeof(rf->error), "reading the run-time statistics failed");
+		goto out;
+	}
+	if (calib_storm(rate_idx, label, rf->error, sizeof(rf->error)))
+		goto out;
+	if (lab_prog_stat_read(id[0], &after[0]) || lab_prog_stat_read(id[1], &after[1])) {
+		snprintf(rf->error, sizeof(rf->error), "reading the run-time statistics failed");
+		goto out;
+	}
+	*(argv ? &rf->exec_argv_r[rf->rounds] : &rf->exec_r[rf->rounds]) =
+		calib_ns(&before[0], &after[0], NULL, rf->error, sizeof(rf->error));
+	if (!argv)
+		rf->exit_r[rf->rounds] = calib_ns(&before[1], &after[1], NULL, rf->error,
+						  sizeof(rf->error));
+out:
+	if (reading) {
+		atomic_store(&fr.stop, true);
+		pthread_join(reader, NULL);
+	}
+	/* a read that faulted would cost less and measure nothing */
+	if (argv && !isnan(rf->exec_argv_r[rf->rounds]) && !fr.with_argv) {
+		snprintf(rf->error, sizeof(rf->error), "the argv variant's records carried no "
+			 "argv (%ld records)", fr.records);
+		rf->exec_argv_r[rf->rounds] = NAN;
+	}
+	for (int i = 0; i < 2; i++) {
+		if (link_fd[i] >= 0)
+			close(link_fd[i]);
+		if (prog_fd[i] >= 0)
+			close(prog_fd[i]);
+	}
+	ring_buffer__free(fr.rb);
+	close(map_fd);
+}
+
+/* One round of the record floor at rate_idx, both variants. */
+static void record_floor_round(int rate_idx)
+{
+	struct record_floor *rf = &record_floors[rate_idx];
+	int i = rf->rounds;
+
+	if (i == ROUNDS_MAX)
+		return;
+	rf->exec_r[i] = rf->exec_argv_r[i] = rf->exit_r[i] = NAN;
+	calibrate_record_floor(rate_idx, false);
+	calibrate_record_floor(rate_idx, true);
+	if (isnan(rf->exec_r[i]) || isnan(rf->exit_r[i]) || isnan(rf->exec_argv_r[i]))
+		fprintf(stderr, "[calibration] record floor at %ld exec/s: failed: %s\n",
+			cfg.rates[rate_idx], rf->error);
+	else
+		fprintf(stderr, "[calibration] record floor at %ld exec/s: exec %.0f ns, exec with "
+			"argv %.0f ns, exit %.0f ns per run\n", cfg.rates[rate_idx], rf->exec_r[i],
+			rf->exec_argv_r[i], rf->exit_r[i]);
+	rf->rounds++;
 }
 
 static int parse_rates(const char *s)
@@ -993,6 +1316,17 @@ static void write_results_json(const char *path, const struct candidate *c, int 
 		lab_json_str(f, calibs[k].error);
 		fprintf(f, "}");
 	}
+	fprintf(f, "],\n\"record_floor\":[");
+	for (int ri = 0; ri < cfg.nrates; ri++) {
+		const struct record_floor *rf = &record_floors[ri];
+
+		fprintf(f, "%s{\"rate\":%ld,\"exec_ns\":%s,", ri ? "," : "", cfg.rates[ri],
+			lab_json_num_or_null(rf->exec_ns, 1));
+		fprintf(f, "\"exec_argv_ns\":%s,", lab_json_num_or_null(rf->exec_argv_ns, 1));
+		fprintf(f, "\"exit_ns\":%s,\"error\":", lab_json_num_or_null(rf->exit_ns, 1));
+		lab_json_str(f, rf->error);
+		fprintf(f, "}");
+	}
 	fprintf(f, "],\n\"targets\":{\"capture_pct_at_rate\":%d,\"capture_pct\":100,"
 		   "\"ns_per_exec_max\":%.0f},\n\"tracers\":[",
 		TARGET_CAPTURE_RATE, TARGET_NS_PER_EXEC);
@@ -1140,6 +1474,38 @@ static void write_prog_costs(FILE *f, int ti, int ri)
 		fprintf(f, " (%d rounds)\n", rounds);
 }
 
+/* The record floor per rate (struct record_floor), as a table. */
+static void write_record_floor(FILE *f)
+{
+	fprintf(f, "**The floor of a ring-buffer exec tracer** — a %d B record reserved and "
+		   "submitted without a wake-up on sched_process_exec and another on "
+		   "sched_process_exit, nothing read into either, a thread reading them as sonde "
+		   "exec does (polling every %d ms); then again with the exec side reading the "
+		   "exec's argv into its record (%d B more room; bpf_probe_read_user from "
+		   "mm->arg_start). A storm per variant in every round, before the tracers' runs "
+		   "at that rate; medians over the rounds:\n\n",
+		CALIB_RECORD_BYTES, OUTPUT_POLL_INTERVAL_MS, CALIB_ARGV_BYTES);
+	fprintf(f, "| exec/s | exec side ns | exec side with argv ns | exit side ns | per process "
+		   "with argv ns | left of the %.0f ns budget |\n|---|---|---|---|---|---|\n",
+		TARGET_NS_PER_EXEC);
+	for (int ri = 0; ri < cfg.nrates; ri++) {
+		const struct record_floor *rf = &record_floors[ri];
+		double per_process = rf->exec_argv_ns + rf->exit_ns;
+
+		if (isnan(rf->exec_ns) || isnan(per_process)) {
+			fprintf(f, "| %ld | failed: %s | | | | |\n", cfg.rates[ri], rf->error);
+			continue;
+		}
+		fprintf(f, "| %ld | %.0f | %.0f | %.0f | %.0f | %.0f |\n", cfg.rates[ri],
+			rf->exec_ns, rf->exec_argv_ns, rf->exit_ns, per_process,
+			TARGET_NS_PER_EXEC - per_process);
+	}
+	fprintf(f, "\nWhat is left is the budget for the rest of what the records carry (file "
+		   "name, pid, parent, uid, cgroup, time, exit code); the same record costs more "
+		   "on the exec side because an exec runs on caches its own loading has just "
+		   "evicted.\n\n");
+}
+
 /* When the in-kernel target is missed, say where the cost is, from the
  * calibration and the per-program figures of the recommended implementation. */
 static void write_cost_hints(FILE *f, const struct candidate *w, int top)
@@ -1147,7 +1513,7 @@ static void write_cost_hints(FILE *f, const struct candidate *w, int top)
 	double wake = calibs[CALIB_RINGBUF_WAKEUP].ns - calibs[CALIB_RINGBUF_QUIET].ns;
 	double top_ns[ROUNDS_MAX], share[ROUNDS_MAX];
 	const char *top_prog = NULL;
-	int n = 0;
+	int n = 0, floors = 0;
 
 	/* the dearest program of the first round, over the rounds where it was
 	 * the dearest too */
@@ -1178,6 +1544,17 @@ static void write_cost_hints(FILE *f, const struct candidate *w, int top)
 			   "budget)", calibs[CALIB_RINGBUF_QUIET].ns, calibs[CALIB_RINGBUF_WAKEUP].ns,
 			wake, 100.0 * wake / TARGET_NS_PER_EXEC, TARGET_NS_PER_EXEC / 1000);
 	fprintf(f, ".");
+	for (int ri = 0; ri < cfg.nrates; ri++) {
+		const struct record_floor *rf = &record_floors[ri];
+
+		if (isnan(rf->exec_argv_ns) || isnan(rf->exit_ns))
+			continue;
+		fprintf(f, "%s%.0f ns at %ld exec/s", floors++ ? ", " : " An exec record with "
+			"argv and an exit record through the ring, with nothing else in them (the "
+			"record floor above), cost ", rf->exec_argv_ns + rf->exit_ns, cfg.rates[ri]);
+	}
+	if (floors)
+		fprintf(f, " per process.");
 	if (!isnan(wake) && !isnan(w->ns) && w->ns > wake / 2)
 		fprintf(f, " At %.0f ns per exec the reader is probably woken for many records: "
 			   "BPF_RB_NO_WAKEUP with a wake-up every N records or on a timer removes "
@@ -1237,6 +1614,7 @@ static void write_report(const char *path, const struct candidate *c, int nc)
 	fprintf(f, "\nThe empty program is the floor under every ns/exec figure, paid once per "
 		   "program run (see runs/exec); the difference between the two ring-buffer rows is "
 		   "what one consumer wake-up costs inside the traced process.\n\n");
+	write_record_floor(f);
 
 	for (int ri = 0; ri < cfg.nrates; ri++) {
 		fprintf(f, "## %ld exec/s\n\n", cfg.rates[ri]);
@@ -1661,6 +2039,7 @@ int main(int argc, char **argv)
 	t_start = lab_now_ns();
 	for (int round = 0; round < cfg.rounds; round++) {
 		for (int ri = 0; ri < cfg.nrates; ri++) {
+			record_floor_round(ri);
 			for (int k = 0; k < nactive; k++) {
 				/* A balanced order: each tracer runs right after
 				 * each other one equally often. */
@@ -1692,6 +2071,13 @@ int main(int argc, char **argv)
 						lab_fmt_num(r->ns_per_exec, 0), r->cpu_storm_ms);
 			}
 		}
+	}
+	for (int ri = 0; ri < cfg.nrates; ri++) {
+		struct record_floor *rf = &record_floors[ri];
+
+		rf->exec_ns = lab_median(rf->exec_r, rf->rounds);
+		rf->exec_argv_ns = lab_median(rf->exec_argv_r, rf->rounds);
+		rf->exit_ns = lab_median(rf->exit_r, rf->rounds);
 	}
 	lab_sysinfo_loadavg(loadavg_end, sizeof(loadavg_end));
 	fill_extra_wall();
