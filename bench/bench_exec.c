@@ -1750,6 +1750,16 @@ static void write_report(const char *path, const struct candidate *c, int nc)
 				   "round (the tracer's cost lands on the storm's CPU); capture was checked "
 				   "at the rate reached.\n", tracers[c[i].ti].name, s.achieved_min);
 	}
+	for (int ri = 0; ri < cfg.nrates; ri++) {
+		const struct record_floor *rf = &record_floors[ri];
+		double floor = rf->exec_argv_ns + rf->exit_ns;
+
+		if (!isnan(floor) && floor > TARGET_NS_PER_EXEC)
+			fprintf(f, "\nNote: at %ld exec/s the record floor alone, an exec record with "
+				   "only argv and an empty exit record, costs %.0f ns per process, above "
+				   "target 2: no tracer sending those two records through a ring buffer "
+				   "meets it on this machine.\n", cfg.rates[ri], floor);
+	}
 
 	fprintf(f, "\n## Decision matrix\n\n");
 	fprintf(f, "Order of the criteria: capture completeness (every exec delivered, no drop, "
