@@ -32,6 +32,7 @@
 #include "cli/cli_common.h"
 #include "http.h"
 #include "lab/bench.h"
+#include "lab/compare.h"
 #include "lab/nginx.h"
 #include "lab/report_text.h"
 #include "lab/stats.h"
@@ -886,6 +887,56 @@ static double over_floor(int ti, int fl, enum field f)
 	return lab_median(d, n);
 }
 
+/* 95 % confidence interval of tracer ti's throughput loss, in % of the
+ * none runs' median req/s: the lab's paired t-interval (lab/compare.h) on
+ * req/s over the rounds where both ran. The loss's noise on this VM is of
+ * the order of the 5 % target: the interval says whether the rounds can
+ * tell. lo and hi NAN with fewer than 2 such rounds. */
+static void loss_ci(int ti, double *lo, double *hi)
+{
+	double a[ROUNDS_MAX], b[ROUNDS_MAX];
+	struct lab_diff d;
+	int n = 0;
+
+	*lo = *hi = NAN;
+	for (int i = 0; i < nruns && tracers[ti].kind != T_NONE; i++) {
+		const struct run *r = &runs[i];
+
+		if (r->tracer_idx != ti || !r->ok)
+			continue;
+		for (int j = 0; j < nruns && n < ROUNDS_MAX; j++) {
+			const struct run *o = &runs[j];
+
+			if (o->ok && o->round == r->round && tracers[o->tracer_idx].kind == T_NONE) {
+				a[n] = o->rps;
+				b[n++] = r->rps;
+				break;
+			}
+		}
+	}
+	if (n < 2 || lab_compare_paired(a, b, n, NULL, &d) || isnan(d.ci_low) ||
+	    isnan(d.ci_high) || !(d.median_a > 0))
+		return;
+	*lo = -100.0 * d.ci_high / d.median_a;
+	*hi = -100.0 * d.ci_low / d.median_a;
+}
+
+/* "; 95 % CI of the mean lo to hi %", or "" without one. */
+static const char *loss_ci_text(int ti)
+{
+	static char bufs[8][96];
+	static int next;
+	char *b = bufs[next++ % 8];
+	double lo, hi;
+
+	loss_ci(ti, &lo, &hi);
+	if (isnan(lo))
+		return "";
+	snprintf(b, 96, "; 95 %% CI of the mean %s to %s %%", lab_fmt_num(lo, 1),
+		 lab_fmt_num(hi, 1));
+	return b;
+}
+
 static const char *met(bool v)
 {
 	return v ? "**met**" : "**not met**";
@@ -988,6 +1039,13 @@ static void write_results_json(const char *path)
 			fprintf(f, ",\"%s\":{\"median\":%s,\"min\":%s,\"max\":%s}", fnames[k],
 				lab_json_num_or_null(s.med[k], 3), lab_json_num_or_null(s.min[k], 3),
 				lab_json_num_or_null(s.max[k], 3));
+		{
+			double lo, hi;
+
+			loss_ci(ti, &lo, &hi);
+			fprintf(f, ",\"throughput_loss_pct_ci95\":[%s,", lab_json_num_or_null(lo, 2));
+			fprintf(f, "%s]", lab_json_num_or_null(hi, 2));
+		}
 		if (is_sonde(ti)) {
 			struct verdict v = verdict_of(&s);
 			struct prog_summary ps[RUN_PROGS_MAX];
@@ -1087,10 +1145,10 @@ static void write_floor(FILE *f)
 		fprintf(f, "\n**The TLS hooks' floor** (`%s`: the empty program on sys_exit, and "
 			   "empty uprobes at the entry and the return of the SSL functions sonde http "
 			   "hooks in the system's libssl, planned as sonde plans them): throughput "
-			   "loss %s %%, %s ns per request in BPF (%s runs per request; the uprobes' "
+			   "loss %s %%%s, %s ns per request in BPF (%s runs per request; the uprobes' "
 			   "traps are not BPF time, they show in the loss). Each sonde variant over it, "
 			   "per round (median):\n\n", tracers[tfl].name, mmm(&s, F_LOSS, 1),
-			mmm(&s, F_NS_REQ, 0), lab_fmt_num(s.med[F_RUNS_REQ], 2));
+			loss_ci_text(tfl), mmm(&s, F_NS_REQ, 0), lab_fmt_num(s.med[F_RUNS_REQ], 2));
 		fprintf(f, "| tracer | loss %% over the TLS floor | ns/req over the TLS floor |\n"
 			   "|---|---|---|\n");
 		for (int ti = 0; ti < ntracers; ti++)
@@ -1106,20 +1164,21 @@ static void write_floor(FILE *f)
 		summarize(ti, &s);
 		fprintf(f, "\n**The other hook's floor** (`%s`: an empty BPF program on the exit "
 			   "tracepoint of each syscall sonde http reads, syscalls:sys_exit_*; only "
-			   "those syscalls run it): throughput loss %s %%, %s ns per request in BPF "
+			   "those syscalls run it): throughput loss %s %%%s, %s ns per request in BPF "
 			   "(%s runs per request).\n", tracers[ti].name, mmm(&s, F_LOSS, 1),
-			mmm(&s, F_NS_REQ, 0), lab_fmt_num(s.med[F_RUNS_REQ], 2));
+			loss_ci_text(ti), mmm(&s, F_NS_REQ, 0), lab_fmt_num(s.med[F_RUNS_REQ], 2));
 	}
 	if (fl < 0)
 		return;
 	summarize(fl, &s);
 	fprintf(f, "\n**The hook's floor** (`hook-floor`: an empty BPF program on sys_exit, the "
 		   "hook of sonde http, doing nothing; every syscall on the machine runs it): "
-		   "throughput loss %s %%, %s ns per request in BPF (%s runs per request), %s µs of "
-		   "its own CPU per request. Any tracer on this hook pays this before it does any "
+		   "throughput loss %s %%%s, %s ns per request in BPF (%s runs per request), %s µs "
+		   "of its own CPU per request. Any tracer on this hook pays this before it does any "
 		   "work; sonde's own share is the rest, per round against the floor's run of the "
 		   "same round (median):\n\n",
-		mmm(&s, F_LOSS, 1), mmm(&s, F_NS_REQ, 0), lab_fmt_num(s.med[F_RUNS_REQ], 2),
+		mmm(&s, F_LOSS, 1), loss_ci_text(fl), mmm(&s, F_NS_REQ, 0),
+		lab_fmt_num(s.med[F_RUNS_REQ], 2),
 		lab_fmt_num(s.med[F_CPU_US_REQ], 2));
 	fprintf(f, "| tracer | loss %% over the floor | ns/req over the floor |\n|---|---|---|\n");
 	for (int ti = 0; ti < ntracers; ti++)
@@ -1271,11 +1330,12 @@ static void write_report(const char *path)
 		v = verdict_of(&s);
 		worst = s.min[F_COMPLETE];
 		fprintf(f, "| %s | %s: worst round %s %%, drops max %s, %d/%d rounds ok | %s: %s %% "
-			   "(%s–%s) | %s: %s ns (%s–%s) |\n",
+			   "(%s–%s%s) | %s: %s ns (%s–%s) |\n",
 			tracers[ti].name, met(v.complete), lab_fmt_num(worst, 3),
 			lab_fmt_num(s.max[F_DROPS], 0), s.ok, s.runs, met(v.loss),
 			lab_fmt_num(s.med[F_LOSS], 1), lab_fmt_num(s.min[F_LOSS], 1),
-			lab_fmt_num(s.max[F_LOSS], 1), met(v.ns), lab_fmt_num(s.med[F_NS_REQ], 0),
+			lab_fmt_num(s.max[F_LOSS], 1), loss_ci_text(ti), met(v.ns),
+			lab_fmt_num(s.med[F_NS_REQ], 0),
 			lab_fmt_num(s.min[F_NS_REQ], 0), lab_fmt_num(s.max[F_NS_REQ], 0));
 	}
 	if (!any_sonde)
