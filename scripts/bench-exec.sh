@@ -16,7 +16,8 @@ Environment:
   BENCH_TRACERS=LIST      tracers to compare (default: all of none,
                           sonde-tracepoint, sonde-raw_tracepoint, sonde-syscalls,
                           sonde-kprobe, execsnoop, bpftrace-execsnoop)
-  BENCH_STORM_CPU=N       pin exec_storm to CPU N, -1 for no pinning (default 1)
+  BENCH_STORM_CPU=N       pin exec_storm to CPU N, -1 for no pinning (default
+                          -1: pinned to one CPU it may not reach 5,000 exec/s)
   BENCH_ATTACH_TIMEOUT=S  seconds a tracer may take to attach (default 20)
   BENCH_OUT=DIR           results directory (default bench-results/exec/<timestamp>)
   BENCH_KEEP_RAW=1        keep every tracer's full output under DIR/runs
