@@ -114,7 +114,8 @@ enum call_kind {
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 /* fds of a close_range looked at, at most (a process that closes more in
  * one call leaves their entries until an exec, the reuse of the fd by a
- * connection, or its exit). */
+ * connection, or its exit; the fds not looked at are counted,
+ * STAT_UNSEEN_CLOSE_RANGE). */
 #define CLOSE_RANGE_SCAN_MAX 4096
 
 /* A segment at most this much longer than its capture is read through to
@@ -891,6 +892,8 @@ static __always_inline int close_range_exit(__u32 first, __u32 last)
 	if (last < first)
 		return 0;
 	n = last - first + 1;
+	if (n > CLOSE_RANGE_SCAN_MAX)
+		stat_add(STAT_UNSEEN_CLOSE_RANGE, n - CLOSE_RANGE_SCAN_MAX);
 	bpf_loop(n < CLOSE_RANGE_SCAN_MAX ? n : CLOSE_RANGE_SCAN_MAX, range_step, &w, 0);
 	return 0;
 }

@@ -19,6 +19,10 @@ enum sonde_stat {
 	 * calls of traced processes; the I/O they submit there passes none of
 	 * the syscalls sonde reads */
 	STAT_UNSEEN_IO_URING,
+	/* not seen, counted (http only): fds of a close_range call past the
+	 * first CLOSE_RANGE_SCAN_MAX looked at; a connection among them stays
+	 * tracked until an exec, the fd's reuse or the process's exit */
+	STAT_UNSEEN_CLOSE_RANGE,
 	STAT_COUNT
 };
 

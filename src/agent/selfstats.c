@@ -254,6 +254,12 @@ int agent_metrics_self(struct strbuf *b, const struct agent_snapshot *s)
 		if (!err)
 			err = prom_sample_u64(b, "sonde_io_uring_processes_total", NULL, 0,
 					      s->io_uring_processes);
+		if (!err)
+			err = prom_header(b, "sonde_unseen_close_range_fds_total", "counter",
+					  "fds of close_range calls past the 4096 looked at: a connection among them is not seen closed (its entry goes at exec, fd reuse or exit).");
+		if (!err)
+			err = prom_sample_u64(b, "sonde_unseen_close_range_fds_total", NULL, 0,
+					      s->tracer[AGENT_TRACER_HTTP].kernel[STAT_UNSEEN_CLOSE_RANGE]);
 	}
 	if (!err)
 		err = prom_header(b, "sonde_bpf_run_time_seconds_total", "counter",

@@ -93,6 +93,10 @@ void tracer_stats_json_fields(const struct tracer_stats *s, struct json_writer *
 		json_obj_begin(w);
 		json_key(w, "io_uring_calls");
 		json_u64(w, s->kernel[STAT_UNSEEN_IO_URING]);
+		/* fds of a close_range past those looked at: their
+		 * connections' closes are not seen */
+		json_key(w, "close_range_fds");
+		json_u64(w, s->kernel[STAT_UNSEEN_CLOSE_RANGE]);
 		json_obj_end(w);
 	}
 }

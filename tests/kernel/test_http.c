@@ -1730,6 +1730,80 @@ static void test_fd_closed_by_close_range(void **state)
 	fd_reused_test(*state, true);
 }
 
+/* A close_range over more fds than sonde looks at: the rest are counted. A
+ * child holds a keep-alive connection at fd CR_FD, past the 4,096 fds
+ * looked at from the range's start, makes a request on it, then closes
+ * every fd above its result pipe with one close_range. */
+#define CR_FD 6000
+#define CR_SCAN_MAX 4096 /* CLOSE_RANGE_SCAN_MAX, bpf/http.bpf.c */
+
+struct cr_result {
+	struct raw_result res;
+	unsigned first;   /* the range's first fd */
+};
+
+static void child_close_range_wide(int out, void *arg)
+{
+	const int *port = arg;
+	static const char req[] = "GET /cr HTTP/1.1\r\nHost: t\r\n\r\n";
+	struct cr_result r = { .first = (unsigned)out + 1 };
+	struct rlimit rl;
+	int fd = env_connect(*port, false);
+
+	if (fd < 0 || getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_max <= CR_FD)
+		_exit(1);
+	rl.rlim_cur = CR_FD + 1;
+	if (setrlimit(RLIMIT_NOFILE, &rl) || dup2(fd, CR_FD) != CR_FD)
+		_exit(1);
+	close(fd);
+	r.res.lport = local_port(CR_FD);
+	if (env_write_all(CR_FD, req, sizeof(req) - 1) || read_response(CR_FD, &r.res, 0))
+		_exit(1);
+	if (close_range(r.first, ~0U, 0))
+		_exit(1);
+	r.res.ok = 1;
+	if (write(out, &r, sizeof(r)) != (ssize_t)sizeof(r))
+		_exit(1);
+}
+
+static void test_close_range_past_scan_counted(void **state)
+{
+	struct ctx *c = *state;
+	struct nginx_opts o = { 0 };
+	uint64_t k[STAT_COUNT] = { 0 };
+	struct want_count w;
+	struct cr_result r;
+	struct nginx n;
+	ssize_t got = -1;
+	int fd;
+	pid_t pid;
+
+	start_nginx(c, &o, &n);
+	trace_start(c, false);
+	pid = fork_child(c, child_close_range_wide, &n.port, &fd);
+	if (wait_readable(c, fd, CLIENT_TIMEOUT_MS))
+		got = read(fd, &r, sizeof(r));
+	close(fd);
+	assert_int_not_equal(env_wait(&c->env, pid, CLIENT_TIMEOUT_MS), -1);
+	assert_int_equal(got, (ssize_t)sizeof(r));
+	assert_int_equal(r.res.ok, 1);
+	assert_int_equal(r.res.status, 404);
+	wait_log_lines(&n, 1);
+	w = (struct want_count){ n.port, 1, 1 };
+	poll_until(c, have_counts, &w);
+	trace_stop(c);
+	assert_int_equal(http_tracer_kernel_stats(c->tracer, k), 0);
+	/* the fd table holds at least CR_FD + 1 fds: the range ran to CR_FD
+	 * at least, and others' calls may add to the count */
+	print_message("  close_range from fd %u: %" PRIu64 " fds past the scan counted\n", r.first,
+		      k[STAT_UNSEEN_CLOSE_RANGE]);
+	assert_true(k[STAT_UNSEEN_CLOSE_RANGE] >= (uint64_t)(CR_FD - r.first + 1 - CR_SCAN_MAX));
+	/* the request itself was whole on both sides */
+	assert_non_null(find_rec(c, HTTP_SIDE_CLIENT, n.port, "/cr"));
+	assert_non_null(find_rec(c, HTTP_SIDE_SERVER, n.port, "/cr"));
+	assert_accounting(c);
+}
+
 /* The same through an exec: the first program's CLOEXEC socket is closed
  * by the exec with no close(), and the new program uses that fd number for
  * its own files (python's modules, then /dev/null, opened with no dup2,
@@ -2649,6 +2723,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fd_reused_without_close, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fd_reused_after_exec, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fd_closed_by_close_range, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_close_range_past_scan_counted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_disconnects, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_privacy_canaries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
