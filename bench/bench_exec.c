@@ -667,7 +667,7 @@ out:
 		close(map_fd);
 }
 
-/* The byte offset of member name in struct sname of the kernel's BTF,
+/* The byte offset of member name in the struct or union type_id of btf,
  * looking into anonymous structs and unions; -1 if not found. */
 static long btf_member_off(const struct btf *btf, int type_id, const char *name)
 {
@@ -692,6 +692,7 @@ static long btf_member_off(const struct btf *btf, int type_id, const char *name)
 	return -1;
 }
 
+/* o from the kernel's BTF: 0, or -1 with err set. */
 static int argv_offsets_find(struct argv_offsets *o, char *err, size_t errlen)
 {
 	struct btf *btf = btf__load_vmlinux_btf();

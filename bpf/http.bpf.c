@@ -111,6 +111,8 @@ enum call_kind {
 #define NR_splice 275
 #define NR_io_uring_setup 425
 #define NR_io_uring_enter 426
+#define NR_recvmmsg 299
+#define NR_sendmmsg 307
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 /* fds of a close_range looked at, at most (a process that closes more in
  * one call leaves their entries until an exec, the reuse of the fd by a
@@ -898,6 +900,29 @@ static __always_inline int close_range_exit(__u32 first, __u32 last)
 	return 0;
 }
 
+/* sendmmsg or recvmmsg moved bytes on fd: a vector of messages, rare on TCP,
+ * whose bytes sonde does not read. On a connection it tracks (not ignored)
+ * the call is counted, so that exchanges that come out incomplete or
+ * desynced around it are not left unexplained; any other fd costs one
+ * lookup. A connection opened before sonde that only ever uses these calls
+ * is never tracked, and stays unseen. */
+static __always_inline int mmsg_exit(__u32 fd)
+{
+	struct task_struct *task = native_task();
+	struct conn_key key = { .fd = fd };
+	struct conn_state *st;
+
+	if (!task)
+		return 0;
+	key.pid = task->tgid;
+	if (!pid_traced(key.pid))
+		return 0;
+	st = bpf_map_lookup_elem(&conns, &key);
+	if (st && st->state != CONN_IGNORED)
+		stat_inc(STAT_UNSEEN_MMSG);
+	return 0;
+}
+
 /* Processes whose use of io_uring was told (pid -> exec count then). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -993,6 +1018,11 @@ int BPF_PROG(sys_exit_any, struct pt_regs *regs, long ret)
 		if (ret < 0)
 			return 0;
 		return io_uring_exit();
+	case NR_sendmmsg:
+	case NR_recvmmsg:
+		if (ret <= 0)
+			return 0;
+		return mmsg_exit(regs->di);
 	case NR_accept:
 	case NR_accept4:
 		if (ret < 0)

@@ -23,6 +23,9 @@ enum sonde_stat {
 	 * first CLOSE_RANGE_SCAN_MAX looked at; a connection among them stays
 	 * tracked until an exec, the fd's reuse or the process's exit */
 	STAT_UNSEEN_CLOSE_RANGE,
+	/* not seen, counted (http only): sendmmsg and recvmmsg calls that
+	 * moved bytes on a connection sonde tracks; their bytes are not read */
+	STAT_UNSEEN_MMSG,
 	STAT_COUNT
 };
 

@@ -260,6 +260,12 @@ int agent_metrics_self(struct strbuf *b, const struct agent_snapshot *s)
 		if (!err)
 			err = prom_sample_u64(b, "sonde_unseen_close_range_fds_total", NULL, 0,
 					      s->tracer[AGENT_TRACER_HTTP].kernel[STAT_UNSEEN_CLOSE_RANGE]);
+		if (!err)
+			err = prom_header(b, "sonde_unseen_mmsg_calls_total", "counter",
+					  "sendmmsg and recvmmsg calls that moved bytes on traced connections: their bytes are not read.");
+		if (!err)
+			err = prom_sample_u64(b, "sonde_unseen_mmsg_calls_total", NULL, 0,
+					      s->tracer[AGENT_TRACER_HTTP].kernel[STAT_UNSEEN_MMSG]);
 	}
 	if (!err)
 		err = prom_header(b, "sonde_bpf_run_time_seconds_total", "counter",

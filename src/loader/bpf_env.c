@@ -167,6 +167,7 @@ const char *bpf_env_stat_name(enum sonde_stat s)
 	case STAT_SAMPLED_OUT_CLIENT: return "sampled_out_client";
 	case STAT_UNSEEN_IO_URING: return "unseen_io_uring";
 	case STAT_UNSEEN_CLOSE_RANGE: return "unseen_close_range_fds";
+	case STAT_UNSEEN_MMSG: return "unseen_mmsg";
 	case STAT_COUNT: break;
 	}
 	return "unknown";

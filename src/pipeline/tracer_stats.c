@@ -97,6 +97,9 @@ void tracer_stats_json_fields(const struct tracer_stats *s, struct json_writer *
 		 * connections' closes are not seen */
 		json_key(w, "close_range_fds");
 		json_u64(w, s->kernel[STAT_UNSEEN_CLOSE_RANGE]);
+		/* sendmmsg/recvmmsg on tracked connections: bytes not read */
+		json_key(w, "mmsg_calls");
+		json_u64(w, s->kernel[STAT_UNSEEN_MMSG]);
 		json_obj_end(w);
 	}
 }

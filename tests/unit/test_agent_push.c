@@ -250,6 +250,7 @@ static void test_health_and_self_metrics(void **state)
 	s.tracer[AGENT_TRACER_HTTP].kernel[STAT_DROP_RINGBUF_FULL] = 3;
 	s.tracer[AGENT_TRACER_HTTP].kernel[STAT_UNSEEN_IO_URING] = 6;
 	s.tracer[AGENT_TRACER_HTTP].kernel[STAT_UNSEEN_CLOSE_RANGE] = 4100;
+	s.tracer[AGENT_TRACER_HTTP].kernel[STAT_UNSEEN_MMSG] = 2;
 	s.io_uring_processes = 2;
 	s.tracer[AGENT_TRACER_EXEC] = (struct agent_tracer_snap){ .enabled = true, .attached = true };
 	s.drops_last_minute = 3;
@@ -295,6 +296,7 @@ static void test_health_and_self_metrics(void **state)
 	assert_non_null(strstr(b.buf, "\nsonde_sampled_out_requests_total{side=\"server\"} 5\n"));
 	assert_non_null(strstr(b.buf, "\nsonde_unseen_io_uring_calls_total 6\n"));
 	assert_non_null(strstr(b.buf, "\nsonde_unseen_close_range_fds_total 4100\n"));
+	assert_non_null(strstr(b.buf, "\nsonde_unseen_mmsg_calls_total 2\n"));
 	assert_non_null(strstr(b.buf, "\nsonde_io_uring_processes_total 2\n"));
 	assert_non_null(strstr(b.buf, "\nsonde_sampled_out_requests_total{side=\"client\"} 2\n"));
 	assert_non_null(strstr(b.buf, "\nsonde_budget_state{state=\"sampling\"} 1\n"));
