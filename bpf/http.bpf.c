@@ -806,18 +806,28 @@ __noinline int tls_data_exit(__u32 fd, __u64 buf, long ret, __u32 dir)
 	return segment_exit(fd, buf, 0, CALL_BUF | dir << 8, ret, true);
 }
 
+/* The current task if it is a native one sonde traces, with key set to
+ * its connection key for fd; NULL otherwise (key then unset). */
+static __always_inline struct task_struct *traced_task(struct conn_key *key, __u32 fd)
+{
+	struct task_struct *task = native_task();
+
+	if (!task || !pid_traced(task->tgid))
+		return NULL;
+	key->pid = task->tgid;
+	key->fd = fd;
+	return task;
+}
+
 /* accept/accept4 returned a new fd (the process is its server), or
  * connect(fd) succeeded or is under way (the process is the client). */
 static __always_inline int open_exit(__u32 fd, __u8 origin)
 {
-	struct task_struct *task = native_task();
-	struct conn_key key = { .fd = fd };
+	struct conn_key key;
+	struct task_struct *task = traced_task(&key, fd);
 	struct sock *sk;
 
 	if (!task)
-		return 0;
-	key.pid = task->tgid;
-	if (!pid_traced(key.pid))
 		return 0;
 	sk = file_tcp_sock(fd_file(task, key.fd));
 	if (sk)
@@ -908,14 +918,10 @@ static __always_inline int close_range_exit(__u32 first, __u32 last)
  * is never tracked, and stays unseen. */
 static __always_inline int mmsg_exit(__u32 fd)
 {
-	struct task_struct *task = native_task();
-	struct conn_key key = { .fd = fd };
+	struct conn_key key;
 	struct conn_state *st;
 
-	if (!task)
-		return 0;
-	key.pid = task->tgid;
-	if (!pid_traced(key.pid))
+	if (!traced_task(&key, fd))
 		return 0;
 	st = bpf_map_lookup_elem(&conns, &key);
 	if (st && st->state != CONN_IGNORED)

@@ -243,29 +243,31 @@ int agent_metrics_self(struct strbuf *b, const struct agent_snapshot *s)
 					      s->otlp_spans_dropped_export);
 	}
 	if (!err && s->tracer[AGENT_TRACER_HTTP].enabled) {
-		err = prom_header(b, "sonde_unseen_io_uring_calls_total", "counter",
-				  "io_uring_setup and io_uring_enter calls of traced processes: the socket I/O submitted there is not traced.");
-		if (!err)
-			err = prom_sample_u64(b, "sonde_unseen_io_uring_calls_total", NULL, 0,
-					      s->tracer[AGENT_TRACER_HTTP].kernel[STAT_UNSEEN_IO_URING]);
-		if (!err)
-			err = prom_header(b, "sonde_io_uring_processes_total", "counter",
-					  "Traced processes seen using io_uring (once per process and exec).");
-		if (!err)
-			err = prom_sample_u64(b, "sonde_io_uring_processes_total", NULL, 0,
-					      s->io_uring_processes);
-		if (!err)
-			err = prom_header(b, "sonde_unseen_close_range_fds_total", "counter",
-					  "fds of close_range calls past the 4096 looked at: a connection among them is not seen closed (its entry goes at exec, fd reuse or exit).");
-		if (!err)
-			err = prom_sample_u64(b, "sonde_unseen_close_range_fds_total", NULL, 0,
-					      s->tracer[AGENT_TRACER_HTTP].kernel[STAT_UNSEEN_CLOSE_RANGE]);
-		if (!err)
-			err = prom_header(b, "sonde_unseen_mmsg_calls_total", "counter",
-					  "sendmmsg and recvmmsg calls that moved bytes on traced connections: their bytes are not read.");
-		if (!err)
-			err = prom_sample_u64(b, "sonde_unseen_mmsg_calls_total", NULL, 0,
-					      s->tracer[AGENT_TRACER_HTTP].kernel[STAT_UNSEEN_MMSG]);
+		const uint64_t *k = s->tracer[AGENT_TRACER_HTTP].kernel;
+		/* what sonde http cannot see, counted (bpf/stats.h) */
+		const struct {
+			const char *name, *help;
+			uint64_t v;
+		} unseen[] = {
+			{ "sonde_unseen_io_uring_calls_total",
+			  "io_uring_setup and io_uring_enter calls of traced processes: the socket I/O submitted there is not traced.",
+			  k[STAT_UNSEEN_IO_URING] },
+			{ "sonde_io_uring_processes_total",
+			  "Traced processes seen using io_uring (once per process and exec).",
+			  s->io_uring_processes },
+			{ "sonde_unseen_close_range_fds_total",
+			  "fds of close_range calls past the 4096 looked at: a connection among them is not seen closed (its entry goes at exec, fd reuse or exit).",
+			  k[STAT_UNSEEN_CLOSE_RANGE] },
+			{ "sonde_unseen_mmsg_calls_total",
+			  "sendmmsg and recvmmsg calls that moved bytes on traced connections: their bytes are not read.",
+			  k[STAT_UNSEEN_MMSG] },
+		};
+
+		for (size_t i = 0; i < sizeof(unseen) / sizeof(unseen[0]) && !err; i++) {
+			err = prom_header(b, unseen[i].name, "counter", unseen[i].help);
+			if (!err)
+				err = prom_sample_u64(b, unseen[i].name, NULL, 0, unseen[i].v);
+		}
 	}
 	if (!err)
 		err = prom_header(b, "sonde_bpf_run_time_seconds_total", "counter",

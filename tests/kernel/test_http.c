@@ -1730,6 +1730,20 @@ static void test_fd_closed_by_close_range(void **state)
 	fd_reused_test(*state, true);
 }
 
+/* After a child's one request to nginx n: its log line, at least client
+ * and server records on n's port, tracing stopped, the kernel's counters
+ * in k. */
+static void stop_after_request(struct ctx *c, const struct nginx *n, size_t client,
+			       size_t server, uint64_t k[STAT_COUNT])
+{
+	struct want_count w = { n->port, server, client };
+
+	wait_log_lines(n, 1);
+	poll_until(c, have_counts, &w);
+	trace_stop(c);
+	assert_int_equal(http_tracer_kernel_stats(c->tracer, k), 0);
+}
+
 /* A close_range over more fds than sonde looks at: the rest are counted. A
  * child holds a keep-alive connection at fd CR_FD, past the 4,096 fds
  * looked at from the range's start, makes a request on it, then closes
@@ -1774,7 +1788,6 @@ static void test_close_range_past_scan_counted(void **state)
 	struct ctx *c = *state;
 	struct nginx_opts o = { 0 };
 	uint64_t k[STAT_COUNT] = { 0 };
-	struct want_count w;
 	struct cr_result r;
 	struct nginx n;
 	ssize_t got = -1;
@@ -1791,11 +1804,7 @@ static void test_close_range_past_scan_counted(void **state)
 	assert_int_equal(got, (ssize_t)sizeof(r));
 	assert_int_equal(r.res.ok, 1);
 	assert_int_equal(r.res.status, 404);
-	wait_log_lines(&n, 1);
-	w = (struct want_count){ n.port, 1, 1 };
-	poll_until(c, have_counts, &w);
-	trace_stop(c);
-	assert_int_equal(http_tracer_kernel_stats(c->tracer, k), 0);
+	stop_after_request(c, &n, 1, 1, k);
 	/* the fd table holds at least CR_FD + 1 fds: the range ran to CR_FD
 	 * at least, and others' calls may add to the count */
 	print_message("  close_range from fd %u: %" PRIu64 " fds past the scan counted\n", r.first,
@@ -1838,7 +1847,6 @@ static void test_mmsg_counted(void **state)
 	struct ctx *c = *state;
 	struct nginx_opts o = { 0 };
 	uint64_t k[STAT_COUNT] = { 0 };
-	struct want_count w;
 	struct raw_result res;
 	struct nginx n;
 	int fd;
@@ -1850,11 +1858,7 @@ static void test_mmsg_counted(void **state)
 	child_result(c, pid, fd, &res);
 	assert_int_equal(res.ok, 1);
 	assert_int_equal(res.status, 404);
-	wait_log_lines(&n, 1);
-	w = (struct want_count){ n.port, 1, 0 };
-	poll_until(c, have_counts, &w);
-	trace_stop(c);
-	assert_int_equal(http_tracer_kernel_stats(c->tracer, k), 0);
+	stop_after_request(c, &n, 0, 1, k);
 	assert_true(k[STAT_UNSEEN_MMSG] >= 2); /* the sendmmsg and the recvmmsg */
 	assert_non_null(find_rec(c, HTTP_SIDE_SERVER, n.port, "/mm"));
 	assert_accounting(c);
