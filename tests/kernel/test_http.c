@@ -1281,24 +1281,34 @@ static void start_forked_server(struct ctx *c, void (*serve)(int port), int port
 	keep_port(c, port);
 }
 
+/* One traced request req from a raw client to serve, forked on a free port:
+ * the response (status 200) in res, both records awaited, tracing stopped.
+ * The port. */
+static int forked_server_exchange(struct ctx *c, void (*serve)(int port), const char *req,
+				  struct raw_result *res)
+{
+	int port = env_free_port(false);
+	struct one_req q = { port, false, req, 0 };
+	struct want_count w = { port, 1, 1 };
+
+	assert_true(port > 0);
+	start_forked_server(c, serve, port);
+	trace_start(c, false);
+	raw_request(c, &q, res);
+	assert_int_equal(res->status, 200);
+	poll_until(c, have_counts, &w);
+	trace_stop(c);
+	return port;
+}
+
 static void test_chunked_writev_short_tail(void **state)
 {
 	struct ctx *c = *state;
 	struct raw_result res;
-	struct want_count w;
-	int port = env_free_port(false);
+	int port = forked_server_exchange(c, writev_server,
+					  "GET /writev HTTP/1.1\r\nHost: t\r\n\r\n", &res);
 
-	assert_true(port > 0);
-	start_forked_server(c, writev_server, port);
-	trace_start(c, false);
-	struct one_req q = { port, false, "GET /writev HTTP/1.1\r\nHost: t\r\n\r\n", 0 };
-
-	raw_request(c, &q, &res);
-	assert_int_equal(res.status, 200);
 	assert_int_equal(res.chunked, 1);
-	w = (struct want_count){ port, 1, 1 };
-	poll_until(c, have_counts, &w);
-	trace_stop(c);
 	/* the server record must end at the terminating chunk, not at close */
 	assert_whole_response(c, port, "/writev", &res, c->self_comm, HTTP1_EXCH_CHUNKED, 0);
 	assert_accounting(c);
@@ -1343,20 +1353,10 @@ static void test_compat_syscall_not_read(void **state)
 {
 	struct ctx *c = *state;
 	struct raw_result res;
-	struct want_count w;
 	const struct rec *r;
-	int port = env_free_port(false);
+	int port = forked_server_exchange(c, compat_server,
+					  "GET /compat HTTP/1.1\r\nHost: t\r\n\r\n", &res);
 
-	assert_true(port > 0);
-	start_forked_server(c, compat_server, port);
-	trace_start(c, false);
-	struct one_req q = { port, false, "GET /compat HTTP/1.1\r\nHost: t\r\n\r\n", 0 };
-
-	raw_request(c, &q, &res);
-	assert_int_equal(res.status, 200);
-	w = (struct want_count){ port, 1, 1 };
-	poll_until(c, have_counts, &w);
-	trace_stop(c);
 	r = find_rec(c, HTTP_SIDE_SERVER, port, "/compat");
 	assert_non_null(r);
 	assert_int_equal(r->status, 200);
@@ -1435,25 +1435,15 @@ static void test_splice_bodies(void **state)
 	static char req[256 + SPLICE_REQ_BODY];
 	struct ctx *c = *state;
 	struct raw_result res;
-	struct want_count w;
-	int port = env_free_port(false), n;
+	int port, n;
 	const struct rec *r;
 
-	assert_true(port > 0);
 	n = snprintf(req, sizeof(req), "POST /splice HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n",
 		     SPLICE_REQ_BODY);
 	memset(req + n, 'q', SPLICE_REQ_BODY);
 	req[n + SPLICE_REQ_BODY] = '\0';
-	start_forked_server(c, splice_server, port);
-	trace_start(c, false);
-	struct one_req q = { port, false, req, 0 };
-
-	raw_request(c, &q, &res);
-	assert_int_equal(res.status, 200);
+	port = forked_server_exchange(c, splice_server, req, &res);
 	assert_int_equal(res.bytes - res.head_bytes, SPLICE_RESP_BODY);
-	w = (struct want_count){ port, 1, 1 };
-	poll_until(c, have_counts, &w);
-	trace_stop(c);
 	assert_whole_response(c, port, "/splice", &res, c->self_comm, 0, 0);
 	r = find_rec(c, HTTP_SIDE_SERVER, port, "/splice");
 	assert_string_equal(r->method, "POST");
