@@ -25,6 +25,7 @@
 #include <bpf/bpf.h>
 
 #include "loader/bpf_env.h"
+#include "loader/http_tracer.h"
 #include "loader/tls_scan.h"
 
 #define PROG_NAME "floor_hook"
@@ -102,34 +103,28 @@ static int attach_syscall_exit(int prog_fd, const char *name)
 }
 
 /* Empty programs at the entry and the return of the SSL functions sonde
- * http hooks in the file at path, where it hooks them: OpenSSL's internal
- * read and write workers when recognised, else the exported SSL_read,
- * SSL_read_ex, SSL_write and SSL_write_ex (loader/http_tracer.c, tls_plan).
- * Links kept open until exit. 0, or -1 with the reason said. */
+ * http hooks in the file at path, where it hooks them (http_tls_plan:
+ * OpenSSL's internal read and write workers when recognised, else the
+ * exported SSL_read, SSL_read_ex, SSL_write and SSL_write_ex), one
+ * uprobe-multi link for the entries and one for the returns. Links kept
+ * open until exit. 0, or -1 with the reason said. */
 static int attach_tls(const struct bpf_insn *insns, size_t ninsns, const char *path)
 {
-	static const char *const names[] = { "SSL_read", "SSL_read_ex", "SSL_write",
-					     "SSL_write_ex" };
 	LIBBPF_OPTS(bpf_prog_load_opts, o,
 		    .expected_attach_type = (enum bpf_attach_type)BPF_ENV_TRACE_UPROBE_MULTI);
-	uint64_t offsets[4] = { 0 }, plan[4], rd = 0, wr = 0;
-	size_t n = 0;
+	uint64_t offsets[HTTP_TLS_HOOK_COUNT] = { 0 }, plan[HTTP_TLS_HOOK_COUNT];
+	size_t n[2] = { 0, 0 };
+	bool workers;
 	int prog_fd, ret;
 
 	if (bpf_env_uprobe_multi_supported() != 1) {
 		fprintf(stderr, "hook_floor: uprobe-multi links are not available on this kernel\n");
 		return -1;
 	}
-	ret = tls_elf_ssl_funcs(path, names, 4, offsets, &rd, &wr);
-	if (rd && wr) {
-		plan[n++] = rd;
-		plan[n++] = wr;
-	} else {
-		for (size_t i = 0; i < 4; i++)
-			if (offsets[i])
-				plan[n++] = offsets[i];
-	}
-	if (!n) {
+	ret = http_tls_plan(path, false, offsets, &workers);
+	for (size_t i = 0; i < HTTP_TLS_HOOK_COUNT; i++)
+		n[http_tls_hooks[i].ret] += offsets[i] != 0;
+	if (!n[0]) {
 		fprintf(stderr, "hook_floor: no SSL function found in %s: %s\n", path,
 			strerror(ret ? -ret : ENOENT));
 		return -1;
@@ -140,7 +135,12 @@ static int attach_tls(const struct bpf_insn *insns, size_t ninsns, const char *p
 		return -1;
 	}
 	for (int ret_probe = 0; ret_probe < 2; ret_probe++) {
-		ret = bpf_env_uprobe_multi_attach(prog_fd, path, plan, n, ret_probe, 0);
+		size_t k = 0;
+
+		for (size_t i = 0; i < HTTP_TLS_HOOK_COUNT; i++)
+			if (offsets[i] && http_tls_hooks[i].ret == ret_probe)
+				plan[k++] = offsets[i];
+		ret = k ? bpf_env_uprobe_multi_attach(prog_fd, path, plan, k, ret_probe, 0) : 0;
 		if (ret < 0) {
 			fprintf(stderr, "hook_floor: attaching uprobes to %s: %s\n", path,
 				strerror(-ret));
@@ -148,7 +148,7 @@ static int attach_tls(const struct bpf_insn *insns, size_t ninsns, const char *p
 		}
 	}
 	fprintf(stderr, "hook_floor: uprobes at the entry and the return of %zu functions of %s "
-			"(%s)\n", n, path, rd && wr ? "OpenSSL's workers" : "the exported SSL_* ones");
+			"(%s)\n", n[0], path, workers ? "OpenSSL's workers" : "the exported SSL_* ones");
 	return 0;
 }
 

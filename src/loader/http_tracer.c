@@ -123,12 +123,8 @@ static uint64_t worker_hook_offset(size_t i, uint64_t rd, uint64_t wr)
 	return !strcmp(f, "SSL_read_ex") ? rd : !strcmp(f, "SSL_write_ex") ? wr : 0;
 }
 
-/* Where each hook goes in the file at path: offsets[i] for
- * http_tls_hooks[i], 0 to leave it out. OpenSSL's workers when they are
- * recognised (the _ex programs on them, nothing on the exported
- * functions), else the exported functions. *workers says which. */
-static int tls_plan(const struct http_tracer *t, const char *path,
-		    uint64_t offsets[HTTP_TLS_HOOK_COUNT], bool *workers)
+int http_tls_plan(const char *path, bool exported_only, uint64_t offsets[HTTP_TLS_HOOK_COUNT],
+		  bool *workers)
 {
 	const char *names[HTTP_TLS_HOOK_COUNT];
 	uint64_t rd = 0, wr = 0;
@@ -138,7 +134,7 @@ static int tls_plan(const struct http_tracer *t, const char *path,
 		names[i] = http_tls_hooks[i].func;
 	/* one pass over the symbol tables for both plans */
 	ret = tls_elf_ssl_funcs(path, names, HTTP_TLS_HOOK_COUNT, offsets,
-				t->tls_exported_only ? NULL : &rd, t->tls_exported_only ? NULL : &wr);
+				exported_only ? NULL : &rd, exported_only ? NULL : &wr);
 	*workers = rd && wr;
 	if (*workers)
 		for (size_t i = 0; i < HTTP_TLS_HOOK_COUNT; i++)
@@ -195,7 +191,7 @@ static void *tls_attach(const char *path, void *ctx)
 
 	if (!h)
 		return NULL;
-	ret = tls_plan(t, path, offsets, &workers);
+	ret = http_tls_plan(path, t->tls_exported_only, offsets, &workers);
 	if (!ret)
 		ret = tls_attach_planned(t, path, offsets, workers, h);
 	if (ret) {

@@ -74,6 +74,14 @@ struct http_tls_hook {
 /* Every SSL program, in attach order: the one list the loader attaches and
  * `sonde doctor --programs` shows. */
 extern const struct http_tls_hook http_tls_hooks[HTTP_TLS_HOOK_COUNT];
+/* Where each hook goes in the file at path: offsets[i] for
+ * http_tls_hooks[i], 0 to leave it out. OpenSSL's workers when they are
+ * recognised and not exported_only (the _ex programs on them, nothing on
+ * the exported functions), else the exported functions; *workers says
+ * which. 0, or a negative errno from reading the file when no worker was
+ * recognised (offsets are then whatever was found). */
+int http_tls_plan(const char *path, bool exported_only, uint64_t offsets[HTTP_TLS_HOOK_COUNT],
+		  bool *workers);
 /* The OpenSSL function program prog hooks, or NULL when it is not an SSL
  * program. */
 const char *http_tls_hook_func(const char *prog);
