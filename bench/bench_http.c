@@ -783,21 +783,37 @@ static void summarize(int ti, struct summary *s)
 	}
 }
 
+/* The tracer of that kind (T_FLOOR: hook-floor; T_FLOOR_TLS), -1 when it
+ * did not run. */
+static int kind_tracer(enum tracer_kind kind)
+{
+	for (int ti = 0; ti < ntracers; ti++)
+		if (tracers[ti].kind == kind && tracers[ti].available)
+			return ti;
+	return -1;
+}
+
+/* The run of tracer ti in that round, if it went well; NULL otherwise. */
+static const struct run *round_run(int round, int ti)
+{
+	for (int j = 0; j < nruns; j++)
+		if (runs[j].ok && runs[j].round == round && runs[j].tracer_idx == ti)
+			return &runs[j];
+	return NULL;
+}
+
 /* Loss and p99 change against the none run of the same round. */
 static void fill_relative(void)
 {
+	int none = kind_tracer(T_NONE);
+
 	for (int i = 0; i < nruns; i++) {
 		struct run *r = &runs[i];
+		const struct run *n = r->ok ? round_run(r->round, none) : NULL;
 
-		if (!r->ok)
-			continue;
-		for (int j = 0; j < nruns; j++) {
-			const struct run *n = &runs[j];
-
-			if (n->ok && n->round == r->round && tracers[n->tracer_idx].kind == T_NONE) {
-				r->loss_pct = 100.0 * (1.0 - r->rps / n->rps);
-				r->p99_change_pct = 100.0 * (r->p99_us / n->p99_us - 1.0);
-			}
+		if (n) {
+			r->loss_pct = 100.0 * (1.0 - r->rps / n->rps);
+			r->p99_change_pct = 100.0 * (r->p99_us / n->p99_us - 1.0);
 		}
 	}
 }
@@ -847,16 +863,6 @@ static int summarize_progs(int ti, struct prog_summary *ps, int max)
 	return n;
 }
 
-/* The tracer of that kind (T_FLOOR: hook-floor; T_FLOOR_TLS), -1 when it
- * did not run. */
-static int kind_tracer(enum tracer_kind kind)
-{
-	for (int ti = 0; ti < ntracers; ti++)
-		if (tracers[ti].kind == kind && tracers[ti].available)
-			return ti;
-	return -1;
-}
-
 static int floor_tracer(void)
 {
 	return kind_tracer(T_FLOOR);
@@ -871,18 +877,15 @@ static double over_floor(int ti, int fl, enum field f)
 	int n = 0;
 
 	for (int i = 0; i < nruns && fl >= 0; i++) {
-		const struct run *a = &runs[i];
+		const struct run *a = &runs[i], *b;
+		double x, y;
 
-		if (a->tracer_idx != ti || !a->ok)
+		if (a->tracer_idx != ti || !a->ok || !(b = round_run(a->round, fl)))
 			continue;
-		for (int j = 0; j < nruns; j++) {
-			const struct run *b = &runs[j];
-			double x = run_field(a, f), y = run_field(b, f);
-
-			if (b->tracer_idx == fl && b->ok && b->round == a->round && !isnan(x) &&
-			    !isnan(y) && n < ROUNDS_MAX)
-				d[n++] = x - y;
-		}
+		x = run_field(a, f);
+		y = run_field(b, f);
+		if (!isnan(x) && !isnan(y) && n < ROUNDS_MAX)
+			d[n++] = x - y;
 	}
 	return lab_median(d, n);
 }
@@ -895,24 +898,17 @@ static double over_floor(int ti, int fl, enum field f)
 static void loss_ci(int ti, double *lo, double *hi)
 {
 	double a[ROUNDS_MAX], b[ROUNDS_MAX];
+	int n = 0, none = kind_tracer(T_NONE);
 	struct lab_diff d;
-	int n = 0;
 
 	*lo = *hi = NAN;
-	for (int i = 0; i < nruns && tracers[ti].kind != T_NONE; i++) {
-		const struct run *r = &runs[i];
+	for (int i = 0; i < nruns && tracers[ti].kind != T_NONE && n < ROUNDS_MAX; i++) {
+		const struct run *r = &runs[i], *o;
 
-		if (r->tracer_idx != ti || !r->ok)
+		if (r->tracer_idx != ti || !r->ok || !(o = round_run(r->round, none)))
 			continue;
-		for (int j = 0; j < nruns && n < ROUNDS_MAX; j++) {
-			const struct run *o = &runs[j];
-
-			if (o->ok && o->round == r->round && tracers[o->tracer_idx].kind == T_NONE) {
-				a[n] = o->rps;
-				b[n++] = r->rps;
-				break;
-			}
-		}
+		a[n] = o->rps;
+		b[n++] = r->rps;
 	}
 	if (n < 2 || lab_compare_paired(a, b, n, NULL, &d) || isnan(d.ci_low) ||
 	    isnan(d.ci_high) || !(d.median_a > 0))
